@@ -1,0 +1,18 @@
+namespace DurableQueue.Internal;
+
+/// <summary>What a store knows about one queue in this process: its options and its wake-up signal.</summary>
+internal sealed class QueueState
+{
+    public QueueState(string name, QueueOptions options)
+    {
+        Name = name;
+        Options = options;
+    }
+
+    public string Name { get; }
+
+    public QueueOptions Options { get; }
+
+    /// <summary>Pulsed after every commit that may have made a message of this queue ready (now or later).</summary>
+    public AsyncSignal Arrivals { get; } = new();
+}

@@ -1,0 +1,100 @@
+using DurableQueue.Internal;
+using DurableQueue.Storage;
+
+namespace DurableQueue;
+
+public sealed partial class MessageQueue
+{
+    /// <summary>
+    /// Receives up to <paramref name="maxMessages"/> ready messages and leases them to the caller, in delivery order:
+    /// the most urgent priority first, then the time each became ready, then enqueue order.
+    /// </summary>
+    /// <param name="maxMessages">The most messages to lease, from 1 to 1000.</param>
+    /// <param name="visibilityTimeout">How long the messages stay invisible to other consumers, or <see langword="null"/> for the queue's default.</param>
+    /// <param name="waitTime">How long to wait for a message when none is ready; zero returns at once.</param>
+    /// <param name="cancellationToken">A token to cancel the wait.</param>
+    /// <returns>The leased messages; an empty list when none arrived within <paramref name="waitTime"/>.</returns>
+    /// <remarks>
+    /// The attempt is counted durably before the message is handed out. A wait ends as soon as a message is
+    /// committed through this store or a delayed one comes due; commits by other processes sharing the file are
+    /// noticed within <see cref="QueueStoreOptions.PollInterval"/>.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
+    /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
+    public async ValueTask<IReadOnlyList<QueueMessage>> ReceiveAsync(
+        int maxMessages = 1, TimeSpan? visibilityTimeout = null, TimeSpan waitTime = default, CancellationToken cancellationToken = default)
+    {
+        Validate.MaxMessages(maxMessages, nameof(maxMessages));
+        var visibilityMs = Validate.Timeout(visibilityTimeout ?? _state.Options.VisibilityTimeout, nameof(visibilityTimeout));
+        Validate.Wait(waitTime, nameof(waitTime));
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var clock = _store.Clock;
+        var deadline = clock.GetUtcNow() + waitTime;
+        while (true)
+        {
+            // Take the signal before looking, so that an arrival between the look and the wait is not missed.
+            var arrival = _state.Arrivals.WaitTask;
+            var (messages, nextVisibleAt) = await _store.WriteAsync(
+                context =>
+                {
+                    var list = MessageCommands.Receive(context, Name, context.QueueId(Name), maxMessages, visibilityMs, out var next);
+                    NoteFinalLeases(context, list);
+                    return (list, next);
+                },
+                cancellationToken).ConfigureAwait(false);
+
+            if (messages.Count > 0 || waitTime == TimeSpan.Zero)
+            {
+                return messages;
+            }
+
+            var now = clock.GetUtcNow();
+            var remaining = deadline - now;
+            if (remaining <= TimeSpan.Zero)
+            {
+                return messages;
+            }
+
+            var sleep = remaining < _store.Options.PollInterval ? remaining : _store.Options.PollInterval;
+            if (nextVisibleAt is { } next)
+            {
+                var untilDue = DateTimeOffset.FromUnixTimeMilliseconds(next) - now;
+                if (untilDue < sleep)
+                {
+                    sleep = untilDue > TimeSpan.Zero ? untilDue : TimeSpan.FromMilliseconds(1);
+                }
+            }
+
+            await WaitForArrivalAsync(arrival, sleep, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WaitForArrivalAsync(Task arrival, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delay = Task.Delay(timeout, _store.Clock, cancel.Token);
+        await Task.WhenAny(arrival, delay).ConfigureAwait(false);
+        await cancel.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        _store.ThrowIfDisposed();
+    }
+
+    /// <summary>A lease on the last attempt must be dead-lettered the moment it expires: arm the store's timer.</summary>
+    private void NoteFinalLeases(WriteContext context, List<QueueMessage> messages)
+    {
+        var earliest = long.MaxValue;
+        foreach (var message in messages)
+        {
+            if (message.IsLastAttempt)
+            {
+                earliest = Math.Min(earliest, message.LeaseExpiresAt.ToUnixTimeMilliseconds());
+            }
+        }
+
+        if (earliest != long.MaxValue)
+        {
+            context.AfterCommit(() => _store.ScheduleSweep(earliest));
+        }
+    }
+}

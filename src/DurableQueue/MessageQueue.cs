@@ -1,0 +1,122 @@
+using DurableQueue.Internal;
+using DurableQueue.Storage;
+
+namespace DurableQueue;
+
+/// <summary>
+/// Represents one named queue of a <see cref="QueueStore"/>: enqueue, receive under a lease, settle, inspect.
+/// </summary>
+/// <remarks>
+/// <para>Delivery is at least once: a message is delivered until it is acked, dead-lettered or purged. A message
+/// is durable when <see cref="EnqueueAsync(ReadOnlyMemory{byte}, EnqueueOptions?, CancellationToken)"/> completes.</para>
+/// <para>Methods return <see cref="ValueTask"/>; await each result once. Cancellation is honoured until the
+/// request reaches the writer; after that the write may still commit.</para>
+/// </remarks>
+public sealed partial class MessageQueue
+{
+    private readonly QueueStore _store;
+    private readonly QueueState _state;
+
+    internal MessageQueue(QueueStore store, QueueState state)
+    {
+        _store = store;
+        _state = state;
+    }
+
+    /// <summary>Gets the queue name.</summary>
+    public string Name => _state.Name;
+
+    /// <summary>Gets the store this queue lives in.</summary>
+    public QueueStore Store => _store;
+
+    /// <summary>Gets the default visibility timeout of receives.</summary>
+    public TimeSpan VisibilityTimeout => _state.Options.VisibilityTimeout;
+
+    /// <summary>Gets the default number of deliveries before a message is dead-lettered.</summary>
+    public int MaxAttempts => _state.Options.MaxAttempts;
+
+    internal QueueState State => _state;
+
+    /// <summary>
+    /// Enqueues a message and completes once it is committed.
+    /// </summary>
+    /// <param name="body">The message body.</param>
+    /// <param name="options">The message options, or <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
+    /// <returns>The id of the new message; with a deduplication key that is already live, the existing message's id.</returns>
+    /// <exception cref="ArgumentException">The body is larger than <see cref="QueueStoreOptions.MaxMessageBytes"/>, or an option is out of range.</exception>
+    /// <exception cref="StorageFullException">The disk or the database is full; nothing was added.</exception>
+    /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
+    public ValueTask<MessageId> EnqueueAsync(ReadOnlyMemory<byte> body, EnqueueOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var message = PendingMessage.Create(body, options, _state.Options.MaxAttempts, _store.Options.MaxMessageBytes);
+        return _store.WriteAsync(
+            context =>
+            {
+                var id = MessageCommands.Enqueue(context, context.QueueId(Name), message);
+                context.AfterCommit(_state.Arrivals.Pulse);
+                return id;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Enqueues a message whose body is the UTF-8 encoding of a string, and completes once it is committed.
+    /// </summary>
+    /// <param name="body">The message text.</param>
+    /// <param name="options">The message options, or <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
+    /// <returns>The id of the new message.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="body"/> is <see langword="null"/>.</exception>
+    public ValueTask<MessageId> EnqueueAsync(string body, EnqueueOptions? options = null, CancellationToken cancellationToken = default) =>
+        EnqueueAsync(PendingMessage.Utf8(body), options, cancellationToken);
+
+    /// <summary>
+    /// Enqueues several messages atomically: all of them are committed, or none.
+    /// </summary>
+    /// <param name="messages">The messages, each with its own options.</param>
+    /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
+    /// <returns>The ids, in the order of <paramref name="messages"/>.</returns>
+    /// <exception cref="ArgumentException">The batch is empty, or a message is invalid (nothing is enqueued).</exception>
+    public ValueTask<IReadOnlyList<MessageId>> EnqueueBatchAsync(IEnumerable<OutgoingMessage> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var pending = messages
+            .Select(m => PendingMessage.Create(m.Body, m.Options, _state.Options.MaxAttempts, _store.Options.MaxMessageBytes))
+            .ToArray();
+        if (pending.Length == 0)
+        {
+            throw new ArgumentException(ErrorMessages.EmptyBatch, nameof(messages));
+        }
+
+        return _store.WriteAsync<IReadOnlyList<MessageId>>(
+            context =>
+            {
+                var queueId = context.QueueId(Name);
+                var ids = new MessageId[pending.Length];
+                for (var i = 0; i < pending.Length; i++)
+                {
+                    ids[i] = MessageCommands.Enqueue(context, queueId, pending[i]);
+                }
+
+                context.AfterCommit(_state.Arrivals.Pulse);
+                return ids;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Enqueues several message bodies with the same options atomically: all of them are committed, or none.
+    /// </summary>
+    /// <param name="bodies">The message bodies.</param>
+    /// <param name="options">The options of every message, or <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
+    /// <returns>The ids, in the order of <paramref name="bodies"/>.</returns>
+    /// <exception cref="ArgumentException">The batch is empty, or a message is invalid (nothing is enqueued).</exception>
+    public ValueTask<IReadOnlyList<MessageId>> EnqueueBatchAsync(
+        IEnumerable<ReadOnlyMemory<byte>> bodies, EnqueueOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(bodies);
+        return EnqueueBatchAsync(bodies.Select(b => new OutgoingMessage(b, options)), cancellationToken);
+    }
+}

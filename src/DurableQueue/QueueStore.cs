@@ -1,0 +1,324 @@
+using System.Collections.Concurrent;
+using DurableQueue.Internal;
+using DurableQueue.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace DurableQueue;
+
+/// <summary>
+/// Represents one queue database file: it owns the file's single writer and hands out named queues.
+/// </summary>
+/// <remarks>
+/// <para>Open one store per file per process and share it; it is thread-safe. Several processes may open the
+/// same file at once. Keep the file on a local disk: SQLite's WAL mode is not safe on network shares or synced folders.</para>
+/// <para>Every write goes through one writer that batches concurrent requests into one transaction (group commit);
+/// each caller is completed only after the commit that holds its request.</para>
+/// </remarks>
+public sealed partial class QueueStore : IAsyncDisposable, IDisposable
+{
+    private readonly ConnectionFactory _connections;
+    private readonly SqliteConnection _writerConnection;
+    private readonly StoreWriter _writer;
+    private readonly ConcurrentDictionary<string, QueueState> _queues = new(StringComparer.Ordinal);
+    private readonly ITimer _sweepTimer;
+    private readonly ITimer _maintenanceTimer;
+    private readonly Lock _sweepLock = new();
+    private long _sweepDueAt = long.MaxValue;
+    private int _disposed;
+
+    private QueueStore(string path, QueueStoreOptions options, ConnectionFactory connections, SqliteConnection writerConnection)
+    {
+        Path = path;
+        Options = options;
+        _connections = connections;
+        _writerConnection = writerConnection;
+        _writer = new StoreWriter(writerConnection, connections, options, BeforeBatch);
+        _sweepTimer = options.TimeProvider.CreateTimer(static s => ((QueueStore)s!).OnSweepDue(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _maintenanceTimer = options.TimeProvider.CreateTimer(
+            static s => ((QueueStore)s!).OnMaintenanceDue(), this, options.MaintenanceInterval, options.MaintenanceInterval);
+        // Leases on their last attempt may have expired while no process had the file open.
+        _ = _writer.SubmitAsync(ScheduleNextSweep, CancellationToken.None);
+    }
+
+    /// <summary>Gets the full path of the database file.</summary>
+    public string Path { get; }
+
+    internal QueueStoreOptions Options { get; }
+
+    internal TimeProvider Clock => Options.TimeProvider;
+
+    internal StoreWriter Writer => _writer;
+
+    internal long NowMs => Clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>
+    /// Opens the queue store in a database file, creating the file if it does not exist.
+    /// </summary>
+    /// <param name="path">The path of the database file. The file may hold the app's own tables too.</param>
+    /// <param name="options">The store options, or <see langword="null"/> for the defaults.</param>
+    /// <returns>The open store. Dispose it to close the file.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a folder, or an option is out of range.</exception>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="StoreFileException">The file is not a SQLite database, is damaged, has a newer schema, is read-only, or cannot be opened; it is left untouched.</exception>
+    /// <exception cref="StorageBusyException">Another process held the file's write lock for longer than the busy timeout.</exception>
+    public static QueueStore Open(string path, QueueStoreOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        options = (options ?? new QueueStoreOptions()).Clone();
+        options.Validate();
+
+        var fullPath = System.IO.Path.GetFullPath(path);
+        if (Directory.Exists(fullPath))
+        {
+            throw new ArgumentException(ErrorMessages.PathIsDirectory(fullPath), nameof(path));
+        }
+
+        var directory = System.IO.Path.GetDirectoryName(fullPath)!;
+        if (!Directory.Exists(directory))
+        {
+            throw new DirectoryNotFoundException(ErrorMessages.DirectoryMissing(directory));
+        }
+
+        var connections = new ConnectionFactory(fullPath, options);
+        SqliteConnection connection;
+        try
+        {
+            connection = connections.OpenWriter();
+        }
+        catch (SqliteException ex)
+        {
+            throw SchemaMigrator.Refuse(ex, fullPath);
+        }
+
+        try
+        {
+            Prepare(connection, connections, fullPath);
+            return new QueueStore(fullPath, options, connections, connection);
+        }
+        catch (SqliteException ex)
+        {
+            connection.Dispose();
+            throw SqliteErrors.IsBusy(ex) ? SqliteErrors.Map(ex, fullPath, options.BusyTimeout) : SchemaMigrator.Refuse(ex, fullPath);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private static void Prepare(SqliteConnection connection, ConnectionFactory connections, string path)
+    {
+        connections.ConfigureWriter(connection);
+        // Everything up to here only reads: a file that is refused is left as it was found.
+        var version = SchemaMigrator.Inspect(connection, path);
+        if (SQLitePCL.raw.sqlite3_db_readonly(connection.Handle, "main") == 1)
+        {
+            throw new StoreFileException(path, StoreFileProblem.ReadOnly, ErrorMessages.ReadOnly(path));
+        }
+
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "PRAGMA page_count;";
+            if ((long)command.ExecuteScalar()! == 0)
+            {
+                // Only possible before the first table: lets maintenance hand freed pages back to the file system.
+                command.CommandText = "PRAGMA auto_vacuum = INCREMENTAL;";
+                command.ExecuteNonQuery();
+            }
+
+            command.CommandText = "PRAGMA journal_mode = WAL;";
+            var mode = command.ExecuteScalar() as string;
+            if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new StoreFileException(path, StoreFileProblem.WalUnavailable, ErrorMessages.WalUnavailable(path, mode ?? "unknown"));
+            }
+        }
+
+        if (version < SchemaMigrator.LatestVersion)
+        {
+            SchemaMigrator.Migrate(connection, path);
+        }
+    }
+
+    /// <summary>
+    /// Gets a named queue of this store. Queues need no creation: a queue exists once a message was enqueued to it.
+    /// </summary>
+    /// <param name="name">The queue name: 1 to 128 letters, digits, '.', '_', '-' or ':', starting with a letter or digit.</param>
+    /// <param name="options">The queue options; the first call for a name fixes them for this store.</param>
+    /// <returns>A handle on the queue; handles are cheap and thread-safe.</returns>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name, or an option is out of range.</exception>
+    /// <exception cref="InvalidOperationException">The queue was opened before with different options.</exception>
+    /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
+    public MessageQueue GetQueue(string name, QueueOptions? options = null)
+    {
+        Validate.QueueName(name, nameof(name));
+        ThrowIfDisposed();
+        QueueState state;
+        if (options is null)
+        {
+            state = _queues.GetOrAdd(name, static n => new QueueState(n, new QueueOptions()));
+        }
+        else
+        {
+            var copy = options.Clone();
+            copy.Validate();
+            state = _queues.GetOrAdd(name, static (n, o) => new QueueState(n, o), copy);
+            if (!state.Options.SameAs(copy))
+            {
+                throw new InvalidOperationException(ErrorMessages.QueueOptionsConflict(name));
+            }
+        }
+
+        return new MessageQueue(this, state);
+    }
+
+    /// <summary>Lists the names of the queues in the file (including those created by other processes).</summary>
+    /// <param name="cancellationToken">A token to cancel the operation.</param>
+    /// <returns>The queue names, in ordinal order.</returns>
+    /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
+    public ValueTask<IReadOnlyList<string>> GetQueueNamesAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<string>>(MessageReads.QueueNames, cancellationToken);
+
+    internal QueueState StateOf(string name) => _queues.GetOrAdd(name, static n => new QueueState(n, new QueueOptions()));
+
+    internal bool TryGetState(string name, out QueueState? state) => _queues.TryGetValue(name, out state);
+
+    /// <summary>Runs a read on a reader connection, after dead-lettering expired last-attempt leases so reads see them where they belong.</summary>
+    internal async ValueTask<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        var needsSweep = ReadNow(c => MessageReads.AnyExpiredFinalLease(c, NowMs));
+        if (needsSweep)
+        {
+            await _writer.SubmitAsync(static _ => 0, cancellationToken).ConfigureAwait(false);
+        }
+
+        return ReadNow(read);
+    }
+
+    private T ReadNow<T>(Func<SqliteConnection, T> read)
+    {
+        try
+        {
+            using var connection = _connections.OpenReader();
+            return read(connection);
+        }
+        catch (SqliteException ex)
+        {
+            throw SqliteErrors.Map(ex, Path, Options.BusyTimeout);
+        }
+    }
+
+    internal async ValueTask<T> WriteAsync<T>(Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false)
+    {
+        ThrowIfDisposed();
+        return await _writer.SubmitAsync(work, cancellationToken, alwaysMarksCommit).ConfigureAwait(false);
+    }
+
+    private void BeforeBatch(WriteContext context)
+    {
+        if (MessageCommands.SweepExpiredFinalLeases(context) > 0)
+        {
+            ScheduleNextSweep(context);
+        }
+    }
+
+    private int ScheduleNextSweep(WriteContext context)
+    {
+        if (MessageCommands.NextFinalLeaseExpiry(context) is { } next)
+        {
+            context.AfterCommit(() => ScheduleSweep(next));
+        }
+
+        return 0;
+    }
+
+    /// <summary>Arms the timer that dead-letters a last-attempt lease the moment it expires.</summary>
+    internal void ScheduleSweep(long dueAtMs)
+    {
+        lock (_sweepLock)
+        {
+            if (dueAtMs >= _sweepDueAt || Volatile.Read(ref _disposed) != 0)
+            {
+                return;
+            }
+
+            _sweepDueAt = dueAtMs;
+            var delay = TimeSpan.FromMilliseconds(Math.Max(0, dueAtMs - NowMs));
+            _sweepTimer.Change(delay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnSweepDue()
+    {
+        lock (_sweepLock)
+        {
+            _sweepDueAt = long.MaxValue;
+        }
+
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            // The sweep runs at the start of every batch; this batch also finds the next expiry to wait for.
+            _ = _writer.SubmitAsync(ScheduleNextSweep, CancellationToken.None);
+        }
+    }
+
+    private void OnMaintenanceDue()
+    {
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            _writer.Submit(new MaintenanceOperation(c => Maintenance.Run(c, Options.BusyTimeout)));
+        }
+    }
+
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>
+    /// Closes the store: waits for queued writes to commit, checkpoints the WAL, and closes every connection,
+    /// so that the file can be moved or deleted at once.
+    /// </summary>
+    /// <returns>A task that completes when the file is closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _sweepTimer.Dispose();
+        _maintenanceTimer.Dispose();
+        _writer.Complete();
+        await _writer.Completion.ConfigureAwait(false);
+        Close();
+    }
+
+    /// <summary>
+    /// Closes the store: waits for queued writes to commit, checkpoints the WAL, and closes every connection.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _sweepTimer.Dispose();
+        _maintenanceTimer.Dispose();
+        _writer.Dispose();
+        Close();
+    }
+
+    private void Close()
+    {
+        _writer.Dispose();
+        Maintenance.Checkpoint(_writerConnection, Options.BusyTimeout);
+        _writerConnection.Dispose();
+        _connections.ClearReaderPool();
+        foreach (var state in _queues.Values)
+        {
+            state.Arrivals.Pulse();
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Reflection;
+using Microsoft.Data.Sqlite;
+
+namespace DurableQueue.Storage;
+
+/// <summary>
+/// Checks a file before the store writes to it, then applies the numbered migrations in
+/// <c>Storage/Migrations</c>. The schema version lives in the queue's own <c>dq_meta</c> table, because
+/// <c>PRAGMA user_version</c> belongs to the app that shares the file.
+/// </summary>
+internal static class SchemaMigrator
+{
+    private static readonly (int Version, string Name)[] s_migrations = LoadMigrationNames();
+
+    public static int LatestVersion => s_migrations[^1].Version;
+
+    /// <summary>
+    /// Reads the file without writing anything and refuses it when it is not a database, is damaged, or has a newer
+    /// schema. Returns the schema version found (0 for a file without queue tables).
+    /// </summary>
+    public static long Inspect(SqliteConnection connection, string path)
+    {
+        try
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = Sql.SchemaObjectCount;
+            command.ExecuteScalar();
+            command.CommandText = Sql.MetaTableExists;
+            if ((long)command.ExecuteScalar()! == 0)
+            {
+                return 0;
+            }
+
+            command.CommandText = Sql.ReadSchemaVersion;
+            var version = command.ExecuteScalar() is long v ? v : 0;
+            if (version > LatestVersion)
+            {
+                throw new StoreFileException(path, StoreFileProblem.NewerSchema, ErrorMessages.NewerSchema(path, version, LatestVersion));
+            }
+
+            return version;
+        }
+        catch (SqliteException ex)
+        {
+            throw Refuse(ex, path);
+        }
+    }
+
+    /// <summary>Maps an error met while opening a file to the reason it is refused.</summary>
+    public static Exception Refuse(SqliteException ex, string path) => ex.SqliteErrorCode switch
+    {
+        SqliteErrors.NotADatabase => new StoreFileException(path, StoreFileProblem.NotADatabase, ErrorMessages.NotADatabase(path), ex),
+        SqliteErrors.Corrupt => new StoreFileException(path, StoreFileProblem.Corrupt, ErrorMessages.Corrupt(path, ex.Message), ex),
+        SqliteErrors.ReadOnly => new StoreFileException(path, StoreFileProblem.ReadOnly, ErrorMessages.ReadOnly(path), ex),
+        SqliteErrors.CantOpen => new StoreFileException(path, StoreFileProblem.CannotOpen, ErrorMessages.CannotOpen(path, ex.Message), ex),
+        _ when SqliteErrors.IsBusy(ex) => ex,
+        _ => new StoreFileException(path, StoreFileProblem.CannotOpen, ErrorMessages.CannotOpen(path, ex.Message), ex),
+    };
+
+    /// <summary>Applies every migration newer than the file's version in one write transaction.</summary>
+    public static void Migrate(SqliteConnection connection, string path)
+    {
+        using var transaction = connection.BeginTransaction();
+        // Re-read inside the write lock: another process may have migrated the file meanwhile.
+        var current = Inspect(connection, path);
+        foreach (var (version, name) in s_migrations)
+        {
+            if (version <= current)
+            {
+                continue;
+            }
+
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = ReadMigration(name);
+            command.ExecuteNonQuery();
+            command.CommandText = Sql.WriteSchemaVersion;
+            command.Parameters.AddWithValue("@version", version);
+            command.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+    }
+
+    private static (int, string)[] LoadMigrationNames()
+    {
+        const string prefix = "DurableQueue.Migrations.";
+        var names = typeof(SchemaMigrator).Assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
+            .Select(n => (int.Parse(n.AsSpan(prefix.Length, 4), NumberStyles.None, CultureInfo.InvariantCulture), n))
+            .OrderBy(m => m.Item1)
+            .ToArray();
+        if (names.Length == 0 || names[0].Item1 != 1 || names.Select((m, i) => m.Item1 != i + 1).Any(gap => gap))
+        {
+            throw new InvalidOperationException("The embedded migrations must be numbered 0001, 0002, ... without gaps.");
+        }
+
+        return names;
+    }
+
+    private static string ReadMigration(string name)
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

@@ -1,0 +1,135 @@
+namespace DurableQueue.Storage;
+
+/// <summary>
+/// Every SQL statement of the store, in one place. Times are parameters from the store's TimeProvider,
+/// never SQLite's clock functions.
+/// </summary>
+internal static class Sql
+{
+    // One range seek per priority, merged in order: without the IN list a skewed queue walks every
+    // not-ready row of a higher priority (see the storage notes).
+    private const string Priorities = "priority IN (0,1,2,3,4,5,6,7,8,9)";
+
+    public const string Begin = "BEGIN IMMEDIATE;";
+    public const string Commit = "COMMIT;";
+    public const string Rollback = "ROLLBACK;";
+    public const string Savepoint = "SAVEPOINT op;";
+    public const string ReleaseSavepoint = "RELEASE op;";
+    public const string RollbackToSavepoint = "ROLLBACK TO op;";
+
+    public const string MetaTableExists = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'dq_meta';";
+    public const string SchemaObjectCount = "SELECT count(*) FROM sqlite_master;";
+    public const string ReadSchemaVersion = "SELECT value FROM dq_meta WHERE key = 'schema_version';";
+    public const string WriteSchemaVersion =
+        "INSERT INTO dq_meta(key, value) VALUES ('schema_version', @version) ON CONFLICT(key) DO UPDATE SET value = excluded.value;";
+    public const string WriteCommitMarker = "UPDATE dq_meta SET value = @marker WHERE key = 'last_commit';";
+    public const string ReadCommitMarker = "SELECT value FROM dq_meta WHERE key = 'last_commit';";
+
+    public const string FindQueue = "SELECT id FROM dq_queues WHERE name = @name;";
+    public const string CreateQueue =
+        "INSERT INTO dq_queues(name, created_at) VALUES (@name, @now) ON CONFLICT(name) DO NOTHING;";
+    public const string QueueNames = "SELECT name FROM dq_queues ORDER BY name;";
+
+    public const string Insert =
+        "INSERT INTO dq_messages(queue_id, priority, visible_at, enqueued_at, attempts, max_attempts, dedup_key, headers, body) " +
+        "VALUES (@queue, @priority, @visible, @now, 0, @maxAttempts, @dedup, @headers, @body) " +
+        "ON CONFLICT(queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING RETURNING id;";
+    public const string FindByDedupKey = "SELECT id FROM dq_messages WHERE queue_id = @queue AND dedup_key = @dedup;";
+
+    public const string SelectReady =
+        "SELECT id FROM dq_messages WHERE queue_id = @queue AND " + Priorities + " AND visible_at <= @now " +
+        "ORDER BY priority, visible_at, id LIMIT @limit;";
+
+    // Guarded: a row that someone else leased since it was chosen is skipped.
+    public const string Lease =
+        "UPDATE dq_messages SET lease_token = @token, visible_at = @until, attempts = attempts + 1 " +
+        "WHERE id = @id AND visible_at <= @now " +
+        "RETURNING priority, enqueued_at, attempts, max_attempts, headers, body, last_error;";
+
+    // Ten index seeks, one per priority, for the next time a waiting receiver should look again.
+    public static readonly string NextVisible =
+        "SELECT min(t) FROM (" + string.Join(" UNION ALL ", Enumerable.Range(0, 10).Select(p =>
+            $"SELECT min(visible_at) AS t FROM dq_messages WHERE queue_id = @queue AND priority = {p} AND visible_at > @now")) + ");";
+
+    public const string Ack = "DELETE FROM dq_messages WHERE id = @id AND lease_token = @token;";
+    public const string LeaseAttempts = "SELECT attempts, max_attempts FROM dq_messages WHERE id = @id AND lease_token = @token;";
+    public const string Nack =
+        "UPDATE dq_messages SET lease_token = NULL, visible_at = @visible, last_error = @error WHERE id = @id AND lease_token = @token;";
+    public const string Extend =
+        "UPDATE dq_messages SET visible_at = @until WHERE id = @id AND lease_token = @token;";
+    public const string Release =
+        "UPDATE dq_messages SET lease_token = NULL, visible_at = @now, attempts = max(attempts - 1, 0) " +
+        "WHERE id = @id AND lease_token = @token;";
+
+    public const string CopyToDeadLetters =
+        "INSERT INTO dq_dead_letters(id, queue_id, priority, enqueued_at, attempts, max_attempts, dedup_key, headers, body, last_error, reason, dead_lettered_at) " +
+        "SELECT id, queue_id, priority, enqueued_at, attempts, max_attempts, dedup_key, headers, body, coalesce(@error, last_error), @reason, @now " +
+        "FROM dq_messages WHERE id = @id;";
+    public const string DeleteMessage = "DELETE FROM dq_messages WHERE id = @id;";
+
+    // Served by the small partial index dq_messages_final_lease.
+    public const string ExpiredFinalLeases =
+        "SELECT id FROM dq_messages WHERE lease_token IS NOT NULL AND attempts >= max_attempts AND visible_at <= @now LIMIT 1000;";
+    public const string NextFinalLeaseExpiry =
+        "SELECT min(visible_at) FROM dq_messages WHERE lease_token IS NOT NULL AND attempts >= max_attempts;";
+
+    public const string Purge =
+        "DELETE FROM dq_messages WHERE id IN (SELECT id FROM dq_messages WHERE queue_id = @queue LIMIT @limit);";
+    public const string PurgeDeadLetters =
+        "DELETE FROM dq_dead_letters WHERE id IN (SELECT id FROM dq_dead_letters WHERE queue_id = @queue LIMIT @limit);";
+
+    public const string DeadLetterIds =
+        "SELECT id FROM dq_dead_letters WHERE queue_id = @queue AND id > @after ORDER BY id LIMIT @limit;";
+    public const string Requeue =
+        "INSERT INTO dq_messages(id, queue_id, priority, visible_at, enqueued_at, attempts, max_attempts, dedup_key, headers, body, last_error) " +
+        "SELECT d.id, d.queue_id, d.priority, @now, d.enqueued_at, 0, d.max_attempts, " +
+        "CASE WHEN d.dedup_key IS NOT NULL AND EXISTS (SELECT 1 FROM dq_messages m WHERE m.queue_id = d.queue_id AND m.dedup_key = d.dedup_key) " +
+        "THEN NULL ELSE d.dedup_key END, d.headers, d.body, d.last_error " +
+        "FROM dq_dead_letters d WHERE d.id = @id AND d.queue_id = @queue;";
+    public const string DeleteDeadLetter = "DELETE FROM dq_dead_letters WHERE id = @id AND queue_id = @queue;";
+
+    // Reads (reader connections; Dapper).
+    public const string Counts =
+        "SELECT " +
+        "coalesce(sum(CASE WHEN m.visible_at <= @now THEN 1 ELSE 0 END), 0) AS Ready, " +
+        "coalesce(sum(CASE WHEN m.visible_at > @now AND m.lease_token IS NULL THEN 1 ELSE 0 END), 0) AS Delayed, " +
+        "coalesce(sum(CASE WHEN m.visible_at > @now AND m.lease_token IS NOT NULL THEN 1 ELSE 0 END), 0) AS Leased, " +
+        "min(CASE WHEN m.visible_at <= @now THEN m.enqueued_at END) AS OldestReady, " +
+        "(SELECT count(*) FROM dq_dead_letters d WHERE d.queue_id = q.id) AS DeadLettered " +
+        "FROM dq_queues q LEFT JOIN dq_messages m ON m.queue_id = q.id WHERE q.name = @name GROUP BY q.id;";
+
+    private const string MessageColumns =
+        "m.id AS Id, m.priority AS Priority, m.visible_at AS VisibleAt, m.enqueued_at AS EnqueuedAt, m.attempts AS Attempts, " +
+        "m.max_attempts AS MaxAttempts, m.lease_token IS NOT NULL AS HasToken, m.dedup_key AS DedupKey, m.headers AS Headers, " +
+        "m.body AS Body, m.last_error AS LastError";
+
+    public const string PeekReady =
+        "SELECT " + MessageColumns + " FROM dq_messages m " +
+        "WHERE m.queue_id = (SELECT id FROM dq_queues WHERE name = @name) AND m." + Priorities + " AND m.visible_at <= @now " +
+        "ORDER BY m.priority, m.visible_at, m.id LIMIT @limit;";
+    public const string PeekLater =
+        "SELECT " + MessageColumns + " FROM dq_messages m " +
+        "WHERE m.queue_id = (SELECT id FROM dq_queues WHERE name = @name) AND m.visible_at > @now " +
+        "ORDER BY m.visible_at, m.id LIMIT @limit;";
+    public const string GetMessage =
+        "SELECT " + MessageColumns + " FROM dq_messages m " +
+        "WHERE m.id = @id AND m.queue_id = (SELECT id FROM dq_queues WHERE name = @name);";
+
+    public const string DeadLetters =
+        "SELECT d.id AS Id, d.priority AS Priority, d.enqueued_at AS EnqueuedAt, d.attempts AS Attempts, d.max_attempts AS MaxAttempts, " +
+        "d.headers AS Headers, d.body AS Body, d.last_error AS LastError, d.reason AS Reason, d.dead_lettered_at AS DeadLetteredAt " +
+        "FROM dq_dead_letters d WHERE d.queue_id = (SELECT id FROM dq_queues WHERE name = @name) AND d.id > @after " +
+        "ORDER BY d.id LIMIT @limit;";
+    public const string GetDeadLetter =
+        "SELECT d.id AS Id, d.priority AS Priority, d.enqueued_at AS EnqueuedAt, d.attempts AS Attempts, d.max_attempts AS MaxAttempts, " +
+        "d.headers AS Headers, d.body AS Body, d.last_error AS LastError, d.reason AS Reason, d.dead_lettered_at AS DeadLetteredAt " +
+        "FROM dq_dead_letters d WHERE d.id = @id AND d.queue_id = (SELECT id FROM dq_queues WHERE name = @name);";
+
+    public const string AnyExpiredFinalLease =
+        "SELECT EXISTS (SELECT 1 FROM dq_messages WHERE lease_token IS NOT NULL AND attempts >= max_attempts AND visible_at <= @now);";
+
+    // Maintenance.
+    public const string FreelistCount = "PRAGMA freelist_count;";
+    public const string CheckpointTruncate = "PRAGMA wal_checkpoint(TRUNCATE);";
+    public const string CheckpointPassive = "PRAGMA wal_checkpoint(PASSIVE);";
+}
