@@ -4,7 +4,7 @@ namespace DurableQueue.Storage;
 /// Every SQL statement of the store, in one place. Times are parameters from the store's TimeProvider,
 /// never SQLite's clock functions.
 /// </summary>
-internal static class Sql
+internal static partial class Sql
 {
     // One range seek per priority, merged in order: without the IN list a skewed queue walks every
     // not-ready row of a higher priority (see the storage notes).
