@@ -38,7 +38,7 @@ public sealed partial class MessageQueue
             var (messages, nextVisibleAt) = await _store.WriteAsync(
                 context =>
                 {
-                    var list = MessageCommands.Receive(context, Name, context.QueueId(Name), maxMessages, visibilityMs, out var next);
+                    var list = MessageCommands.Receive(context, Name, QueueIdOf(context), maxMessages, visibilityMs, out var next);
                     NoteFinalLeases(context, list);
                     return (list, next);
                 },
@@ -56,7 +56,9 @@ public sealed partial class MessageQueue
                 return messages;
             }
 
-            var sleep = remaining < _store.Options.PollInterval ? remaining : _store.Options.PollInterval;
+            // No polling tick: commits through this store pulse the signal, the store's watcher pulses it for commits
+            // by other processes, and the timer below covers the next delayed, nacked or expiring message.
+            var sleep = remaining;
             if (nextVisibleAt is { } next)
             {
                 var untilDue = DateTimeOffset.FromUnixTimeMilliseconds(next) - now;

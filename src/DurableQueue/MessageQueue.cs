@@ -37,6 +37,34 @@ public sealed partial class MessageQueue
 
     internal QueueState State => _state;
 
+    private long QueueIdOf(WriteContext context)
+    {
+        var id = context.QueueId(Name);
+        _state.QueueId = id;
+        return id;
+    }
+
+    /// <summary>Gets what the memory tier holds of this queue, and how often it served receives.</summary>
+    /// <returns>A snapshot of the tier's counters for this queue; <see cref="MemoryTierStats.Enabled"/> is false when the tier is off.</returns>
+    public MemoryTierStats GetMemoryTierStats()
+    {
+        var tier = _store.Tier;
+        if (tier is null)
+        {
+            return default;
+        }
+
+        var counters = tier.CountersOf(_state.QueueId);
+        var cache = tier.Find(_state.QueueId);
+        return new MemoryTierStats(
+            Enabled: true,
+            Bytes: cache?.Bytes ?? 0,
+            Messages: cache?.Count ?? 0,
+            Hits: counters.Hits,
+            Refills: counters.Refills,
+            Spilled: cache?.Spilled ?? true);
+    }
+
     /// <summary>
     /// Enqueues a message and completes once it is committed.
     /// </summary>
@@ -53,7 +81,7 @@ public sealed partial class MessageQueue
         return _store.WriteAsync(
             context =>
             {
-                var id = MessageCommands.Enqueue(context, context.QueueId(Name), message);
+                var id = MessageCommands.Enqueue(context, QueueIdOf(context), message);
                 context.AfterCommit(_state.Arrivals.Pulse);
                 return id;
             },
@@ -92,7 +120,7 @@ public sealed partial class MessageQueue
         return _store.WriteAsync<IReadOnlyList<MessageId>>(
             context =>
             {
-                var queueId = context.QueueId(Name);
+                var queueId = QueueIdOf(context);
                 var ids = new MessageId[pending.Length];
                 for (var i = 0; i < pending.Length; i++)
                 {

@@ -22,6 +22,11 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     private readonly ConcurrentDictionary<string, QueueState> _queues = new(StringComparer.Ordinal);
     private readonly ITimer _sweepTimer;
     private readonly ITimer _maintenanceTimer;
+    private readonly ITimer _watchTimer;
+    private readonly Memory.MemoryTier? _tier;
+    private readonly Lock _watchLock = new();
+    private SqliteConnection? _watchConnection;
+    private long _watchedVersion = -1;
     private readonly Lock _sweepLock = new();
     private long _sweepDueAt = long.MaxValue;
     private int _disposed;
@@ -32,10 +37,12 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         Options = options;
         _connections = connections;
         _writerConnection = writerConnection;
-        _writer = new StoreWriter(writerConnection, connections, options, BeforeBatch);
+        _tier = options.MemoryBudgetBytes > 0 ? new Memory.MemoryTier(options.MemoryBudgetBytes, options.MemoryTierMaxMessageBytes) : null;
+        _writer = new StoreWriter(writerConnection, connections, options, _tier, BeforeBatch);
         _sweepTimer = options.TimeProvider.CreateTimer(static s => ((QueueStore)s!).OnSweepDue(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _maintenanceTimer = options.TimeProvider.CreateTimer(
             static s => ((QueueStore)s!).OnMaintenanceDue(), this, options.MaintenanceInterval, options.MaintenanceInterval);
+        _watchTimer = options.TimeProvider.CreateTimer(static s => ((QueueStore)s!).OnWatchDue(), this, options.PollInterval, options.PollInterval);
         // Leases on their last attempt may have expired while no process had the file open.
         _ = _writer.SubmitAsync(ScheduleNextSweep, CancellationToken.None);
     }
@@ -217,8 +224,11 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         return await _writer.SubmitAsync(work, cancellationToken, alwaysMarksCommit).ConfigureAwait(false);
     }
 
+    internal Memory.MemoryTier? Tier => _tier;
+
     private void BeforeBatch(WriteContext context)
     {
+        _tier?.CheckForeignCommits(context);
         if (MessageCommands.SweepExpiredFinalLeases(context) > 0)
         {
             ScheduleNextSweep(context);
@@ -273,6 +283,45 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Notices commits by other connections (another process sharing the file) within one poll interval and wakes the
+    /// waiting receivers, so they look again. Commits made through this store wake them at once without this.
+    /// </summary>
+    private void OnWatchDue()
+    {
+        lock (_watchLock)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return;
+            }
+
+            try
+            {
+                _watchConnection ??= _connections.OpenReader();
+                using var command = _watchConnection.CreateCommand();
+                command.CommandText = Sql.DataVersion;
+                var version = (long)command.ExecuteScalar()!;
+                var changed = _watchedVersion != -1 && version != _watchedVersion;
+                _watchedVersion = version;
+                if (!changed)
+                {
+                    return;
+                }
+            }
+            catch (SqliteException)
+            {
+                // A busy or failing read only delays the wake-up to the next tick.
+                return;
+            }
+        }
+
+        foreach (var state in _queues.Values)
+        {
+            state.Arrivals.Pulse();
+        }
+    }
+
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     /// <summary>
@@ -287,8 +336,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
             return;
         }
 
-        _sweepTimer.Dispose();
-        _maintenanceTimer.Dispose();
+        DisposeTimers();
         _writer.Complete();
         await _writer.Completion.ConfigureAwait(false);
         Close();
@@ -304,10 +352,21 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
             return;
         }
 
-        _sweepTimer.Dispose();
-        _maintenanceTimer.Dispose();
+        DisposeTimers();
         _writer.Dispose();
         Close();
+    }
+
+    private void DisposeTimers()
+    {
+        _sweepTimer.Dispose();
+        _maintenanceTimer.Dispose();
+        _watchTimer.Dispose();
+        lock (_watchLock)
+        {
+            _watchConnection?.Dispose();
+            _watchConnection = null;
+        }
     }
 
     private void Close()

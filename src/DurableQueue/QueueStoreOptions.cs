@@ -61,6 +61,23 @@ public sealed class QueueStoreOptions
     [Range(0, long.MaxValue)]
     public long JournalSizeLimitBytes { get; set; } = Defaults.JournalSizeLimitBytes;
 
+    /// <summary>
+    /// Gets or sets the byte budget of the memory tier, shared by all queues of the store: while a queue's backlog fits,
+    /// receives are served from memory without reading the disk; past it, the head of each queue stays in memory and the
+    /// rest is read back in pages. Zero turns the tier off. The tier changes speed, never behaviour.
+    /// </summary>
+    /// <value>The default value is 64 MiB.</value>
+    [Range(0, long.MaxValue)]
+    public long MemoryBudgetBytes { get; set; } = Defaults.MemoryBudgetBytes;
+
+    /// <summary>
+    /// Gets or sets the largest body, in bytes, that the memory tier holds; larger bodies stay on disk only and are read
+    /// by the receive that leases them.
+    /// </summary>
+    /// <value>The default value is 64 KiB.</value>
+    [Range(0, int.MaxValue)]
+    public int MemoryTierMaxMessageBytes { get; set; } = Defaults.MemoryTierMaxMessageBytes;
+
     internal QueueStoreOptions Clone() => (QueueStoreOptions)MemberwiseClone();
 
     internal void Validate()

@@ -11,6 +11,8 @@ internal static class Defaults
     public const long JournalSizeLimitBytes = 64L * 1024 * 1024;
     public const int WalAutoCheckpointPages = 1000;
     public const int MaxWriteBatch = 512;
+    public const long MemoryBudgetBytes = 64L * 1024 * 1024;
+    public const int MemoryTierMaxMessageBytes = 64 * 1024;
 
     public static readonly TimeSpan VisibilityTimeout = TimeSpan.FromSeconds(30);
     public const int MaxAttempts = 5;

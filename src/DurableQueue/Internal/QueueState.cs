@@ -15,4 +15,13 @@ internal sealed class QueueState
 
     /// <summary>Pulsed after every commit that may have made a message of this queue ready (now or later).</summary>
     public AsyncSignal Arrivals { get; } = new();
+
+    private long _queueId;
+
+    /// <summary>Gets or sets the queue's row id once the writer has resolved it (0 before).</summary>
+    public long QueueId
+    {
+        get => Volatile.Read(ref _queueId);
+        set => Volatile.Write(ref _queueId, value);
+    }
 }

@@ -1,20 +1,24 @@
-using Microsoft.Data.Sqlite;
+using DurableQueue.Memory;
 
 namespace DurableQueue.Storage;
 
 /// <summary>
 /// The queue's writes, run on the writer thread inside the batch transaction. Shared by the queue handle and
 /// the unit of work so that both change the queue in exactly the same way. Every settle is fenced by the lease
-/// token: a row whose token differs is not touched.
+/// token: a row whose token differs is not touched. Each write tells the memory tier (when there is one) what it
+/// did to the row, in step with the database.
 /// </summary>
 internal static class MessageCommands
 {
     public static MessageId Enqueue(WriteContext context, long queueId, in PendingMessage message)
     {
+        var visibleAt = message.VisibleAt(context.Now);
+        // Before the insert: a queue found empty starts complete, so this message goes straight into the tier.
+        context.Tier?.GetOrCreate(context, queueId);
         var command = context.Command(Sql.Insert)
             .Bind("@queue", queueId)
             .Bind("@priority", message.Priority)
-            .Bind("@visible", message.VisibleAt(context.Now))
+            .Bind("@visible", visibleAt)
             .Bind("@now", context.Now)
             .Bind("@maxAttempts", message.MaxAttempts)
             .Bind("@dedup", message.DedupKey)
@@ -22,6 +26,7 @@ internal static class MessageCommands
             .Bind("@body", message.Body);
         if (command.ExecuteScalar() is long id)
         {
+            context.Tier?.OnInserted(context, queueId, id, message.Priority, visibleAt, context.Now, message.Body, message.Headers);
             return new MessageId(id);
         }
 
@@ -33,15 +38,12 @@ internal static class MessageCommands
     /// <summary>Leases up to <paramref name="max"/> ready messages in delivery order.</summary>
     public static List<QueueMessage> Receive(WriteContext context, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt)
     {
-        var ids = new List<long>(max);
-        using (var reader = context.Command(Sql.SelectReady).Bind("@queue", queueId).Bind("@now", context.Now).Bind("@limit", max).ExecuteReader())
+        if (context.Tier is { } tier)
         {
-            while (reader.Read())
-            {
-                ids.Add(reader.GetInt64(0));
-            }
+            return ReceiveFromTier(context, tier, queueName, queueId, max, visibilityMs, out nextVisibleAt);
         }
 
+        var ids = ReadIds(context.Command(Sql.SelectReady).Bind("@queue", queueId).Bind("@now", context.Now).Bind("@limit", max));
         var messages = new List<QueueMessage>(ids.Count);
         if (ids.Count > 0)
         {
@@ -56,13 +58,116 @@ internal static class MessageCommands
             }
         }
 
-        nextVisibleAt = messages.Count < max
-            ? context.Command(Sql.NextVisible).Bind("@queue", queueId).Bind("@now", context.Now).ExecuteScalar() as long?
-            : null;
+        nextVisibleAt = messages.Count < max ? NextVisible(context, queueId) : null;
         return messages;
     }
 
-    /// <summary>Leases one message by id if it is still ready; returns null when someone else took it.</summary>
+    /// <summary>
+    /// The receive of the memory tier: candidates come from the cached head of each priority lane, in the same order
+    /// as the SQL path; each is leased by primary key (a guarded UPDATE that returns no body). A lane topped up from
+    /// disk in pages before it runs dry; when the budget leaves no room, ready rows past the cached prefix are read
+    /// from disk directly, so the tier changes speed, never which message is delivered.
+    /// </summary>
+    private static List<QueueMessage> ReceiveFromTier(
+        WriteContext context, MemoryTier tier, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt)
+    {
+        var cache = tier.GetOrCreate(context, queueId);
+        var messages = new List<QueueMessage>(Math.Min(max, 64));
+        var token = Guid.NewGuid();
+        var until = context.Now + visibilityMs;
+        for (var priority = 0; priority < QueueCache.Priorities && messages.Count < max; priority++)
+        {
+            var lane = cache.LaneOf(priority);
+            var refilled = false;
+            while (messages.Count < max)
+            {
+                if (!refilled && MemoryTier.NeedsRefill(lane))
+                {
+                    tier.Refill(context, cache, priority);
+                    refilled = true;
+                }
+
+                var head = lane.Set.Min;
+                if (head is null)
+                {
+                    if (!lane.Complete)
+                    {
+                        ReceivePastBound(context, tier, queueName, queueId, lane, priority, max, token, until, messages);
+                    }
+
+                    break;
+                }
+
+                if (head.VisibleAt > context.Now)
+                {
+                    break;
+                }
+
+                var message = head.Body is null
+                    ? Lease(context, queueName, head.Id, token, until)
+                    : LeaseCached(context, queueName, head, token, until);
+                if (message is null)
+                {
+                    // The row changed behind the cache's back: trust the disk and stop here.
+                    tier.Invalidate(queueId);
+                    nextVisibleAt = null;
+                    return messages;
+                }
+
+                cache.NoteHit();
+                tier.OnRekeyed(queueId, head.Id, priority, until);
+                messages.Add(message);
+            }
+        }
+
+        nextVisibleAt = messages.Count >= max ? null : cache.Spilled ? NextVisible(context, queueId) : NextVisibleCached(cache, context.Now);
+        return messages;
+    }
+
+    private static void ReceivePastBound(
+        WriteContext context, MemoryTier tier, string queueName, long queueId, QueueCache.Lane lane, int priority, int max, Guid token, long until,
+        List<QueueMessage> messages)
+    {
+        var ids = ReadIds(context.Command(Sql.SelectReadyPastBound)
+            .Bind("@queue", queueId)
+            .Bind("@priority", priority)
+            .Bind("@now", context.Now)
+            .Bind("@boundVisible", lane.BoundVisible)
+            .Bind("@boundId", lane.BoundId)
+            .Bind("@limit", max - messages.Count));
+        foreach (var id in ids)
+        {
+            if (Lease(context, queueName, id, token, until) is { } message)
+            {
+                tier.OnRekeyed(queueId, id, priority, until);
+                messages.Add(message);
+            }
+        }
+    }
+
+    private static long? NextVisibleCached(QueueCache cache, long now)
+    {
+        long? next = null;
+        for (var priority = 0; priority < QueueCache.Priorities; priority++)
+        {
+            // Ready entries were taken or are beyond max; the first entry still later than now is the lane's next.
+            foreach (var entry in cache.LaneOf(priority).Set)
+            {
+                if (entry.VisibleAt > now)
+                {
+                    next = next is { } n ? Math.Min(n, entry.VisibleAt) : entry.VisibleAt;
+                    break;
+                }
+            }
+        }
+
+        return next;
+    }
+
+    private static long? NextVisible(WriteContext context, long queueId) =>
+        context.Command(Sql.NextVisible).Bind("@queue", queueId).Bind("@now", context.Now).ExecuteScalar() as long?;
+
+    /// <summary>Leases one message by id if it is still ready, reading its body from disk; returns null when someone else took it.</summary>
     public static QueueMessage? Lease(WriteContext context, string queueName, long id, Guid token, long until)
     {
         using var reader = context.Command(Sql.Lease)
@@ -90,56 +195,94 @@ internal static class MessageCommands
             reader.IsDBNull(6) ? null : reader.GetString(6));
     }
 
+    private static QueueMessage? LeaseCached(WriteContext context, string queueName, CachedMessage entry, Guid token, long until)
+    {
+        using var reader = context.Command(Sql.LeaseSlim)
+            .Bind("@token", token.ToByteArray())
+            .Bind("@until", until)
+            .Bind("@id", entry.Id)
+            .Bind("@now", context.Now)
+            .ExecuteReader();
+        if (!reader.Read())
+        {
+            return null;
+        }
+
+        // RETURNING: priority, enqueued_at, attempts, max_attempts, last_error
+        return new QueueMessage(
+            queueName,
+            new MessageReceipt(new MessageId(entry.Id), token),
+            entry.Body,
+            HeaderCodec.Decode(entry.Headers),
+            reader.GetInt32(0),
+            reader.GetInt32(2),
+            reader.GetInt32(3),
+            DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
+            DateTimeOffset.FromUnixTimeMilliseconds(until),
+            reader.IsDBNull(4) ? null : reader.GetString(4));
+    }
+
     public static void Ack(WriteContext context, string queueName, MessageReceipt receipt)
     {
         if (context.Command(Sql.Ack).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).ExecuteNonQuery() == 0)
         {
             throw new LeaseLostException(queueName, receipt.Id);
         }
+
+        context.Tier?.OnRemoved(receipt.Id.Value);
     }
 
     public static NackOutcome Nack(WriteContext context, string queueName, MessageReceipt receipt, long retryAfterMs, string? error)
     {
-        var (attempts, maxAttempts) = LeaseAttempts(context, queueName, receipt);
-        if (attempts >= maxAttempts)
+        var lease = LeaseOf(context, queueName, receipt);
+        if (lease.Attempts >= lease.MaxAttempts)
         {
             MoveToDeadLetters(context, receipt.Id.Value, DeadLetterReasons.LastAttemptFailed, error);
             return NackOutcome.DeadLettered;
         }
 
+        var visibleAt = context.Now + retryAfterMs;
         context.Command(Sql.Nack)
-            .Bind("@visible", context.Now + retryAfterMs)
+            .Bind("@visible", visibleAt)
             .Bind("@error", error)
             .Bind("@id", receipt.Id.Value)
             .Bind("@token", receipt.Token.ToByteArray())
             .ExecuteNonQuery();
+        context.Tier?.OnRekeyed(lease.QueueId, receipt.Id.Value, lease.Priority, visibleAt);
         return NackOutcome.Retrying;
     }
 
     public static long Extend(WriteContext context, string queueName, MessageReceipt receipt, long visibilityMs)
     {
         var until = context.Now + visibilityMs;
-        if (context.Command(Sql.Extend).Bind("@until", until).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).ExecuteNonQuery() == 0)
-        {
-            throw new LeaseLostException(queueName, receipt.Id);
-        }
-
+        var command = context.Command(Sql.Extend).Bind("@until", until).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray());
+        Rekeyed(context, queueName, receipt, command, until);
         return until;
     }
 
     public static void DeadLetter(WriteContext context, string queueName, MessageReceipt receipt, string reason)
     {
-        LeaseAttempts(context, queueName, receipt);
+        LeaseOf(context, queueName, receipt);
         MoveToDeadLetters(context, receipt.Id.Value, reason, error: null);
     }
 
     /// <summary>Hands a message back at once without spending the attempt (graceful shutdown).</summary>
     public static void Release(WriteContext context, string queueName, MessageReceipt receipt)
     {
-        if (context.Command(Sql.Release).Bind("@now", context.Now).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).ExecuteNonQuery() == 0)
+        var command = context.Command(Sql.Release).Bind("@now", context.Now).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray());
+        Rekeyed(context, queueName, receipt, command, context.Now);
+    }
+
+    private static void Rekeyed(WriteContext context, string queueName, MessageReceipt receipt, Microsoft.Data.Sqlite.SqliteCommand command, long visibleAt)
+    {
+        using var reader = command.ExecuteReader();
+        if (!reader.Read())
         {
             throw new LeaseLostException(queueName, receipt.Id);
         }
+
+        // RETURNING queue_id, priority
+        context.Tier?.OnRekeyed(reader.GetInt64(0), receipt.Id.Value, reader.GetInt32(1), visibleAt);
     }
 
     /// <summary>
@@ -148,15 +291,7 @@ internal static class MessageCommands
     /// </summary>
     public static int SweepExpiredFinalLeases(WriteContext context)
     {
-        var ids = new List<long>();
-        using (var reader = context.Command(Sql.ExpiredFinalLeases).Bind("@now", context.Now).ExecuteReader())
-        {
-            while (reader.Read())
-            {
-                ids.Add(reader.GetInt64(0));
-            }
-        }
-
+        var ids = ReadIds(context.Command(Sql.ExpiredFinalLeases).Bind("@now", context.Now));
         foreach (var id in ids)
         {
             MoveToDeadLetters(context, id, DeadLetterReasons.LastLeaseExpired, error: null);
@@ -176,28 +311,38 @@ internal static class MessageCommands
         }
 
         context.Command(Sql.DeleteDeadLetter).Bind("@id", id).Bind("@queue", queueId).ExecuteNonQuery();
+        // Rare and possibly many rows: let the tier read the queue back from disk.
+        InvalidateTier(context, queueId);
         return true;
     }
 
-    public static List<long> DeadLetterIds(WriteContext context, long queueId, long after, int limit)
+    public static List<long> DeadLetterIds(WriteContext context, long queueId, long after, int limit) =>
+        ReadIds(context.Command(Sql.DeadLetterIds).Bind("@queue", queueId).Bind("@after", after).Bind("@limit", limit));
+
+    public static int Purge(WriteContext context, long queueId, int limit)
     {
-        var ids = new List<long>(limit);
-        using var reader = context.Command(Sql.DeadLetterIds).Bind("@queue", queueId).Bind("@after", after).Bind("@limit", limit).ExecuteReader();
-        while (reader.Read())
+        var removed = context.Command(Sql.Purge).Bind("@queue", queueId).Bind("@limit", limit).ExecuteNonQuery();
+        if (removed > 0)
         {
-            ids.Add(reader.GetInt64(0));
+            InvalidateTier(context, queueId);
         }
 
-        return ids;
+        return removed;
     }
-
-    public static int Purge(WriteContext context, long queueId, int limit) =>
-        context.Command(Sql.Purge).Bind("@queue", queueId).Bind("@limit", limit).ExecuteNonQuery();
 
     public static int PurgeDeadLetters(WriteContext context, long queueId, int limit) =>
         context.Command(Sql.PurgeDeadLetters).Bind("@queue", queueId).Bind("@limit", limit).ExecuteNonQuery();
 
-    private static (int Attempts, int MaxAttempts) LeaseAttempts(WriteContext context, string queueName, MessageReceipt receipt)
+    private static void InvalidateTier(WriteContext context, long queueId)
+    {
+        if (context.Tier is { } tier)
+        {
+            tier.Mutated = true;
+            tier.Invalidate(queueId);
+        }
+    }
+
+    private static (int Attempts, int MaxAttempts, long QueueId, int Priority) LeaseOf(WriteContext context, string queueName, MessageReceipt receipt)
     {
         using var reader = context.Command(Sql.LeaseAttempts).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).ExecuteReader();
         if (!reader.Read())
@@ -205,12 +350,25 @@ internal static class MessageCommands
             throw new LeaseLostException(queueName, receipt.Id);
         }
 
-        return (reader.GetInt32(0), reader.GetInt32(1));
+        return (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt32(3));
     }
 
     private static void MoveToDeadLetters(WriteContext context, long id, string reason, string? error)
     {
         context.Command(Sql.CopyToDeadLetters).Bind("@error", error).Bind("@reason", reason).Bind("@now", context.Now).Bind("@id", id).ExecuteNonQuery();
         context.Command(Sql.DeleteMessage).Bind("@id", id).ExecuteNonQuery();
+        context.Tier?.OnRemoved(id);
+    }
+
+    private static List<long> ReadIds(Microsoft.Data.Sqlite.SqliteCommand command)
+    {
+        var ids = new List<long>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            ids.Add(reader.GetInt64(0));
+        }
+
+        return ids;
     }
 }

@@ -52,14 +52,15 @@ internal static partial class Sql
             $"SELECT min(visible_at) AS t FROM dq_messages WHERE queue_id = @queue AND priority = {p} AND visible_at > @now")) + ");";
 
     public const string Ack = "DELETE FROM dq_messages WHERE id = @id AND lease_token = @token;";
-    public const string LeaseAttempts = "SELECT attempts, max_attempts FROM dq_messages WHERE id = @id AND lease_token = @token;";
+    public const string LeaseAttempts =
+        "SELECT attempts, max_attempts, queue_id, priority FROM dq_messages WHERE id = @id AND lease_token = @token;";
     public const string Nack =
         "UPDATE dq_messages SET lease_token = NULL, visible_at = @visible, last_error = @error WHERE id = @id AND lease_token = @token;";
     public const string Extend =
-        "UPDATE dq_messages SET visible_at = @until WHERE id = @id AND lease_token = @token;";
+        "UPDATE dq_messages SET visible_at = @until WHERE id = @id AND lease_token = @token RETURNING queue_id, priority;";
     public const string Release =
         "UPDATE dq_messages SET lease_token = NULL, visible_at = @now, attempts = max(attempts - 1, 0) " +
-        "WHERE id = @id AND lease_token = @token;";
+        "WHERE id = @id AND lease_token = @token RETURNING queue_id, priority;";
 
     public const string CopyToDeadLetters =
         "INSERT INTO dq_dead_letters(id, queue_id, priority, enqueued_at, attempts, max_attempts, dedup_key, headers, body, last_error, reason, dead_lettered_at) " +

@@ -27,13 +27,14 @@ internal sealed class StoreWriter : IDisposable
     private long _operations;
     private long _commitMarker;
 
-    public StoreWriter(SqliteConnection connection, ConnectionFactory connections, QueueStoreOptions options, Action<WriteContext> beforeBatch)
+    public StoreWriter(
+        SqliteConnection connection, ConnectionFactory connections, QueueStoreOptions options, Memory.MemoryTier? tier, Action<WriteContext> beforeBatch)
     {
         _connection = connection;
         _connections = connections;
         _options = options;
         _beforeBatch = beforeBatch;
-        _context = new WriteContext(connection, options.TimeProvider);
+        _context = new WriteContext(connection, options.TimeProvider, tier);
         _commitMarker = Random.Shared.NextInt64(1, long.MaxValue / 2);
         _thread = new Thread(Run) { IsBackground = true, Name = "DurableQueue writer" };
         _thread.Start();
@@ -158,6 +159,7 @@ internal sealed class StoreWriter : IDisposable
         Array.Clear(_failures);
         Exception? batchFailure = null;
         var committed = false;
+        var tierChanged = false;
         try
         {
             Begin();
@@ -172,7 +174,9 @@ internal sealed class StoreWriter : IDisposable
         {
             _context.StartBatch();
             var changesBefore = SQLitePCL.raw.sqlite3_total_changes(_connection.Handle);
+            BeginTierStep();
             _beforeBatch(_context);
+            tierChanged = EndTierStep();
             var markCommit = false;
             for (var i = 0; i < _batch.Count; i++)
             {
@@ -180,13 +184,17 @@ internal sealed class StoreWriter : IDisposable
                 markCommit |= operation.AlwaysMarksCommit;
                 var effects = _context.AfterCommitCount;
                 Exec(Sql.Savepoint);
+                BeginTierStep();
                 try
                 {
                     operation.Execute(_context);
                     Exec(Sql.ReleaseSavepoint);
+                    tierChanged |= EndTierStep();
                 }
                 catch (Exception ex)
                 {
+                    var operationChangedTier = EndTierStep();
+                    tierChanged |= operationChangedTier;
                     if (!TransactionActive)
                     {
                         // SQLITE_FULL, IOERR and friends can end the whole transaction: the batch is lost.
@@ -197,6 +205,11 @@ internal sealed class StoreWriter : IDisposable
                     Exec(Sql.ReleaseSavepoint);
                     _context.DiscardAfterCommitFrom(effects);
                     _failures[i] = SqliteErrors.Map(ex, _connections.Path, _options.BusyTimeout);
+                    if (operationChangedTier)
+                    {
+                        // The memory tier followed rows that just rolled back: forget it and read back from disk.
+                        _context.Tier!.Clear();
+                    }
                 }
             }
 
@@ -233,6 +246,11 @@ internal sealed class StoreWriter : IDisposable
             }
 
             _context.ClearAfterCommit();
+            if (tierChanged)
+            {
+                _context.Tier!.Clear();
+            }
+
             FailAll(batchFailure ?? new DurableQueueException("The batch did not commit."));
             return;
         }
@@ -252,6 +270,16 @@ internal sealed class StoreWriter : IDisposable
             }
         }
     }
+
+    private void BeginTierStep()
+    {
+        if (_context.Tier is { } tier)
+        {
+            tier.Mutated = false;
+        }
+    }
+
+    private bool EndTierStep() => _context.Tier?.Mutated ?? false;
 
     private bool TransactionActive => SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) == 0;
 

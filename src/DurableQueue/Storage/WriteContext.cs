@@ -12,11 +12,15 @@ internal sealed class WriteContext : IDisposable
     private readonly Dictionary<string, long> _queueIds = new(StringComparer.Ordinal);
     private readonly List<Action> _afterCommit = [];
 
-    public WriteContext(SqliteConnection connection, TimeProvider timeProvider)
+    public WriteContext(SqliteConnection connection, TimeProvider timeProvider, Memory.MemoryTier? tier)
     {
         Connection = connection;
         TimeProvider = timeProvider;
+        Tier = tier;
     }
+
+    /// <summary>Gets the store's memory tier, or null when it is turned off.</summary>
+    public Memory.MemoryTier? Tier { get; }
 
     public SqliteConnection Connection { get; }
 
