@@ -120,7 +120,7 @@ public sealed class RawStore : IDisposable
                 }
             }
 
-            Commit(Math.Max(1, claimed.Count));
+            Commit(claimed.Count);
         }
 
         return claimed;
@@ -157,6 +157,12 @@ public sealed class RawStore : IDisposable
     private void Commit(int operations)
     {
         _commit.ExecuteNonQuery();
+        if (operations == 0)
+        {
+            // Nothing was written: no WAL frame, no sync; not counted as a commit.
+            return;
+        }
+
         Interlocked.Increment(ref _commits);
         Interlocked.Add(ref _operations, operations);
     }
