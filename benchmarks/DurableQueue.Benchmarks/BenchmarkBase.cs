@@ -53,19 +53,18 @@ public abstract class BenchmarkBase
 
     protected void FillQueue(int count)
     {
-        var bodies = Enumerable.Range(0, 100).Select(_ => (ReadOnlyMemory<byte>)Body).ToArray();
         for (var i = 0; i < count; i += 100)
         {
+            var bodies = Enumerable.Repeat((ReadOnlyMemory<byte>)Body, Math.Min(100, count - i)).ToArray();
             Queue.EnqueueBatchAsync(bodies).AsTask().GetAwaiter().GetResult();
         }
     }
 
     protected void FillRaw(int count)
     {
-        var bodies = Enumerable.Repeat(Body, 100).ToArray();
         for (var i = 0; i < count; i += 100)
         {
-            Raw.Insert(bodies);
+            Raw.Insert(Enumerable.Repeat(Body, Math.Min(100, count - i)).ToArray());
         }
     }
 

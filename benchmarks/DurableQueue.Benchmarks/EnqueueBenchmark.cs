@@ -8,7 +8,7 @@ namespace DurableQueue.Benchmarks;
 /// </summary>
 public class EnqueueBenchmark : BenchmarkBase
 {
-    private const int Messages = 1600;
+    private const int Messages = 640;
 
     [Params(Durability.Full, Durability.Normal)]
     public Durability Durability { get; set; }
@@ -56,10 +56,9 @@ public class EnqueueBenchmark : BenchmarkBase
 
     private void RawBatches(int size)
     {
-        var bodies = Enumerable.Repeat(Body, size).ToArray();
         for (var i = 0; i < Messages; i += size)
         {
-            Raw.Insert(bodies);
+            Raw.Insert(Enumerable.Repeat(Body, Math.Min(size, Messages - i)).ToArray());
         }
     }
 
@@ -74,10 +73,9 @@ public class EnqueueBenchmark : BenchmarkBase
 
     private async Task Batches(int size)
     {
-        var bodies = Enumerable.Repeat((ReadOnlyMemory<byte>)Body, size).ToArray();
         for (var i = 0; i < Messages; i += size)
         {
-            await Queue.EnqueueBatchAsync(bodies);
+            await Queue.EnqueueBatchAsync(Enumerable.Repeat((ReadOnlyMemory<byte>)Body, Math.Min(size, Messages - i)).ToArray());
         }
     }
 }

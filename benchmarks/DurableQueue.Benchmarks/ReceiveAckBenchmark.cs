@@ -9,7 +9,7 @@ namespace DurableQueue.Benchmarks;
 /// </summary>
 public class ReceiveAckBenchmark : BenchmarkBase
 {
-    private const int Messages = 1600;
+    private const int Messages = 640;
 
     [IterationSetup(Targets = [nameof(Raw_ClaimDeletePerCommit), nameof(Raw_Claim16Delete16PerCommit)])]
     public void FillRawBacklog() => FillRaw(Messages);

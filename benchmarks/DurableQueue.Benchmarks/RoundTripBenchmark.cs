@@ -9,7 +9,7 @@ namespace DurableQueue.Benchmarks;
 /// </summary>
 public class RoundTripBenchmark : BenchmarkBase
 {
-    private const int Messages = 1600;
+    private const int Messages = 640;
 
     [Params(Durability.Full, Durability.Normal)]
     public Durability Durability { get; set; }
@@ -32,11 +32,11 @@ public class RoundTripBenchmark : BenchmarkBase
     public void Raw_100OperationsPerCommit()
     {
         var token = Guid.NewGuid().ToByteArray();
-        var bodies = Enumerable.Repeat(Body, 100).ToArray();
         for (var i = 0; i < Messages; i += 100)
         {
-            Raw.Insert(bodies);
-            var claimed = Raw.Claim(100, token);
+            var count = Math.Min(100, Messages - i);
+            Raw.Insert(Enumerable.Repeat(Body, count).ToArray());
+            var claimed = Raw.Claim(count, token);
             Raw.Delete(claimed, token);
         }
     }
