@@ -1,0 +1,23 @@
+using DurableQueue.Load;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+if (Console.IsOutputRedirected)
+{
+    // Logs and files: wide enough that the result tables do not wrap.
+    AnsiConsole.Profile.Width = 170;
+}
+
+var app = new CommandApp<RunCommand>();
+app.Configure(config =>
+{
+    config.SetApplicationName("DurableQueue.Load");
+    config.AddCommand<RunCommand>("run")
+        .WithDescription("Producers enqueue while consumers lease in batches and ack; optionally raw SQLite doing the same work (--baseline).")
+        .WithExample("run", "--producers", "4", "--consumers", "4", "--messages", "20000", "--durability", "Full", "--baseline", "--repeat", "3");
+    config.AddCommand<BacklogCommand>("backlog")
+        .WithDescription("Receive latency with a standing backlog (default 1,000 and 1,000,000 messages).");
+    config.AddCommand<SweepCommand>("sweep")
+        .WithDescription("Throughput against concurrency for Full and Normal durability; writes a JSON file and a PNG chart.");
+});
+return await app.RunAsync(args);

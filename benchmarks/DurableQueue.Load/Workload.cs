@@ -1,0 +1,334 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using DurableQueue.BenchmarkShared;
+
+namespace DurableQueue.Load;
+
+/// <summary>The shape of one run: who does what, how much, with which durability.</summary>
+public sealed record Workload(
+    int Producers, int Consumers, int Messages, int Size, Durability Durability, int ReceiveBatch, int EnqueueBatch, int RawOpsPerCommit)
+{
+    /// <summary>How many messages producer <paramref name="index"/> sends (the remainder goes to the first ones).</summary>
+    public int ShareOf(int index) => (Messages / Producers) + (index < Messages % Producers ? 1 : 0);
+}
+
+/// <summary>Runs a workload against DurableQueue or against raw SQLite, reporting progress as messages complete.</summary>
+public static class Runner
+{
+    /// <summary>The queue: producers await each enqueue (or batch), consumers lease in batches and settle with AckManyAsync.</summary>
+    public static async Task<RunResult> RunQueueAsync(Workload w, string directory, Action<long>? progress)
+    {
+        var path = Path.Combine(directory, $"queue-{Guid.NewGuid():N}.db");
+        Rss.ResetPeak();
+        var store = QueueStore.Open(path, new QueueStoreOptions { Durability = w.Durability });
+        try
+        {
+            var queue = store.GetQueue("load");
+            var completed = 0L;
+            var latencies = new List<long>[Math.Max(1, w.Consumers > 0 ? w.Consumers : w.Producers)];
+            for (var i = 0; i < latencies.Length; i++)
+            {
+                latencies[i] = new List<long>(w.Messages / latencies.Length + 16);
+            }
+
+            // Let the store's start-up write finish so that it is not counted.
+            await store.ExecuteAsync(_ => 0);
+            var commits0 = store.Writer.Commits;
+            var ops0 = store.Writer.Operations;
+            using var done = new CancellationTokenSource();
+            using var reporter = Report(() => Interlocked.Read(ref completed), progress);
+            var started = Stopwatch.GetTimestamp();
+
+            var consumers = Enumerable.Range(0, w.Consumers).Select(c => Task.Run(async () =>
+            {
+                var mine = latencies[c];
+                try
+                {
+                    while (!done.IsCancellationRequested)
+                    {
+                        var messages = await queue.ReceiveAsync(w.ReceiveBatch, waitTime: TimeSpan.FromSeconds(5), cancellationToken: done.Token);
+                        if (messages.Count == 0)
+                        {
+                            continue;
+                        }
+
+                        if (messages.Count == 1)
+                        {
+                            await queue.AckAsync(messages[0]);
+                        }
+                        else
+                        {
+                            await queue.AckManyAsync(messages.Select(m => m.Receipt));
+                        }
+
+                        var now = Stopwatch.GetTimestamp();
+                        foreach (var message in messages)
+                        {
+                            mine.Add(now - BinaryPrimitives.ReadInt64LittleEndian(message.Body.Span));
+                        }
+
+                        if (Interlocked.Add(ref completed, messages.Count) >= w.Messages)
+                        {
+                            await done.CancelAsync();
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (done.IsCancellationRequested)
+                {
+                }
+            })).ToArray();
+
+            var producers = Enumerable.Range(0, w.Producers).Select(p => Task.Run(async () =>
+            {
+                var share = w.ShareOf(p);
+                var mine = w.Consumers == 0 ? latencies[p] : null;
+                var buffers = new byte[Math.Min(w.EnqueueBatch, Math.Max(1, share))][];
+                var batch = new ReadOnlyMemory<byte>[buffers.Length];
+                for (var i = 0; i < buffers.Length; i++)
+                {
+                    buffers[i] = new byte[w.Size];
+                    batch[i] = buffers[i];
+                }
+
+                for (var sent = 0; sent < share;)
+                {
+                    var count = Math.Min(batch.Length, share - sent);
+                    var t0 = Stopwatch.GetTimestamp();
+                    for (var i = 0; i < count; i++)
+                    {
+                        // The body is copied when the call is made, so the buffer can be reused at once.
+                        BinaryPrimitives.WriteInt64LittleEndian(buffers[i], t0);
+                    }
+
+                    if (count == 1)
+                    {
+                        await queue.EnqueueAsync(batch[0]);
+                    }
+                    else
+                    {
+                        await queue.EnqueueBatchAsync(batch.Take(count));
+                    }
+
+                    sent += count;
+                    if (mine is not null)
+                    {
+                        mine.Add(Stopwatch.GetTimestamp() - t0);
+                        Interlocked.Add(ref completed, count);
+                    }
+                }
+            })).ToArray();
+
+            await Task.WhenAll(producers);
+            await Task.WhenAll(consumers);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            var commits = store.Writer.Commits - commits0;
+            var ops = store.Writer.Operations - ops0;
+            return new RunResult
+            {
+                Kind = "DurableQueue",
+                Durability = w.Durability.ToString(),
+                Producers = w.Producers,
+                Consumers = w.Consumers,
+                Messages = w.Messages,
+                Size = w.Size,
+                ReceiveBatch = w.ReceiveBatch,
+                EnqueueBatch = w.EnqueueBatch,
+                Seconds = elapsed.TotalSeconds,
+                Latency = LatencySummary.From(w.Consumers > 0 ? "enqueue-to-ack" : "enqueue", latencies.SelectMany(l => l).ToList()),
+                Commits = commits,
+                Operations = ops,
+                PeakRssBytes = Rss.Peak(),
+            };
+        }
+        finally
+        {
+            await store.DisposeAsync();
+            DeleteDatabase(path);
+        }
+    }
+
+    /// <summary>
+    /// Raw SQLite doing the same durable work with the same producers and consumers: each producer inserts
+    /// <see cref="Workload.RawOpsPerCommit"/> rows per commit, each consumer claims that many per commit and deletes
+    /// them in the next commit. One connection, one async gate (SQLite has one writer; the gate avoids busy waits).
+    /// </summary>
+    public static async Task<RunResult> RunRawAsync(Workload w, string directory, Action<long>? progress)
+    {
+        var path = Path.Combine(directory, $"raw-{Guid.NewGuid():N}.db");
+        Rss.ResetPeak();
+        var raw = RawStore.Open(path, w.Durability == Durability.Full);
+        try
+        {
+            using var gate = new SemaphoreSlim(1, 1);
+            var arrival = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var completed = 0L;
+            var produced = 0L;
+            var latencies = new List<long>[Math.Max(1, w.Consumers > 0 ? w.Consumers : w.Producers)];
+            for (var i = 0; i < latencies.Length; i++)
+            {
+                latencies[i] = new List<long>(w.Messages / latencies.Length + 16);
+            }
+
+            using var reporter = Report(() => Interlocked.Read(ref completed), progress);
+            var per = Math.Max(1, w.RawOpsPerCommit);
+            var started = Stopwatch.GetTimestamp();
+
+            var producers = Enumerable.Range(0, w.Producers).Select(p => Task.Run(async () =>
+            {
+                var share = w.ShareOf(p);
+                var mine = w.Consumers == 0 ? latencies[p] : null;
+                for (var sent = 0; sent < share;)
+                {
+                    var count = Math.Min(per, share - sent);
+                    var t0 = Stopwatch.GetTimestamp();
+                    var bodies = new byte[count][];
+                    for (var i = 0; i < count; i++)
+                    {
+                        bodies[i] = new byte[w.Size];
+                        BinaryPrimitives.WriteInt64LittleEndian(bodies[i], t0);
+                    }
+
+                    await gate.WaitAsync();
+                    try
+                    {
+                        if (count == 1)
+                        {
+                            raw.Insert(bodies[0]);
+                        }
+                        else
+                        {
+                            raw.Insert(bodies);
+                        }
+                    }
+                    finally
+                    {
+                        gate.Release();
+                    }
+
+                    sent += count;
+                    Interlocked.Add(ref produced, count);
+                    Interlocked.Exchange(ref arrival, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                    if (mine is not null)
+                    {
+                        mine.Add(Stopwatch.GetTimestamp() - t0);
+                        Interlocked.Add(ref completed, count);
+                    }
+                }
+            })).ToArray();
+
+            var consumers = Enumerable.Range(0, w.Consumers).Select(c => Task.Run(async () =>
+            {
+                var mine = latencies[c];
+                var token = Guid.NewGuid().ToByteArray();
+                while (Interlocked.Read(ref completed) < w.Messages)
+                {
+                    var signal = Volatile.Read(ref arrival).Task;
+                    List<(long Id, byte[] Body)> claimed;
+                    await gate.WaitAsync();
+                    try
+                    {
+                        claimed = raw.Claim(per, token);
+                    }
+                    finally
+                    {
+                        gate.Release();
+                    }
+
+                    if (claimed.Count == 0)
+                    {
+                        await Task.WhenAny(signal, Task.Delay(50));
+                        continue;
+                    }
+
+                    await gate.WaitAsync();
+                    try
+                    {
+                        raw.Delete(claimed, token);
+                    }
+                    finally
+                    {
+                        gate.Release();
+                    }
+
+                    var now = Stopwatch.GetTimestamp();
+                    foreach (var (_, body) in claimed)
+                    {
+                        mine.Add(now - BinaryPrimitives.ReadInt64LittleEndian(body));
+                    }
+
+                    Interlocked.Add(ref completed, claimed.Count);
+                }
+            })).ToArray();
+
+            await Task.WhenAll(producers);
+            await Task.WhenAll(consumers);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            return new RunResult
+            {
+                Kind = "RawSqlite",
+                Durability = w.Durability.ToString(),
+                Producers = w.Producers,
+                Consumers = w.Consumers,
+                Messages = w.Messages,
+                Size = w.Size,
+                ReceiveBatch = per,
+                EnqueueBatch = per,
+                RawOpsPerCommit = per,
+                Seconds = elapsed.TotalSeconds,
+                Latency = LatencySummary.From(w.Consumers > 0 ? "enqueue-to-ack" : "enqueue", latencies.SelectMany(l => l).ToList()),
+                Commits = raw.Commits,
+                Operations = raw.Operations,
+                PeakRssBytes = Rss.Peak(),
+            };
+        }
+        finally
+        {
+            raw.Dispose();
+            DeleteDatabase(path);
+        }
+    }
+
+    public static void DeleteDatabase(string path)
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            try
+            {
+                File.Delete(path + suffix);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static Timer? Report(Func<long> read, Action<long>? progress) =>
+        progress is null ? null : new Timer(_ => progress(read()), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(100));
+}
+
+/// <summary>Peak resident set size of this process.</summary>
+public static class Rss
+{
+    /// <summary>Resets the kernel's high-water mark where the platform allows it (Linux: clear_refs 5).</summary>
+    public static void ResetPeak()
+    {
+        try
+        {
+            if (OperatingSystem.IsLinux())
+            {
+                File.WriteAllText("/proc/self/clear_refs", "5");
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    public static long Peak()
+    {
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        return process.PeakWorkingSet64;
+    }
+}
