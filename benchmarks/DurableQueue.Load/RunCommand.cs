@@ -57,6 +57,14 @@ public sealed class RunSettings : CommonSettings
     [DefaultValue(1)]
     public int EnqueueBatch { get; set; }
 
+    [CommandOption("--memory-budget")]
+    [Description("The store's MemoryBudgetBytes (0 turns the memory tier off; default: the library's default).")]
+    public long? MemoryBudget { get; set; }
+
+    [CommandOption("--stream")]
+    [Description("Consumers use ReceiveAllAsync (prefetch = --receive-batch) and ack one message at a time.")]
+    public bool Stream { get; set; }
+
     [CommandOption("--baseline")]
     [Description("Also run raw SQLite doing the same durable work (insert, claim, delete) and print the ratio.")]
     public bool Baseline { get; set; }
@@ -83,6 +91,11 @@ public sealed class RunSettings : CommonSettings
             return ValidationResult.Error("--producers and --repeat must be at least 1, --messages positive, --consumers not negative.");
         }
 
+        if (MemoryBudget < 0)
+        {
+            return ValidationResult.Error("--memory-budget must not be negative.");
+        }
+
         if (ReceiveBatch is < 1 or > 1000 || EnqueueBatch < 1 || RawOpsPerCommit < 1)
         {
             return ValidationResult.Error("--receive-batch must be 1..1000; --enqueue-batch and --raw-ops-per-commit at least 1.");
@@ -98,7 +111,7 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
     {
         var workload = new Workload(
             settings.Producers, settings.Consumers, settings.Messages, settings.Size, settings.Durability,
-            settings.ReceiveBatch, settings.EnqueueBatch, settings.RawOpsPerCommit);
+            settings.ReceiveBatch, settings.EnqueueBatch, settings.RawOpsPerCommit, settings.MemoryBudget, settings.Stream);
         var queueRuns = new List<RunResult>();
         var rawRuns = new List<RunResult>();
         for (var i = 1; i <= settings.Repeat; i++)

@@ -6,7 +6,8 @@ namespace DurableQueue.Load;
 
 /// <summary>The shape of one run: who does what, how much, with which durability.</summary>
 public sealed record Workload(
-    int Producers, int Consumers, int Messages, int Size, Durability Durability, int ReceiveBatch, int EnqueueBatch, int RawOpsPerCommit)
+    int Producers, int Consumers, int Messages, int Size, Durability Durability, int ReceiveBatch, int EnqueueBatch, int RawOpsPerCommit,
+    long? MemoryBudget = null, bool Stream = false)
 {
     /// <summary>How many messages producer <paramref name="index"/> sends (the remainder goes to the first ones).</summary>
     public int ShareOf(int index) => (Messages / Producers) + (index < Messages % Producers ? 1 : 0);
@@ -20,7 +21,13 @@ public static class Runner
     {
         var path = Path.Combine(directory, $"queue-{Guid.NewGuid():N}.db");
         Rss.ResetPeak();
-        var store = QueueStore.Open(path, new QueueStoreOptions { Durability = w.Durability });
+        var options = new QueueStoreOptions { Durability = w.Durability };
+        if (w.MemoryBudget is { } budget)
+        {
+            options.MemoryBudgetBytes = budget;
+        }
+
+        var store = QueueStore.Open(path, options);
         try
         {
             var queue = store.GetQueue("load");
@@ -44,6 +51,20 @@ public static class Runner
                 var mine = latencies[c];
                 try
                 {
+                    if (w.Stream)
+                    {
+                        // One by one through the streaming API: its prefetch hides the receive commit.
+                        await foreach (var message in queue.ReceiveAllAsync(prefetch: w.ReceiveBatch, cancellationToken: done.Token))
+                        {
+                            await queue.AckAsync(message);
+                            mine.Add(Stopwatch.GetTimestamp() - BinaryPrimitives.ReadInt64LittleEndian(message.Body.Span));
+                            if (Interlocked.Increment(ref completed) >= w.Messages)
+                            {
+                                await done.CancelAsync();
+                            }
+                        }
+                    }
+
                     while (!done.IsCancellationRequested)
                     {
                         var messages = await queue.ReceiveAsync(w.ReceiveBatch, waitTime: TimeSpan.FromSeconds(5), cancellationToken: done.Token);
