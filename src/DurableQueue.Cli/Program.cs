@@ -18,6 +18,7 @@ var app = new CommandApp();
 app.Configure(config =>
 {
     config.SetApplicationName("dq");
+    config.UseStrictParsing();
     config.ConfigureConsole(Consoles.Out);
     config.SetExceptionHandler((ex, _) => Errors.Report(ex, cancellation.IsCancellationRequested));
 

@@ -102,7 +102,7 @@ internal sealed class DeadShowCommand : AsyncCommand<DeadShowCommand.Settings>
         Consoles.Out.WriteLine();
         var isText = Format.TryText(d.Body.Span, out var text);
         Consoles.Out.Write(new Panel(new Text(!settings.Hex && isText ? text : Format.HexDump(d.Body.Span)))
-            .Header(!settings.Hex && isText ? "Body (text)" : "Body (hex)"));
+            .Header(!settings.Hex && isText ? "Body (text)" : "Body (hex)").Expand());
         Consoles.Out.WriteLine();
         return ExitCodes.Ok;
     }

@@ -83,7 +83,7 @@ internal sealed class EnqueueCommand : AsyncCommand<EnqueueCommand.Settings>
         }
 
         await using var inputScope = input.ConfigureAwait(false);
-        var store = StoreAccess.OpenForWrite(settings.File, settings.Create);
+        var store = StoreAccess.OpenForWrite(settings.File, settings.Create, canCreate: true);
         await using var storeScope = store.ConfigureAwait(false);
         var queue = store.GetQueue(settings.Queue);
         var ids = new List<MessageId>();
@@ -135,7 +135,7 @@ internal sealed class EnqueueCommand : AsyncCommand<EnqueueCommand.Settings>
         }
         catch (ArgumentException ex)
         {
-            throw new CliException(ExitCodes.BadInput, ex.Message.Split(" (Parameter", 2)[0]);
+            throw new CliException(ExitCodes.BadInput, ex.Message.Split(" (Parameter", 2)[0].TrimEnd('.'));
         }
     }
 }

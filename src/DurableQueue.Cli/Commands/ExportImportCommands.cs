@@ -123,7 +123,7 @@ internal sealed class ImportCommand : AsyncCommand<ImportCommand.Settings>
         }
 
         await using var inputScope = input.ConfigureAwait(false);
-        var store = StoreAccess.OpenForWrite(settings.File, settings.Create);
+        var store = StoreAccess.OpenForWrite(settings.File, settings.Create, canCreate: true);
         await using var storeScope = store.ConfigureAwait(false);
         var queue = store.GetQueue(settings.Queue);
         var defaults = new EnqueueOptions();
@@ -162,7 +162,7 @@ internal sealed class ImportCommand : AsyncCommand<ImportCommand.Settings>
                     }
                     catch (ArgumentException ex)
                     {
-                        throw new CliException(ExitCodes.BadInput, Fail($"batch ending at line {lineNumber}: {ex.Message.Split(" (Parameter", 2)[0]}"));
+                        throw new CliException(ExitCodes.BadInput, Fail($"batch ending at line {lineNumber}: {ex.Message.Split(" (Parameter", 2)[0].TrimEnd('.')}"));
                     }
 
                     imported += batch.Count;

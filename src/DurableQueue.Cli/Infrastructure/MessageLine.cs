@@ -109,7 +109,7 @@ internal sealed class MessageLine
         }
         catch (JsonException ex)
         {
-            throw new CliException(ExitCodes.BadInput, $"line {lineNumber}: not a JSON message line ({ex.Message})");
+            throw new CliException(ExitCodes.BadInput, $"line {lineNumber}: not a JSON message line ({ex.Message.Split(" Path:", 2)[0].TrimEnd('.')})");
         }
 
         if (m?.Body is null)

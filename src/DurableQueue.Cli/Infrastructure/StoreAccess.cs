@@ -10,12 +10,19 @@ internal static class StoreAccess
     /// Opens the file through the library for a write. Without <paramref name="create"/> the file must already be a
     /// queue store (checked read-only first, so a wrong path is never turned into a new file).
     /// </summary>
-    public static QueueStore OpenForWrite(string path, bool create = false)
+    public static QueueStore OpenForWrite(string path, bool create = false, bool canCreate = false)
     {
         if (!create)
         {
-            using (QueueStore.Inspect(path))
+            try
             {
+                using (QueueStore.Inspect(path))
+                {
+                }
+            }
+            catch (FileNotFoundException) when (canCreate)
+            {
+                throw new CliException(ExitCodes.BadFile, $"'{Path.GetFullPath(path)}' does not exist; pass --create to create it");
             }
         }
         else if (File.Exists(path))
