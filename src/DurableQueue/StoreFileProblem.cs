@@ -22,4 +22,10 @@ public enum StoreFileProblem
 
     /// <summary>The file's WAL mode could not be turned on (for example on a file system that does not support it).</summary>
     WalUnavailable = 5,
+
+    /// <summary>
+    /// The file is a SQLite database without the queue's tables. Only a read-only inspection
+    /// (<see cref="QueueStore.Inspect(string, QueueStoreOptions?)"/>) reports this; opening a store adds the tables.
+    /// </summary>
+    NotAQueueStore = 6,
 }

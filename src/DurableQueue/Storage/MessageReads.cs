@@ -7,7 +7,7 @@ namespace DurableQueue.Storage;
 /// Read-only queries, run on reader connections beside the writer (WAL lets them see the last commit without
 /// waiting). Each read is one short transaction, so readers never pin the WAL.
 /// </summary>
-internal static class MessageReads
+internal static partial class MessageReads
 {
     public static QueueCounts Counts(SqliteConnection connection, string queueName, long now)
     {

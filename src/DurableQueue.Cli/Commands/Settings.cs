@@ -1,0 +1,36 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace DurableQueue.Cli.Commands;
+
+internal class FileSettings : CommandSettings
+{
+    [CommandArgument(0, "<FILE>")]
+    [Description("The queue database file.")]
+    public string File { get; set; } = "";
+}
+
+internal class QueueSettings : FileSettings
+{
+    [CommandArgument(1, "<QUEUE>")]
+    [Description("The queue name.")]
+    public string Queue { get; set; } = "";
+}
+
+internal class JsonQueueSettings : QueueSettings
+{
+    [CommandOption("--json")]
+    [Description("Write JSON (one message per line) instead of a table.")]
+    public bool Json { get; set; }
+
+    [CommandOption("--hex")]
+    [Description("Show bodies as hex (base64 in JSON) even when they are text.")]
+    public bool Hex { get; set; }
+}
+
+internal static class SettingsChecks
+{
+    public static ValidationResult Range(int value, int min, int max, string option) =>
+        value < min || value > max ? ValidationResult.Error($"{option} must be between {min} and {max}; it was {value}") : ValidationResult.Success();
+}

@@ -1,0 +1,52 @@
+using Spectre.Console.Cli;
+
+namespace DurableQueue.Cli.Infrastructure;
+
+/// <summary>Turns every failure into ONE line on stderr and a documented exit code; stack traces only with DQ_DEBUG=1.</summary>
+internal static class Errors
+{
+    public static int Report(Exception exception, bool cancelled)
+    {
+        var (code, message) = Classify(exception, cancelled);
+        Console.Error.WriteLine($"dq: {message}");
+        if (code == ExitCodes.Internal || Environment.GetEnvironmentVariable("DQ_DEBUG") == "1")
+        {
+            if (Environment.GetEnvironmentVariable("DQ_DEBUG") == "1")
+            {
+                Console.Error.WriteLine(exception);
+            }
+            else
+            {
+                Console.Error.WriteLine("dq: this is a bug; run again with DQ_DEBUG=1 to see where it happened and report it");
+            }
+        }
+
+        return code;
+    }
+
+    private static (int Code, string Message) Classify(Exception exception, bool cancelled)
+    {
+        if (exception is CommandRuntimeException { InnerException: { } inner } && inner is not CommandAppException)
+        {
+            exception = inner;
+        }
+
+        return exception switch
+        {
+            CliException e => (e.ExitCode, e.Message),
+            OperationCanceledException when cancelled => (ExitCodes.Cancelled, "cancelled"),
+            CommandAppException e => (ExitCodes.Usage, OneLine(e.Message) + " (see dq --help)"),
+            FileNotFoundException e => (ExitCodes.BadFile, OneLine(e.Message)),
+            DirectoryNotFoundException e => (ExitCodes.BadFile, OneLine(e.Message)),
+            StoreFileException e => (ExitCodes.BadFile, OneLine(e.Message)),
+            StorageBusyException e => (ExitCodes.Storage, OneLine(e.Message)),
+            StorageFullException e => (ExitCodes.Storage, OneLine(e.Message)),
+            UnauthorizedAccessException e => (ExitCodes.BadFile, OneLine(e.Message)),
+            ArgumentException e => (ExitCodes.Usage, OneLine(e.Message.Split(" (Parameter", 2)[0])),
+            Microsoft.Data.Sqlite.SqliteException e => (ExitCodes.Storage, "SQLite error: " + OneLine(e.Message)),
+            _ => (ExitCodes.Internal, $"unexpected error: {exception.GetType().Name}: {OneLine(exception.Message)}"),
+        };
+    }
+
+    private static string OneLine(string text) => string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).Trim();
+}

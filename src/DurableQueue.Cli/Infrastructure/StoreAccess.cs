@@ -1,0 +1,52 @@
+namespace DurableQueue.Cli.Infrastructure;
+
+/// <summary>Opens files the way each kind of command needs: read-only for inspections, through the library for writes.</summary>
+internal static class StoreAccess
+{
+    /// <summary>Opens the file read-only; it is never created or changed.</summary>
+    public static StoreInspector Inspect(string path) => QueueStore.Inspect(path);
+
+    /// <summary>
+    /// Opens the file through the library for a write. Without <paramref name="create"/> the file must already be a
+    /// queue store (checked read-only first, so a wrong path is never turned into a new file).
+    /// </summary>
+    public static QueueStore OpenForWrite(string path, bool create = false, bool canCreate = false)
+    {
+        if (!create)
+        {
+            try
+            {
+                using (QueueStore.Inspect(path))
+                {
+                }
+            }
+            catch (FileNotFoundException) when (canCreate)
+            {
+                throw new CliException(ExitCodes.BadFile, $"'{Path.GetFullPath(path)}' does not exist; pass --create to create it");
+            }
+        }
+        else if (File.Exists(path))
+        {
+            try
+            {
+                using (QueueStore.Inspect(path))
+                {
+                }
+            }
+            catch (StoreFileException ex) when (ex.Problem == StoreFileProblem.NotAQueueStore)
+            {
+                // --create may add the queue tables to an app's own database, as the library does on open.
+            }
+        }
+
+        return QueueStore.Open(path);
+    }
+
+    public static async Task RequireQueueAsync(StoreInspector inspector, string queue, CancellationToken cancellationToken)
+    {
+        if (!await inspector.QueueExistsAsync(queue, cancellationToken).ConfigureAwait(false))
+        {
+            throw new CliException(ExitCodes.NotFound, $"queue '{queue}' does not exist in '{inspector.Path}'");
+        }
+    }
+}

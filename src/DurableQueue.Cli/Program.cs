@@ -1,0 +1,57 @@
+using DurableQueue;
+using DurableQueue.Cli.Commands;
+using DurableQueue.Cli.Infrastructure;
+using Spectre.Console.Cli;
+
+using var cancellation = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    // The first Ctrl+C asks the command to stop cleanly; a second one ends the process.
+    if (!cancellation.IsCancellationRequested)
+    {
+        e.Cancel = true;
+        cancellation.Cancel();
+    }
+};
+
+var app = new CommandApp();
+app.Configure(config =>
+{
+    config.SetApplicationName("dq");
+    config.UseStrictParsing();
+    config.ConfigureConsole(Consoles.Out);
+    config.SetExceptionHandler((ex, _) => Errors.Report(ex, cancellation.IsCancellationRequested));
+
+    config.AddCommand<StatsCommand>("stats")
+        .WithDescription("Per queue: ready, delayed, leased, dead-lettered, oldest ready age; file, WAL and free-page sizes; schema version.")
+        .WithExample("stats", "app.db").WithExample("stats", "app.db", "--json");
+    config.AddCommand<PeekCommand>("peek")
+        .WithDescription("Show messages without leasing them.")
+        .WithExample("peek", "app.db", "orders", "-n", "20");
+    config.AddBranch("dead", dead =>
+    {
+        dead.SetDescription("Dead letters: list, show, requeue, purge.");
+        dead.AddCommand<DeadListCommand>("list").WithDescription("List dead letters with their reason and last error.");
+        dead.AddCommand<DeadShowCommand>("show").WithDescription("Show one dead letter in full.");
+        dead.AddCommand<DeadRequeueCommand>("requeue").WithDescription("Move dead letters back into the queue (attempts reset): some ids, or --all.")
+            .WithExample("dead", "requeue", "app.db", "orders", "17", "42").WithExample("dead", "requeue", "app.db", "orders", "--all");
+        dead.AddCommand<DeadPurgeCommand>("purge").WithDescription("Delete every dead letter of the queue (asks first; --yes skips).");
+    });
+    config.AddCommand<EnqueueCommand>("enqueue")
+        .WithDescription("Enqueue messages from stdin or --file: one per line, or the whole input with --whole.")
+        .WithExample("enqueue", "app.db", "orders", "--priority", "1", "--delay", "5m");
+    config.AddCommand<ExportCommand>("export")
+        .WithDescription("Write the queue's messages (or --dead-letters) as JSON lines, for backup or moving to another file.")
+        .WithExample("export", "app.db", "orders", "-o", "orders.jsonl");
+    config.AddCommand<ImportCommand>("import")
+        .WithDescription("Enqueue JSON lines from export, in atomic batches, keeping priorities, delays and headers.")
+        .WithExample("import", "other.db", "orders", "-i", "orders.jsonl", "--create");
+    config.AddCommand<VerifyCommand>("verify")
+        .WithDescription("SQLite integrity check plus the queue's invariants; exit code 1 when something is wrong.");
+    config.AddCommand<CompactCommand>("compact")
+        .WithDescription("Checkpoint (TRUNCATE) the WAL and hand free pages back to the file system.");
+    config.AddCommand<WatchCommand>("watch")
+        .WithDescription("Live depth and rates per queue, refreshed every second until Ctrl+C (or --count N refreshes).");
+});
+
+return await app.RunAsync(args, cancellation.Token).ConfigureAwait(false);

@@ -1,0 +1,9 @@
+namespace DurableQueue;
+
+/// <summary>
+/// Describes one queue of a store at the time statistics were taken.
+/// </summary>
+/// <param name="Name">The queue name.</param>
+/// <param name="Counts">The messages of the queue by state.</param>
+/// <param name="OldestReadyAge">How long the oldest ready message has been in the queue, or <see langword="null"/> when none is ready.</param>
+public readonly record struct QueueStatistics(string Name, QueueCounts Counts, TimeSpan? OldestReadyAge);
