@@ -32,19 +32,8 @@ public sealed partial class MessageQueue
     /// <summary>Deletes every message of the queue, leased ones included (dead letters stay). Removal in chunks keeps other writers moving.</summary>
     /// <param name="cancellationToken">A token to stop between chunks; chunks already committed stay purged.</param>
     /// <returns>The number of messages deleted.</returns>
-    public async ValueTask<long> PurgeAsync(CancellationToken cancellationToken = default)
-    {
-        long total = 0;
-        while (true)
-        {
-            var removed = await _store.WriteAsync(c => MessageCommands.Purge(c, c.QueueId(Name), Defaults.PurgeChunk), cancellationToken).ConfigureAwait(false);
-            total += removed;
-            if (removed < Defaults.PurgeChunk)
-            {
-                return total;
-            }
-        }
-    }
+    public ValueTask<long> PurgeAsync(CancellationToken cancellationToken = default) =>
+        InChunksAsync(c => MessageCommands.Purge(c, c.QueueId(Name), Defaults.PurgeChunk), progress: null, cancellationToken);
 
     /// <summary>Lists dead letters of this queue in id order.</summary>
     /// <param name="maxCount">The most dead letters to return, from 1 to 1000.</param>
@@ -89,51 +78,12 @@ public sealed partial class MessageQueue
     /// <summary>Moves every dead letter of this queue back into it with attempts reset, in chunks.</summary>
     /// <param name="cancellationToken">A token to stop between chunks; chunks already committed stay requeued.</param>
     /// <returns>The number of messages requeued.</returns>
-    public async ValueTask<long> RequeueDeadLettersAsync(CancellationToken cancellationToken = default)
-    {
-        long total = 0;
-        while (true)
-        {
-            var moved = await _store.WriteAsync(
-                context =>
-                {
-                    var queueId = context.QueueId(Name);
-                    var ids = MessageCommands.DeadLetterIds(context, queueId, 0, Defaults.PurgeChunk);
-                    foreach (var id in ids)
-                    {
-                        MessageCommands.RequeueDeadLetter(context, queueId, id);
-                    }
-
-                    if (ids.Count > 0)
-                    {
-                        context.AfterCommit(_state.Arrivals.Pulse);
-                    }
-
-                    return ids.Count;
-                },
-                cancellationToken).ConfigureAwait(false);
-            total += moved;
-            if (moved < Defaults.PurgeChunk)
-            {
-                return total;
-            }
-        }
-    }
+    public ValueTask<long> RequeueDeadLettersAsync(CancellationToken cancellationToken = default) =>
+        RequeueDeadLettersAsync(progress: null, cancellationToken);
 
     /// <summary>Deletes every dead letter of this queue, in chunks.</summary>
     /// <param name="cancellationToken">A token to stop between chunks; chunks already committed stay purged.</param>
     /// <returns>The number of dead letters deleted.</returns>
-    public async ValueTask<long> PurgeDeadLettersAsync(CancellationToken cancellationToken = default)
-    {
-        long total = 0;
-        while (true)
-        {
-            var removed = await _store.WriteAsync(c => MessageCommands.PurgeDeadLetters(c, c.QueueId(Name), Defaults.PurgeChunk), cancellationToken).ConfigureAwait(false);
-            total += removed;
-            if (removed < Defaults.PurgeChunk)
-            {
-                return total;
-            }
-        }
-    }
+    public ValueTask<long> PurgeDeadLettersAsync(CancellationToken cancellationToken = default) =>
+        PurgeDeadLettersAsync(progress: null, cancellationToken);
 }

@@ -12,37 +12,26 @@ public sealed partial class MessageQueue
     /// <param name="progress">Receives the number of messages requeued so far after each chunk, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">A token to stop between chunks; chunks already committed stay requeued.</param>
     /// <returns>The number of messages requeued.</returns>
-    public async ValueTask<long> RequeueDeadLettersAsync(IProgress<long>? progress, CancellationToken cancellationToken = default)
-    {
-        long total = 0;
-        while (true)
-        {
-            var moved = await _store.WriteAsync(
-                context =>
-                {
-                    var queueId = context.QueueId(Name);
-                    var ids = MessageCommands.DeadLetterIds(context, queueId, 0, Defaults.PurgeChunk);
-                    foreach (var id in ids)
-                    {
-                        MessageCommands.RequeueDeadLetter(context, queueId, id);
-                    }
-
-                    if (ids.Count > 0)
-                    {
-                        context.AfterCommit(_state.Arrivals.Pulse);
-                    }
-
-                    return ids.Count;
-                },
-                cancellationToken).ConfigureAwait(false);
-            total += moved;
-            progress?.Report(total);
-            if (moved < Defaults.PurgeChunk)
+    public ValueTask<long> RequeueDeadLettersAsync(IProgress<long>? progress, CancellationToken cancellationToken = default) =>
+        InChunksAsync(
+            context =>
             {
-                return total;
-            }
-        }
-    }
+                var queueId = context.QueueId(Name);
+                var ids = MessageCommands.DeadLetterIds(context, queueId, 0, Defaults.PurgeChunk);
+                foreach (var id in ids)
+                {
+                    MessageCommands.RequeueDeadLetter(context, queueId, id);
+                }
+
+                if (ids.Count > 0)
+                {
+                    context.AfterCommit(_state.Arrivals.Pulse);
+                }
+
+                return ids.Count;
+            },
+            progress,
+            cancellationToken);
 
     /// <summary>
     /// Deletes every dead letter of this queue, in chunks, reporting the running total after each committed chunk.
@@ -50,16 +39,22 @@ public sealed partial class MessageQueue
     /// <param name="progress">Receives the number of dead letters deleted so far after each chunk, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">A token to stop between chunks; chunks already committed stay purged.</param>
     /// <returns>The number of dead letters deleted.</returns>
-    public async ValueTask<long> PurgeDeadLettersAsync(IProgress<long>? progress, CancellationToken cancellationToken = default)
+    public ValueTask<long> PurgeDeadLettersAsync(IProgress<long>? progress, CancellationToken cancellationToken = default) =>
+        InChunksAsync(c => MessageCommands.PurgeDeadLetters(c, c.QueueId(Name), Defaults.PurgeChunk), progress, cancellationToken);
+
+    /// <summary>
+    /// Runs a bulk change as a series of writer requests of at most <see cref="Defaults.PurgeChunk"/> rows each, so that
+    /// other writers move between chunks; stops when a chunk comes back short.
+    /// </summary>
+    private async ValueTask<long> InChunksAsync(Func<WriteContext, int> chunk, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         long total = 0;
         while (true)
         {
-            var removed = await _store.WriteAsync(c => MessageCommands.PurgeDeadLetters(c, c.QueueId(Name), Defaults.PurgeChunk), cancellationToken)
-                .ConfigureAwait(false);
-            total += removed;
+            var done = await _store.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+            total += done;
             progress?.Report(total);
-            if (removed < Defaults.PurgeChunk)
+            if (done < Defaults.PurgeChunk)
             {
                 return total;
             }
