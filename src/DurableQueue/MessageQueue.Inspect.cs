@@ -37,7 +37,7 @@ public sealed partial class MessageQueue
         long total = 0;
         while (true)
         {
-            var removed = await _store.WriteAsync(c => MessageCommands.Purge(c, c.QueueId(Name), Defaults.PurgeChunk), cancellationToken).ConfigureAwait(false);
+            var removed = await _store.WriteAsync(c => { NoteRoomFreed(c); /* back pressure */ return MessageCommands.Purge(c, c.QueueId(Name), Defaults.PurgeChunk); }, cancellationToken).ConfigureAwait(false);
             total += removed;
             if (removed < Defaults.PurgeChunk)
             {
@@ -75,7 +75,7 @@ public sealed partial class MessageQueue
         return await _store.WriteAsync(
             context =>
             {
-                var requeued = MessageCommands.RequeueDeadLetter(context, context.QueueId(Name), id.Value);
+                var requeued = RequeueWithinCapacity(context, context.QueueId(Name), id.Value); // back pressure
                 if (requeued)
                 {
                     context.AfterCommit(_state.Arrivals.Pulse);
@@ -101,7 +101,7 @@ public sealed partial class MessageQueue
                     var ids = MessageCommands.DeadLetterIds(context, queueId, 0, Defaults.PurgeChunk);
                     foreach (var id in ids)
                     {
-                        MessageCommands.RequeueDeadLetter(context, queueId, id);
+                        RequeueWithinCapacity(context, queueId, id); // back pressure
                     }
 
                     if (ids.Count > 0)

@@ -93,6 +93,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         try
         {
             Prepare(connection, connections, fullPath);
+            ApplyDatabaseQuota(connection, options); // back pressure: disk quota
             return new QueueStore(fullPath, options, connections, connection);
         }
         catch (SqliteException ex)
@@ -221,6 +222,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     {
         if (MessageCommands.SweepExpiredFinalLeases(context) > 0)
         {
+            context.AfterCommit(PulseAllCapacities); // back pressure
             ScheduleNextSweep(context);
         }
     }
