@@ -93,8 +93,8 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         try
         {
             Prepare(connection, connections, fullPath);
-            ApplyDatabaseQuota(connection, options); // back pressure: disk quota
-            return new QueueStore(fullPath, options, connections, connection);
+            var enqueuePageLimit = ApplyDatabaseQuota(connection, options); // back pressure: disk quota
+            return new QueueStore(fullPath, options, connections, connection) { _enqueuePageLimit = enqueuePageLimit }; // back pressure
         }
         catch (SqliteException ex)
         {

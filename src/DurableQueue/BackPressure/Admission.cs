@@ -82,9 +82,17 @@ internal static class Admission
 
         Exec(context, Sql.BackPressureSavepoint);
         var ids = new MessageId[messages.Length];
-        for (var i = 0; i < messages.Length; i++)
+        try
         {
-            ids[i] = insert(context, queueId, messages[i]);
+            for (var i = 0; i < messages.Length; i++)
+            {
+                ids[i] = insert(context, queueId, messages[i]);
+            }
+        }
+        catch
+        {
+            UndoSavepoint(context);
+            throw;
         }
 
         var after = ReadStats(context, queueId);
@@ -209,6 +217,16 @@ internal static class Admission
         }
 
         return victims;
+    }
+
+    /// <summary>Rolls back and releases the savepoint if the transaction is still alive (a caller in a unit of work may catch and go on).</summary>
+    internal static void UndoSavepoint(WriteContext context)
+    {
+        if (SQLitePCL.raw.sqlite3_get_autocommit(context.Connection.Handle) == 0)
+        {
+            Exec(context, Sql.BackPressureRollback);
+            Exec(context, Sql.BackPressureRelease);
+        }
     }
 
     private static void Exec(WriteContext context, string sql) => context.Command(sql).ExecuteNonQuery();

@@ -16,6 +16,9 @@ internal static partial class ErrorMessages
     public static string NeverFits(string queue, QueueLimit limit, long capacity, long size) =>
         F($"The enqueue needs {size} against queue '{queue}''s {limit} of {capacity}, so it can never fit. Split the batch or raise the bound.");
 
+    public static string QuotaReached(string path, long maxBytes) =>
+        F($"The enqueue did not fit in '{path}': the database reached its MaxDatabaseBytes quota of {maxBytes} bytes. It was rolled back; nothing committed was lost. Ack or purge messages to make room.");
+
     public static string BackoffAttempt(int attempt) => F($"The attempt number must be 1 or more; it was {attempt}.");
 
     public static string BackoffDelays(TimeSpan baseDelay, TimeSpan maxDelay) =>

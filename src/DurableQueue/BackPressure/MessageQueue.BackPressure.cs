@@ -76,6 +76,9 @@ public sealed partial class MessageQueue
         return _store.CapacityOf(_state).Snapshot(row.Messages, row.Bytes, row.DeadLetters);
     }
 
+    /// <summary>Gets a value indicating whether enqueues take the back-pressure path: the queue is bounded, or the store has a quota.</summary>
+    private bool UsesBackPressurePath => _state.Options.IsBounded || _store.HasDatabaseQuota;
+
     private PendingMessage[] PendingBatch(IEnumerable<OutgoingMessage> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);
@@ -209,6 +212,7 @@ public sealed partial class MessageQueue
     private MessageId InsertOne(WriteContext context, long queueId, PendingMessage message)
     {
         var id = MessageCommands.Enqueue(context, queueId, message);
+        _store.CheckDatabaseQuota(context);
         context.AfterCommit(_state.Arrivals.Pulse);
         return id;
     }

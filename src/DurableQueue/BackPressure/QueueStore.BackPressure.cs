@@ -12,6 +12,9 @@ public sealed partial class QueueStore
 {
     private readonly ConcurrentDictionary<string, CapacityState> _capacities = new(StringComparer.Ordinal);
 
+    // Pages enqueues may fill (MaxDatabaseBytes less a reserve); 0 = no quota. Set once by Open.
+    private long _enqueuePageLimit;
+
     /// <summary>
     /// Occurs after a <see cref="QueueFullMode.DropOldest"/> queue of this store committed the deletion of messages to
     /// make room. Raised on a thread-pool thread; DurableQueue.Hosting logs it.
@@ -50,14 +53,31 @@ public sealed partial class QueueStore
     /// <summary>The enqueue of a unit of work: checked against the queue's bounds, never waiting (back pressure hook).</summary>
     internal MessageId EnqueueInTransaction(WriteContext context, QueueState state, long queueId, PendingMessage message)
     {
-        if (!state.Options.IsBounded)
+        if (!state.Options.IsBounded && !HasDatabaseQuota)
         {
             return MessageCommands.Enqueue(context, queueId, message);
         }
 
+        if (!state.Options.IsBounded)
+        {
+            context.Command(Sql.BackPressureSavepoint).ExecuteNonQuery();
+            try
+            {
+                var id = MessageCommands.Enqueue(context, queueId, message);
+                CheckDatabaseQuota(context);
+                context.Command(Sql.BackPressureRelease).ExecuteNonQuery();
+                return id;
+            }
+            catch
+            {
+                Admission.UndoSavepoint(context);
+                throw;
+            }
+        }
+
         var capacity = CapacityOf(state);
         var result = Admission.Admit(
-            context, capacity, queueId, [message], static (c, q, m) => MessageCommands.Enqueue(c, q, m), waiter: null, ReportDropped);
+            context, capacity, queueId, [message], (c, q, m) => { var id = MessageCommands.Enqueue(c, q, m); CheckDatabaseQuota(c); return id; }, waiter: null, ReportDropped);
         if (!result.Admitted)
         {
             capacity.CountRejected();
@@ -89,19 +109,39 @@ public sealed partial class QueueStore
             : default;
     });
 
-    /// <summary>Caps the file's size on the write connection (<c>PRAGMA max_page_count</c>); SQLITE_FULL then maps to <see cref="StorageFullException"/>.</summary>
-    private static void ApplyDatabaseQuota(SqliteConnection connection, QueueStoreOptions options)
+    internal bool HasDatabaseQuota => _enqueuePageLimit != 0;
+
+    /// <summary>
+    /// Fails an enqueue whose rows took the pages in use past the enqueue limit: its savepoint is rolled back by the writer, so
+    /// nothing of it stays. Enqueues stop a reserve below MaxDatabaseBytes so that receives, acks and nacks, whose
+    /// updates can also need a fresh page, still work in a store that is full of messages and can be drained.
+    /// </summary>
+    internal void CheckDatabaseQuota(WriteContext context)
+    {
+        if (_enqueuePageLimit != 0 && (long)context.Command(Sql.UsedPageCount).ExecuteScalar()! > _enqueuePageLimit)
+        {
+            throw new StorageFullException(ErrorMessages.QuotaReached(Path, Options.MaxDatabaseBytes!.Value));
+        }
+    }
+
+    /// <summary>
+    /// Caps the file's size on the write connection (<c>PRAGMA max_page_count</c>, a hard limit for every write: SQLITE_FULL
+    /// maps to <see cref="StorageFullException"/>) and sets the lower limit at which enqueues stop.
+    /// </summary>
+    private static long ApplyDatabaseQuota(SqliteConnection connection, QueueStoreOptions options)
     {
         if (options.MaxDatabaseBytes is not { } maxBytes)
         {
-            return;
+            return 0;
         }
 
         using var command = connection.CreateCommand();
         command.CommandText = Sql.PageSize;
         var pageSize = (long)command.ExecuteScalar()!;
-        var pages = (maxBytes + pageSize - 1) / pageSize;
+        var pages = maxBytes / pageSize;
         command.CommandText = string.Create(CultureInfo.InvariantCulture, $"PRAGMA max_page_count = {pages};");
         command.ExecuteNonQuery();
+        var reserve = Math.Max(BackPressureDefaults.QuotaReservePages, pages / 16);
+        return Math.Max(1, pages - reserve);
     }
 }

@@ -11,11 +11,13 @@ public sealed partial class QueueStoreOptions
     /// </summary>
     /// <value>The default value is <see langword="null"/>: limited only by the disk.</value>
     /// <remarks>
-    /// Enforced by SQLite (<c>PRAGMA max_page_count</c>) on this store's write connection, rounded up to whole pages.
-    /// It bounds the main database file; the WAL comes on top and is truncated to <see cref="JournalSizeLimitBytes"/>
-    /// after checkpoints. A value below the file's current size holds it at its current size. Deleting messages frees
-    /// pages for reuse, so the store works again as soon as messages are acked or purged.
+    /// <para>Every write of this store is held to the quota by SQLite (<c>PRAGMA max_page_count</c>, whole pages). Enqueues
+    /// stop earlier, a reserve of 1/16 of the quota (at least 32 pages) below it, so that receives, acks and nacks, whose
+    /// updates may need a fresh page too, still work and can drain a full store.</para>
+    /// <para>It bounds the main database file; the WAL comes on top and is truncated to <see cref="JournalSizeLimitBytes"/>
+    /// after checkpoints. A value below the file's current size holds it at its current size. Acked and purged messages
+    /// free pages for reuse, so enqueues work again as soon as messages leave.</para>
     /// </remarks>
-    [Range(65536L, long.MaxValue)]
+    [Range(1048576L, long.MaxValue)]
     public long? MaxDatabaseBytes { get; set; }
 }

@@ -21,4 +21,6 @@ internal static partial class Sql
         "ORDER BY id LIMIT @limit;";
 
     public const string PageSize = "PRAGMA page_size;";
+    // Pages in use: free pages are reused before the file grows, so they count as room.
+    public const string UsedPageCount = "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count());";
 }
