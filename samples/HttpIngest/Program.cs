@@ -27,6 +27,7 @@ var jobs = store.GetQueue("jobs", new QueueOptions
     FullMode = QueueFullMode.Reject, // an HTTP edge answers at once; the client waits, not a server thread
     MaxAttempts = 3,
 });
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 builder.Services.AddSingleton(store);
 builder.Services.AddSingleton(jobs);
 builder.Services.AddSingleton(settings);
