@@ -155,6 +155,27 @@ public sealed class BoundedQueueTests
     }
 
     [Fact]
+    public async Task RequeueDeadLettersAsync_ChunkDoesNotFit_ThrowsAndKeepsTheChunk()
+    {
+        await using var t = TestStore.Create();
+        var queue = t.Store.GetQueue("q", Bounded(maxMessages: 3, mode: QueueFullMode.Reject));
+        for (var i = 0; i < 3; i++)
+        {
+            await queue.EnqueueAsync("m");
+            await queue.DeadLetterAsync(Assert.Single(await queue.ReceiveAsync()), "bad");
+        }
+
+        await queue.EnqueueAsync("live");
+        await Assert.ThrowsAsync<QueueFullException>(async () => await queue.RequeueDeadLettersAsync());
+        Assert.Equal(1, RowCount(t.Path));
+        Assert.Equal(3, queue.GetBackPressureStats().DeadLetters);
+
+        await queue.AckAsync(Assert.Single(await queue.ReceiveAsync()));
+        Assert.Equal(3, await queue.RequeueDeadLettersAsync());
+        Assert.Equal(3, RowCount(t.Path));
+    }
+
+    [Fact]
     public async Task UnitOfWorkEnqueue_Full_ThrowsAndCaughtErrorLeavesNoRow()
     {
         await using var t = TestStore.Create();
