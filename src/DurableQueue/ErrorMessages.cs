@@ -3,7 +3,7 @@ using System.Globalization;
 namespace DurableQueue;
 
 /// <summary>Every message text the library uses, in one place (invariant culture, no trailing newline).</summary>
-internal static class ErrorMessages
+internal static partial class ErrorMessages
 {
     private static string F(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 

@@ -33,7 +33,14 @@ public sealed partial class MessageQueue
     /// <param name="cancellationToken">A token to stop between chunks; chunks already committed stay purged.</param>
     /// <returns>The number of messages deleted.</returns>
     public ValueTask<long> PurgeAsync(CancellationToken cancellationToken = default) =>
-        InChunksAsync(c => MessageCommands.Purge(c, c.QueueId(Name), Defaults.PurgeChunk), progress: null, cancellationToken);
+        InChunksAsync(
+            c =>
+            {
+                NoteRoomFreed(c); // back pressure
+                return MessageCommands.Purge(c, c.QueueId(Name), Defaults.PurgeChunk);
+            },
+            progress: null,
+            cancellationToken);
 
     /// <summary>Lists dead letters of this queue in id order.</summary>
     /// <param name="maxCount">The most dead letters to return, from 1 to 1000.</param>
@@ -64,7 +71,7 @@ public sealed partial class MessageQueue
         return await _store.WriteAsync(
             context =>
             {
-                var requeued = MessageCommands.RequeueDeadLetter(context, context.QueueId(Name), id.Value);
+                var requeued = RequeueWithinCapacity(context, context.QueueId(Name), id.Value); // back pressure
                 if (requeued)
                 {
                     context.AfterCommit(_state.Arrivals.Pulse);

@@ -20,7 +20,7 @@ public sealed partial class MessageQueue
                 var ids = MessageCommands.DeadLetterIds(context, queueId, 0, Defaults.PurgeChunk);
                 foreach (var id in ids)
                 {
-                    MessageCommands.RequeueDeadLetter(context, queueId, id);
+                    RequeueWithinCapacity(context, queueId, id); // back pressure
                 }
 
                 if (ids.Count > 0)

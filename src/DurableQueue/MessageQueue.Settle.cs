@@ -30,6 +30,7 @@ public sealed partial class MessageQueue
             context =>
             {
                 MessageCommands.Ack(context, Name, receipt);
+                NoteRoomFreed(context); // back pressure
                 return 0;
             },
             cancellationToken).ConfigureAwait(false);
@@ -56,6 +57,7 @@ public sealed partial class MessageQueue
             context =>
             {
                 List<MessageReceipt>? lost = null;
+                NoteRoomFreed(context); // back pressure
                 foreach (var receipt in list)
                 {
                     try
@@ -109,6 +111,7 @@ public sealed partial class MessageQueue
             context =>
             {
                 var outcome = MessageCommands.Nack(context, Name, receipt, delayMs, error);
+                NoteRoomFreed(context); // back pressure
                 if (outcome == NackOutcome.Retrying)
                 {
                     context.AfterCommit(_state.Arrivals.Pulse);
@@ -188,6 +191,7 @@ public sealed partial class MessageQueue
             context =>
             {
                 MessageCommands.DeadLetter(context, Name, receipt, reason);
+                NoteRoomFreed(context); // back pressure
                 return 0;
             },
             cancellationToken).ConfigureAwait(false);

@@ -78,6 +78,7 @@ public sealed partial class MessageQueue
     public ValueTask<MessageId> EnqueueAsync(ReadOnlyMemory<byte> body, EnqueueOptions? options = null, CancellationToken cancellationToken = default)
     {
         var message = PendingMessage.Create(body, options, _state.Options.MaxAttempts, _store.Options.MaxMessageBytes);
+        if (UsesBackPressurePath) { return EnqueueOneBoundedAsync(message, cancellationToken); } // back pressure
         return _store.WriteAsync(
             context =>
             {
@@ -117,6 +118,7 @@ public sealed partial class MessageQueue
             throw new ArgumentException(ErrorMessages.EmptyBatch, nameof(messages));
         }
 
+        if (UsesBackPressurePath) { return EnqueueBatchBoundedAsync(pending, cancellationToken); } // back pressure
         return _store.WriteAsync<IReadOnlyList<MessageId>>(
             context =>
             {

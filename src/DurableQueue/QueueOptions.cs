@@ -6,7 +6,7 @@ namespace DurableQueue;
 /// <summary>
 /// Represents the options of one named queue.
 /// </summary>
-public sealed class QueueOptions
+public sealed partial class QueueOptions
 {
     /// <summary>
     /// Gets or sets how long a received message stays invisible to other consumers unless the lease
@@ -27,7 +27,7 @@ public sealed class QueueOptions
     internal QueueOptions Clone() => (QueueOptions)MemberwiseClone();
 
     internal bool SameAs(QueueOptions other) =>
-        VisibilityTimeout == other.VisibilityTimeout && MaxAttempts == other.MaxAttempts;
+        VisibilityTimeout == other.VisibilityTimeout && MaxAttempts == other.MaxAttempts && SameBackPressure(other);
 
     internal void Validate() => OptionsValidation.Validate(this, "options");
 }

@@ -100,7 +100,8 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         try
         {
             Prepare(connection, connections, fullPath);
-            return new QueueStore(fullPath, options, connections, connection);
+            var enqueuePageLimit = ApplyDatabaseQuota(connection, options); // back pressure: disk quota
+            return new QueueStore(fullPath, options, connections, connection) { _enqueuePageLimit = enqueuePageLimit }; // back pressure
         }
         catch (SqliteException ex)
         {
@@ -231,6 +232,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         _tier?.CheckForeignCommits(context);
         if (MessageCommands.SweepExpiredFinalLeases(context) > 0)
         {
+            context.AfterCommit(PulseAllCapacities); // back pressure
             ScheduleNextSweep(context);
         }
     }

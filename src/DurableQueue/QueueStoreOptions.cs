@@ -9,7 +9,7 @@ namespace DurableQueue;
 /// <remarks>
 /// The store copies the options when it opens, so changing them afterwards has no effect.
 /// </remarks>
-public sealed class QueueStoreOptions
+public sealed partial class QueueStoreOptions
 {
     /// <summary>
     /// Gets or sets what a completed commit survives.

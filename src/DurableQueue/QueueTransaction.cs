@@ -54,7 +54,7 @@ public sealed class QueueTransaction
         ThrowIfInactive();
         var state = _store.StateOf(queueName);
         var message = PendingMessage.Create(body, options, state.Options.MaxAttempts, _store.Options.MaxMessageBytes);
-        var id = MessageCommands.Enqueue(_context, _context.QueueId(queueName), message);
+        var id = _store.EnqueueInTransaction(_context, state, _context.QueueId(queueName), message); // back pressure
         _context.AfterCommit(state.Arrivals.Pulse);
         return id;
     }
@@ -75,6 +75,7 @@ public sealed class QueueTransaction
         ArgumentNullException.ThrowIfNull(message);
         ThrowIfInactive();
         Fenced(() => MessageCommands.Ack(_context, message.QueueName, message.Receipt));
+        _store.NoteRoomFreed(_context, message.QueueName); // back pressure
     }
 
     /// <summary>Gives a received message back for a retry as part of the unit of work.</summary>
@@ -91,6 +92,7 @@ public sealed class QueueTransaction
         var outcome = NackOutcome.Retrying;
         Fenced(() => outcome = MessageCommands.Nack(_context, message.QueueName, message.Receipt, delayMs, error));
         _context.AfterCommit(_store.StateOf(message.QueueName).Arrivals.Pulse);
+        _store.NoteRoomFreed(_context, message.QueueName); // back pressure
         return outcome;
     }
 
@@ -104,6 +106,7 @@ public sealed class QueueTransaction
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         ThrowIfInactive();
         Fenced(() => MessageCommands.DeadLetter(_context, message.QueueName, message.Receipt, reason));
+        _store.NoteRoomFreed(_context, message.QueueName); // back pressure
     }
 
     private void Fenced(Action settle)

@@ -87,7 +87,7 @@ public sealed class InspectTests : IDisposable
 
         using (var inspector = QueueStore.Inspect(t.Path, t.Options()))
         {
-            Assert.Equal(1, inspector.SchemaVersion);
+            Assert.Equal(DurableQueue.Storage.SchemaMigrator.LatestVersion, inspector.SchemaVersion);
             Assert.Equal(["orders"], await inspector.GetQueueNamesAsync());
             Assert.True(await inspector.QueueExistsAsync("orders"));
             Assert.False(await inspector.QueueExistsAsync("nope"));

@@ -18,7 +18,7 @@ public sealed class StatisticsTests
 
         var stats = await t.Store.GetStatisticsAsync();
 
-        Assert.Equal(1, stats.SchemaVersion);
+        Assert.Equal(DurableQueue.Storage.SchemaMigrator.LatestVersion, stats.SchemaVersion);
         Assert.Equal("wal", stats.JournalMode);
         Assert.True(stats.IncrementalVacuum);
         Assert.Equal(4, stats.LastMessageId);
