@@ -46,20 +46,23 @@ internal sealed class TestClock : FakeTimeProvider
         return timer;
     }
 
-    /// <summary>Completes once a timer with the given due time has been created on this clock (now or earlier).</summary>
-    public Task TimerCreatedAsync(TimeSpan dueTime) => TimerCreatedAsync(d => d == dueTime);
-
-    public Task TimerCreatedAsync(Func<TimeSpan, bool> match)
+    /// <summary>
+    /// Completes once the <paramref name="occurrence"/>-th timer with the given due time has been created on this
+    /// clock (counting those created earlier).
+    /// </summary>
+    public Task TimerCreatedAsync(TimeSpan dueTime, int occurrence = 1)
     {
         lock (_lock)
         {
-            if (_created.Any(match))
+            var seen = _created.Count(d => d == dueTime);
+            if (seen >= occurrence)
             {
                 return Task.CompletedTask;
             }
 
+            var remaining = occurrence - seen;
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waiters.Add((match, done));
+            _waiters.Add((d => d == dueTime && --remaining == 0, done));
             // A real-time guard so that a broken wake-up fails the test instead of hanging it.
             return done.Task.WaitAsync(TestStore.Guard);
         }
