@@ -88,6 +88,25 @@ public sealed partial class MessageQueueTests
     }
 
     [Fact]
+    public async Task ReceiveAsync_LastLeaseExpires_TheStoresTimerMovesItWithNoCallAtAll()
+    {
+        await using var t = TestStore.Create();
+        var queue = t.Store.GetQueue("q", new QueueOptions { MaxAttempts = 1 });
+        var id = await queue.EnqueueAsync("x");
+        Assert.Single(await queue.ReceiveAsync(visibilityTimeout: TimeSpan.FromSeconds(10)));
+        using var raw = t.OpenRaw();
+        long DeadLetters() => raw.ExecuteScalar<long>("SELECT count(*) FROM dq_dead_letters WHERE id = @id;", new { id = id.Value });
+        t.Clock.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromMilliseconds(1));
+        Assert.Equal(0, DeadLetters());
+
+        t.Clock.Advance(TimeSpan.FromMilliseconds(1));
+
+        // Nothing calls the store now: only its own timer can move the message. Wait for that commit to show in the file.
+        Assert.True(SpinWait.SpinUntil(() => DeadLetters() == 1, TestStore.Guard), "the expired last lease was not dead-lettered");
+        Assert.Equal(0, raw.ExecuteScalar<long>("SELECT count(*) FROM dq_messages;"));
+    }
+
+    [Fact]
     public async Task ExtendLeaseAsync_OnLastAttempt_DeadLettersOnlyAtTheExtendedExpiry()
     {
         await using var t = TestStore.Create();

@@ -1,5 +1,7 @@
 using System.Text;
 using Dapper;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Data.Sqlite;
 
 namespace DurableQueue.Tests;
@@ -352,9 +354,28 @@ public sealed partial class MessageQueueTests
         Assert.Equal(0, (await queue.GetCountsAsync()).Total);
     }
 
+    [Fact]
+    public async Task EnqueueAsync_JsonBody_ReadsBackWithSourceGeneratedMetadata()
+    {
+        await using var t = TestStore.Create();
+        var queue = t.Store.GetQueue("q");
+        var order = new TestOrder(42, "tea", 3.5m);
+
+        await queue.EnqueueAsync(JsonSerializer.SerializeToUtf8Bytes(order, TestJsonContext.Default.TestOrder));
+
+        Assert.Equal(order, Assert.Single(await queue.ReceiveAsync()).GetBody(TestJsonContext.Default.TestOrder));
+    }
+
     /// <summary>An app trigger that makes SQLite refuse one particular body, to fail a request inside the writer.</summary>
     private static async Task AddPoisonTriggerAsync(QueueStore store) =>
         await store.ExecuteAsync(tx => tx.Connection.Execute(
             "CREATE TRIGGER app_poison BEFORE INSERT ON dq_messages WHEN NEW.body = X'DEAD' " +
             "BEGIN SELECT RAISE(ABORT, 'poison message'); END;"));
+}
+
+public sealed record TestOrder(int Id, string Item, decimal Amount);
+
+[JsonSerializable(typeof(TestOrder))]
+internal sealed partial class TestJsonContext : JsonSerializerContext
+{
 }
