@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Dapper;
 
 namespace DurableQueue.Tests;
@@ -30,7 +29,11 @@ public sealed class QueueStoreDisposeTests
         await queue.GetCountsAsync();
         await queue.PeekAsync();
         await store.GetQueueNamesAsync();
-        Assert.NotEmpty(OpenHandlesTo(path));
+        if (OperatingSystem.IsLinux())
+        {
+            // The check below can only pass for the right reason if it sees the handles while the store is open.
+            Assert.NotEmpty(OpenHandlesTo(path));
+        }
 
         if (async)
         {
@@ -109,7 +112,7 @@ public sealed class QueueStoreDisposeTests
     /// <summary>The file descriptors of this process that point at the database, its WAL or its shared memory.</summary>
     private static List<string> OpenHandlesTo(string path)
     {
-        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
+        if (!OperatingSystem.IsLinux())
         {
             // Elsewhere File.Delete of an open file fails, which the test also does.
             return [];
