@@ -25,12 +25,18 @@ public sealed partial class QueueStore
             {
                 var transaction = new QueueTransaction(context, this);
                 T result;
+                context.InCallerCode = true;
                 try
                 {
                     result = work(transaction);
                 }
+                catch (Exception ex) when (SQLitePCL.raw.sqlite3_get_autocommit(context.Connection.Handle) != 0)
+                {
+                    throw new InvalidOperationException(ErrorMessages.TransactionCompletedByCaller, ex);
+                }
                 finally
                 {
+                    context.InCallerCode = false;
                     transaction.Complete();
                 }
 

@@ -17,10 +17,16 @@ internal sealed class WriteContext : IDisposable
         Connection = connection;
         TimeProvider = timeProvider;
         Tier = tier;
+        // A unit of work's callback must not end the batch transaction: a COMMIT it runs would commit other callers'
+        // requests (and its own) before the writer knows the outcome. The hook turns such a COMMIT into a rollback.
+        SQLitePCL.raw.sqlite3_commit_hook(connection.Handle, static state => ((WriteContext)state).InCallerCode ? 1 : 0, this);
     }
 
     /// <summary>Gets the store's memory tier, or null when it is turned off.</summary>
     public Memory.MemoryTier? Tier { get; }
+
+    /// <summary>Gets or sets a value indicating whether caller code (a unit-of-work callback) is running on the connection.</summary>
+    internal bool InCallerCode { get; set; }
 
     public SqliteConnection Connection { get; }
 
