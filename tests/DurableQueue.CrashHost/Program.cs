@@ -11,7 +11,8 @@
 // Usage: CrashHost <mode> <file> [key=value ...]
 //   modes: mixed (producers and consumers), produce, consume
 //   keys:  seed, enqueues (stop after that many; mixed/produce), seconds (run time; consume/mixed), visibilityMs,
-//          durability (Full|Normal), producers, consumers
+//          durability (Full|Normal), producers, consumers,
+//          idleMs (consumers stop after that long without a message)
 using System.Globalization;
 using DurableQueue;
 using DurableQueue.CrashHost;
@@ -95,6 +96,7 @@ if (settings.Mode is "mixed" or "consume")
         workers.Add(Task.Run(async () =>
         {
             var producing = settings.Mode == "mixed";
+            var idle = System.Diagnostics.Stopwatch.StartNew();
             while (!stop.IsCancellationRequested)
             {
                 if (producing && settings.Enqueues > 0 && Volatile.Read(ref enqueued) >= settings.Enqueues)
@@ -114,7 +116,11 @@ if (settings.Mode is "mixed" or "consume")
                     continue;
                 }
 
-                if (messages.Count == 0 && !producing && settings.Seconds == 0)
+                if (messages.Count > 0)
+                {
+                    idle.Restart();
+                }
+                else if (settings.IdleMs > 0 ? idle.ElapsedMilliseconds >= settings.IdleMs : !producing && settings.Seconds == 0)
                 {
                     return;
                 }
@@ -174,7 +180,7 @@ static async Task Settle(MessageQueue queue, QueueMessage m, Random random, Repo
 namespace DurableQueue.CrashHost
 {
     internal sealed record HostSettings(
-        string Mode, string File, int Seed, int Enqueues, double Seconds, TimeSpan Visibility, Durability Durability, int Producers, int Consumers)
+        string Mode, string File, int Seed, int Enqueues, double Seconds, TimeSpan Visibility, Durability Durability, int Producers, int Consumers, int IdleMs)
     {
         public static HostSettings Parse(string[] args)
         {
@@ -189,7 +195,8 @@ namespace DurableQueue.CrashHost
                 TimeSpan.FromMilliseconds(int.Parse(Get("visibilityMs", "300"), CultureInfo.InvariantCulture)),
                 Enum.Parse<Durability>(Get("durability", "Full")),
                 int.Parse(Get("producers", "2"), CultureInfo.InvariantCulture),
-                int.Parse(Get("consumers", "2"), CultureInfo.InvariantCulture));
+                int.Parse(Get("consumers", "2"), CultureInfo.InvariantCulture),
+                int.Parse(Get("idleMs", "0"), CultureInfo.InvariantCulture));
         }
     }
 
