@@ -173,7 +173,7 @@ static async Task Settle(MessageQueue queue, QueueMessage m, Random random, Repo
     }
     catch (Exception ex)
     {
-        report.Error("settle", ex);
+        report.Error($"settle:{m.Id}", ex);
     }
 }
 
