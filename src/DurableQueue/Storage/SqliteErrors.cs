@@ -24,6 +24,9 @@ internal static class SqliteErrors
     {
         SqliteException { SqliteErrorCode: Full } e => new StorageFullException(ErrorMessages.Full(path), e),
         SqliteException e when IsBusy(e) => new StorageBusyException(ErrorMessages.Busy(busyTimeout), e),
+        // Damage that opening could not see (it reads only the header, schema and metadata) shows on first touch.
+        SqliteException { SqliteErrorCode: Corrupt or NotADatabase } e =>
+            new StoreFileException(path, StoreFileProblem.Corrupt, ErrorMessages.Corrupt(path, e.Message), e),
         _ => exception,
     };
 }

@@ -1,0 +1,225 @@
+// A child process for the crash, two-process and fault-injection tests. It works on one store file and reports, one
+// flushed line each, only what the store has confirmed:
+//   READY                                       the store is open
+//   ENQ <id>                                    EnqueueAsync / EnqueueBatchAsync returned this id
+//   LEASE <id> <receipt> <expiresAtMs> <attempt> ReceiveAsync returned this delivery
+//   EXTEND <id> <receipt> <expiresAtMs>         ExtendLeaseAsync returned
+//   NACK <id> <receipt>                         NackAsync returned (retry after one visibility timeout)
+//   ACK <id>                                    AckAsync returned
+//   ERR <operation> <exception type> <sqlite code or -> <message>   an operation threw
+//   DONE                                        the run ended normally
+// Usage: CrashHost <mode> <file> [key=value ...]
+//   modes: mixed (producers and consumers), produce, consume
+//   keys:  seed, enqueues (stop after that many; mixed/produce), seconds (run time; consume/mixed), visibilityMs,
+//          durability (Full|Normal), producers, consumers,
+//          idleMs (consumers stop after that long without a message)
+using System.Globalization;
+using DurableQueue;
+using DurableQueue.CrashHost;
+using Microsoft.Data.Sqlite;
+
+if (args.Length < 2)
+{
+    Console.Error.WriteLine("usage: CrashHost <mixed|produce|consume> <file> [key=value ...]");
+    return 2;
+}
+
+var settings = HostSettings.Parse(args);
+var report = new Report();
+QueueStore? store = null;
+for (var attempt = 1; store is null; attempt++)
+{
+    try
+    {
+        store = QueueStore.Open(settings.File, new QueueStoreOptions { Durability = settings.Durability, PollInterval = TimeSpan.FromMilliseconds(20) });
+    }
+    catch (Exception ex) when (attempt < 5)
+    {
+        report.Error("open", ex);
+    }
+}
+
+var queue = store.GetQueue("work", new QueueOptions { VisibilityTimeout = settings.Visibility, MaxAttempts = 5 });
+report.Line("READY");
+using var stop = new CancellationTokenSource();
+if (settings.Seconds > 0)
+{
+    stop.CancelAfter(TimeSpan.FromSeconds(settings.Seconds));
+}
+
+var workers = new List<Task>();
+var enqueued = 0;
+if (settings.Mode is "mixed" or "produce")
+{
+    for (var p = 0; p < settings.Producers; p++)
+    {
+        var random = new Random(settings.Seed * 31 + p);
+        var batches = p % 2 == 1;
+        workers.Add(Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested && (settings.Enqueues == 0 || Volatile.Read(ref enqueued) < settings.Enqueues))
+            {
+                try
+                {
+                    if (batches)
+                    {
+                        var bodies = Enumerable.Range(0, random.Next(1, 6)).Select(_ => (ReadOnlyMemory<byte>)new byte[random.Next(10, 2000)]).ToList();
+                        var ids = await queue.EnqueueBatchAsync(bodies, new EnqueueOptions { Priority = random.Next(0, 10) });
+                        foreach (var id in ids)
+                        {
+                            report.Line($"ENQ {id}");
+                        }
+
+                        Interlocked.Add(ref enqueued, ids.Count);
+                    }
+                    else
+                    {
+                        var id = await queue.EnqueueAsync(new byte[random.Next(10, 2000)]);
+                        report.Line($"ENQ {id}");
+                        Interlocked.Increment(ref enqueued);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    report.Error("enqueue", ex);
+                }
+            }
+        }));
+    }
+}
+
+if (settings.Mode is "mixed" or "consume")
+{
+    for (var c = 0; c < settings.Consumers; c++)
+    {
+        var random = new Random(settings.Seed * 17 + c + 1000);
+        workers.Add(Task.Run(async () =>
+        {
+            var producing = settings.Mode == "mixed";
+            var idle = System.Diagnostics.Stopwatch.StartNew();
+            while (!stop.IsCancellationRequested)
+            {
+                if (producing && settings.Enqueues > 0 && Volatile.Read(ref enqueued) >= settings.Enqueues)
+                {
+                    // A bounded mixed run ends when its producers are done and the queue is drained of ready work.
+                    producing = false;
+                }
+
+                IReadOnlyList<QueueMessage> messages;
+                try
+                {
+                    messages = await queue.ReceiveAsync(random.Next(1, 5), waitTime: TimeSpan.FromMilliseconds(100));
+                }
+                catch (Exception ex)
+                {
+                    report.Error("receive", ex);
+                    continue;
+                }
+
+                if (messages.Count > 0)
+                {
+                    idle.Restart();
+                }
+                else if (settings.IdleMs > 0 ? idle.ElapsedMilliseconds >= settings.IdleMs : !producing && settings.Seconds == 0)
+                {
+                    return;
+                }
+
+                foreach (var m in messages)
+                {
+                    report.Line(string.Create(CultureInfo.InvariantCulture, $"LEASE {m.Id} {m.Receipt} {m.LeaseExpiresAt.ToUnixTimeMilliseconds()} {m.Attempt}"));
+                }
+
+                foreach (var m in messages)
+                {
+                    await Settle(queue, m, random, report, settings);
+                }
+            }
+        }));
+    }
+}
+
+await Task.WhenAll(workers);
+await store.DisposeAsync();
+report.Line("DONE");
+return 0;
+
+static async Task Settle(MessageQueue queue, QueueMessage m, Random random, Report report, HostSettings settings)
+{
+    var roll = random.Next(100);
+    try
+    {
+        if (roll < 10)
+        {
+            // Abandon: the lease runs out and the message comes back with its attempt spent.
+            return;
+        }
+
+        if (roll < 25)
+        {
+            var until = await queue.ExtendLeaseAsync(m, settings.Visibility);
+            report.Line(string.Create(CultureInfo.InvariantCulture, $"EXTEND {m.Id} {m.Receipt} {until.ToUnixTimeMilliseconds()}"));
+        }
+        else if (roll < 35)
+        {
+            // Retry after a whole visibility timeout, so the message never becomes ready before the lease would have expired.
+            await queue.NackAsync(m, settings.Visibility, "try again");
+            report.Line($"NACK {m.Id} {m.Receipt}");
+            return;
+        }
+
+        await queue.AckAsync(m);
+        report.Line($"ACK {m.Id}");
+    }
+    catch (Exception ex)
+    {
+        report.Error($"settle:{m.Id}", ex);
+    }
+}
+
+namespace DurableQueue.CrashHost
+{
+    internal sealed record HostSettings(
+        string Mode, string File, int Seed, int Enqueues, double Seconds, TimeSpan Visibility, Durability Durability, int Producers, int Consumers, int IdleMs)
+    {
+        public static HostSettings Parse(string[] args)
+        {
+            var values = args.Skip(2).Select(a => a.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+            string Get(string key, string fallback) => values.TryGetValue(key, out var v) ? v : fallback;
+            return new HostSettings(
+                args[0],
+                args[1],
+                int.Parse(Get("seed", "1"), CultureInfo.InvariantCulture),
+                int.Parse(Get("enqueues", "0"), CultureInfo.InvariantCulture),
+                double.Parse(Get("seconds", "0"), CultureInfo.InvariantCulture),
+                TimeSpan.FromMilliseconds(int.Parse(Get("visibilityMs", "300"), CultureInfo.InvariantCulture)),
+                Enum.Parse<Durability>(Get("durability", "Full")),
+                int.Parse(Get("producers", "2"), CultureInfo.InvariantCulture),
+                int.Parse(Get("consumers", "2"), CultureInfo.InvariantCulture),
+                int.Parse(Get("idleMs", "0"), CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>Writes whole lines to stdout and flushes each, so a kill never leaves a confirmed line unwritten.</summary>
+    internal sealed class Report
+    {
+        private readonly Lock _lock = new();
+        private readonly TextWriter _out = Console.Out;
+
+        public void Line(string text)
+        {
+            lock (_lock)
+            {
+                _out.WriteLine(text);
+                _out.Flush();
+            }
+        }
+
+        public void Error(string operation, Exception ex)
+        {
+            var sqlite = ex as SqliteException ?? ex.InnerException as SqliteException;
+            var code = sqlite is null ? "-" : sqlite.SqliteErrorCode.ToString(CultureInfo.InvariantCulture) + "/" + sqlite.SqliteExtendedErrorCode.ToString(CultureInfo.InvariantCulture);
+            Line($"ERR {operation} {ex.GetType().FullName} {code} {ex.Message.ReplaceLineEndings(" ")}");
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using System.Collections.Immutable;
+using FsCheck;
+using FsCheck.Experimental;
+using FsCheck.Fluent;
+
+namespace DurableQueue.PropertyTests.Model;
+
+/// <summary>
+/// The FsCheck state machine: a random store configuration, then random operations chosen from what the model
+/// allows (settles pick receipts the model knows; stale settles pick receipts that lost their lease).
+/// </summary>
+internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
+{
+    private static readonly long[] s_visibilities = [1_000, 5_000, 30_000];
+    private static readonly long[] s_delays = [0, 0, 0, 1_000, 10_000, 60_000];
+    private static readonly long[] s_retries = [0, 1_000, 30_000];
+    private static readonly long[] s_advances = [1, 999, 1_000, 5_000, 30_000, 31_000, 120_000];
+
+    public override Arbitrary<Setup<QueueSut, QueueModel>> Setup =>
+        (from maxAttempts in Gen.Elements(1, 2, 3, 5)
+         from full in Gen.Frequency((1, Gen.Constant(true)), (3, Gen.Constant(false)))
+         let config = new ModelConfig(maxAttempts, full ? Durability.Full : Durability.Normal)
+         select (Setup<QueueSut, QueueModel>)new QueueSetup(config)).ToArbitrary();
+
+    public override TearDown<QueueSut> TearDown => StateMachine.TearDown<QueueSut>(sut => sut.Dispose());
+
+    public override Gen<Operation<QueueSut, QueueModel>> Next(QueueModel model)
+    {
+        var held = model.HeldReceipts.ToArray();
+        var stale = model.StaleReceipts.ToArray();
+        var choices = new List<(int, Gen<Operation<QueueSut, QueueModel>>)>
+        {
+            (6, NewMessage().Select(m => Op(new EnqueueOp(m)))),
+            (2, Gen.Choose(1, 4).SelectMany(n => NewMessage().ArrayOf(n)).Select(ms => Op(new EnqueueBatchOp([.. ms])))),
+            (6, from n in Gen.Choose(1, 3) from v in Gen.Elements(s_visibilities) select Op(new ReceiveOp(n, v))),
+            (3, Gen.Elements(s_advances).Select(ms => Op(new AdvanceOp(ms)))),
+            (1, Gen.Constant(Op(new CrashOp()))),
+            (1, Gen.Elements<long?>([null, .. model.Dead.Keys, 9_999]).Select(id => Op(new RequeueOp(id)))),
+            (2, from ms in Gen.Choose(0, 2).SelectMany(n => NewMessage().ArrayOf(n))
+                from ack in Gen.Elements<int?>([null, .. held, .. stale])
+                from commit in Gen.Frequency((3, Gen.Constant(true)), (1, Gen.Constant(false)))
+                select Op(new UnitOfWorkOp([.. ms], ack, commit))),
+        };
+
+        if (held.Length > 0)
+        {
+            choices.Add((5, Gen.Elements(held).Select(r => Op(new AckOp(r, stale: false)))));
+            choices.Add((2, from r in Gen.Elements(held) from d in Gen.Elements(s_retries) from e in Gen.Elements<string?>("boom", null)
+                            select Op(new NackOp(r, d, e, stale: false))));
+            choices.Add((2, from r in Gen.Elements(held) from v in Gen.Elements(s_visibilities) select Op(new ExtendOp(r, v, stale: false))));
+            choices.Add((1, Gen.Elements(held).Select(r => Op(new DeadLetterOp(r, stale: false)))));
+        }
+
+        if (stale.Length > 0)
+        {
+            choices.Add((2, from r in Gen.Elements(stale)
+                            from kind in Gen.Choose(0, 3)
+                            select kind switch
+                            {
+                                0 => Op(new AckOp(r, stale: true)),
+                                1 => Op(new NackOp(r, 0, "late", stale: true)),
+                                2 => Op(new ExtendOp(r, 30_000, stale: true)),
+                                _ => Op(new DeadLetterOp(r, stale: true)),
+                            }));
+        }
+
+        return Gen.Frequency(choices);
+    }
+
+    private static Gen<NewMessage> NewMessage() =>
+        from body in Gen.Choose(0, 999)
+        from priority in Gen.Frequency((3, Gen.Constant(4)), (2, Gen.Choose(0, 9)))
+        from delay in Gen.Elements(s_delays)
+        from max in Gen.Frequency((4, Gen.Constant<int?>(null)), (1, Gen.Choose(1, 3).Select(m => (int?)m)))
+        select new NewMessage($"b{body}", priority, delay, max);
+
+    private static Operation<QueueSut, QueueModel> Op(QueueOperation operation) => operation;
+
+    private sealed class QueueSetup(ModelConfig config) : Setup<QueueSut, QueueModel>
+    {
+        public override QueueSut Actual() => new(config);
+
+        public override QueueModel Model() => QueueModel.Initial(config);
+
+        public override string ToString() => $"Open({config})";
+    }
+}

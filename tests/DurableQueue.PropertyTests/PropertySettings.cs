@@ -1,0 +1,37 @@
+using System.Globalization;
+
+namespace DurableQueue.PropertyTests;
+
+/// <summary>
+/// Environment variables that scale the long-running tests up from their CI defaults (see docs/guarantees.md).
+/// </summary>
+internal static class PropertySettings
+{
+    /// <summary>DQ_PROPERTY_RUNS: how many random operation sequences the model test runs (CI: 200).</summary>
+    public static int Runs => Int("DQ_PROPERTY_RUNS", 200);
+
+    /// <summary>DQ_PROPERTY_STEPS: the most operations in one sequence (CI: 50).</summary>
+    public static int Steps => Int("DQ_PROPERTY_STEPS", 50);
+
+    /// <summary>DQ_PROPERTY_REPLAY: "seed,gamma" as printed by a failing run, to run exactly that again.</summary>
+    public static (ulong Seed, ulong Gamma)? Replay
+    {
+        get
+        {
+            var text = Environment.GetEnvironmentVariable("DQ_PROPERTY_REPLAY");
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                return null;
+            }
+
+            var parts = text.Trim().Trim('(', ')').Split(',', StringSplitOptions.TrimEntries);
+            return (ulong.Parse(parts[0], CultureInfo.InvariantCulture), ulong.Parse(parts[1], CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>DQ_CRASH_KILLS: how many times the crash test kills the child process (CI: 20).</summary>
+    public static int Kills => Int("DQ_CRASH_KILLS", 20);
+
+    private static int Int(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : fallback;
+}
