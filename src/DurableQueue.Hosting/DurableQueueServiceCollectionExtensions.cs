@@ -55,13 +55,22 @@ public static class DurableQueueServiceCollectionExtensions
         services.TryAddSingleton(static sp =>
         {
             var options = sp.GetRequiredService<IOptions<DurableQueueOptions>>().Value;
-            return QueueStore.Open(options.Path!, new QueueStoreOptions
+            var store = QueueStore.Open(options.Path!, new QueueStoreOptions
             {
                 Durability = options.Durability,
                 TimeProvider = options.TimeProvider ?? sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 PollInterval = options.PollInterval,
                 BusyTimeout = options.BusyTimeout,
             });
+
+            // Fix each handled queue's options first, so that any later GetQueue(name) (the app's, a worker's) shares them.
+            var handlerOptions = sp.GetRequiredService<IOptionsMonitor<QueueHandlerOptions>>();
+            foreach (var handler in sp.GetRequiredService<HandlerCatalog>().Handlers)
+            {
+                store.GetQueue(handler.QueueName, handlerOptions.Get(handler.QueueName).ToQueueOptions());
+            }
+
+            return store;
         });
         services.TryAddSingleton<IRetryBackoff>(static _ => new FullJitterBackoff());
         services.TryAddSingleton(static sp => new HostingTelemetry(sp.GetService<IMeterFactory>()));
