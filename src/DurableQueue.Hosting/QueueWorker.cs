@@ -182,12 +182,19 @@ internal sealed class QueueWorker : BackgroundService
         }
         finally
         {
-            await delivery.RenewalCancellation.CancelAsync().ConfigureAwait(false);
-            await renewal.ConfigureAwait(false);
-            delivery.HandlerCancellation.Dispose();
-            _running.TryRemove(delivery, out _);
-            _slots.Release();
-            _events.OnSettled(message, outcome);
+            try
+            {
+                await delivery.RenewalCancellation.CancelAsync().ConfigureAwait(false);
+                await renewal.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                delivery.HandlerCancellation.Dispose();
+            }
+            finally
+            {
+                // Never leak a slot: a lost slot would stop this worker for good.
+                _running.TryRemove(delivery, out _);
+                _slots.Release();
+                _events.OnSettled(message, outcome);
+            }
         }
     }
 
@@ -297,8 +304,14 @@ internal sealed class QueueWorker : BackgroundService
                     _telemetry.RecordOperation(QueueName, "extend_lease", "settle", start);
                     _events.OnLeaseExtended(delivery.Message, until);
                 }
-                catch (Exception ex) when (!token.IsCancellationRequested)
+                catch (Exception ex)
                 {
+                    if (token.IsCancellationRequested)
+                    {
+                        // Settled or handed back while the extension was under way: its failure means nothing.
+                        return;
+                    }
+
                     _telemetry.RecordOperation(QueueName, "extend_lease", "settle", start, ex);
                     Log.LeaseExtensionFailed(_logger, ex, QueueName, delivery.Message.Id.Value);
                     await delivery.HandlerCancellation.CancelAsync().ConfigureAwait(false);
@@ -355,7 +368,10 @@ internal sealed class QueueWorker : BackgroundService
         // Settles that were already under way when the deadline came finish before the store may close.
         await Task.WhenAll(unfinished.Select(d => d.Settled)).WaitAsync(HostingDefaults.SettleTimeout, Clock, CancellationToken.None)
             .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        Log.MessagesReleased(_logger, QueueName, released);
+        if (released > 0)
+        {
+            Log.MessagesReleased(_logger, QueueName, released);
+        }
     }
 
     private void CancelHandlers()

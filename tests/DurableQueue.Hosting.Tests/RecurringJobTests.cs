@@ -28,12 +28,19 @@ public sealed class RecurringJobTests : IDisposable
         await using var a = await StartAsync(clock, probe);
         await using var b = await StartAsync(clock, probe);
         await Task.WhenAll(PassAsync(a), PassAsync(b));
+        var settled = System.Threading.Channels.Channel.CreateUnbounded<DeliveryOutcome>();
+        foreach (var host in new[] { a, b })
+        {
+            host.Services.GetRequiredService<WorkerEvents>().Settled += (_, outcome) => settled.Writer.TryWrite(outcome);
+        }
 
         for (var occurrence = 1; occurrence <= 3; occurrence++)
         {
             clock.Advance(TimeSpan.FromMinutes(1));
             await Task.WhenAll(PassAsync(a), PassAsync(b));
             await probe.NextStartedAsync();
+            // Settled before the clock jumps past the visibility timeout, so no lease can expire under a handler.
+            Assert.Equal(DeliveryOutcome.Acked, await settled.Reader.ReadAsync().AsTask().WaitAsync(TestHost.Guard));
             Assert.Equal(occurrence, _db.Scalar("SELECT count(*) FROM dq_jobs;"));
         }
 

@@ -199,3 +199,4 @@ internal sealed class ScopedCounter
 internal sealed partial class TestJson : JsonSerializerContext
 {
 }
+
