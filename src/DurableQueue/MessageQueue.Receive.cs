@@ -62,9 +62,16 @@ public sealed partial class MessageQueue
             if (nextVisibleAt is { } next)
             {
                 var untilDue = DateTimeOffset.FromUnixTimeMilliseconds(next) - now;
+                if (untilDue <= TimeSpan.Zero)
+                {
+                    // It came due while we looked: look again at once. A 1 ms sleep here never ends on a clock that
+                    // does not move by itself (FakeTimeProvider), and is a wasted wake-up on a real one.
+                    continue;
+                }
+
                 if (untilDue < sleep)
                 {
-                    sleep = untilDue > TimeSpan.Zero ? untilDue : TimeSpan.FromMilliseconds(1);
+                    sleep = untilDue;
                 }
             }
 

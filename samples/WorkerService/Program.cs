@@ -1,0 +1,123 @@
+// A Generic Host app with DurableQueue: a producer, two handlers (one fails now and then), a recurring job and a job
+// whose result is awaited. Run it with `dotnet run`, stop it with Ctrl+C, start it again: it picks up where it stopped
+// (the queue lives in worker-sample.db next to the project).
+using System.Text.Json.Serialization;
+using DurableQueue;
+using DurableQueue.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+var builder = Host.CreateApplicationBuilder(args);
+builder.Services.AddDurableQueue()
+    .AddHandler<Email, EmailHandler>("emails", SampleJson.Default.Email)
+    .AddJobHandler<ReportRequest, Report, ReportHandler>("reports", SampleJson.Default.ReportRequest, SampleJson.Default.Report)
+    .AddHandler<HeartbeatHandler>("maintenance")
+    // Every 10 seconds (six fields: seconds first). Each occurrence fires once, even with several copies running.
+    .AddRecurringJob("heartbeat", "*/10 * * * * *", "maintenance", o => o.Format = Cronos.CronFormat.IncludeSeconds);
+builder.Services.AddHealthChecks().AddDurableQueue();
+builder.Services.AddHostedService<Producer>();
+
+await builder.Build().RunAsync();
+
+internal sealed record Email(int Number, string To);
+
+internal sealed record ReportRequest(int From, int To);
+
+internal sealed record Report(int Count, long Sum);
+
+[JsonSerializable(typeof(Email))]
+[JsonSerializable(typeof(ReportRequest))]
+[JsonSerializable(typeof(Report))]
+internal sealed partial class SampleJson : JsonSerializerContext;
+
+/// <summary>Sends an email; fails about one time in four, to show retries with backoff and, now and then, a dead letter.</summary>
+internal sealed class EmailHandler(ILogger<EmailHandler> logger) : IMessageHandler<Email>
+{
+    public async ValueTask HandleAsync(Email message, MessageContext context, CancellationToken cancellationToken)
+    {
+        await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+        if (Random.Shared.Next(4) == 0)
+        {
+            throw new InvalidOperationException($"The mail server refused email #{message.Number} (attempt {context.Message.Attempt}).");
+        }
+
+        logger.LogInformation("Sent email #{Number} to {To} (attempt {Attempt} of {MaxAttempts}).",
+            message.Number, message.To, context.Message.Attempt, context.Message.MaxAttempts);
+    }
+}
+
+/// <summary>A job with a result: sums a range of numbers.</summary>
+internal sealed class ReportHandler : IJobHandler<ReportRequest, Report>
+{
+    public async ValueTask<Report> HandleAsync(ReportRequest argument, MessageContext context, CancellationToken cancellationToken)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        long sum = 0;
+        for (var i = argument.From; i <= argument.To; i++)
+        {
+            sum += i;
+        }
+
+        return new Report(argument.To - argument.From + 1, sum);
+    }
+}
+
+/// <summary>Handles the recurring job's occurrences.</summary>
+internal sealed class HeartbeatHandler(ILogger<HeartbeatHandler> logger) : IMessageHandler
+{
+    public ValueTask HandleAsync(MessageContext context, CancellationToken cancellationToken)
+    {
+        context.Message.Headers.TryGetValue("dq-occurrence", out var occurrence);
+        logger.LogInformation("Heartbeat for occurrence {Occurrence} (job {JobId}).", occurrence, context.Id);
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Enqueues an email every second, and submits a report job every 15 seconds and awaits its result.</summary>
+internal sealed class Producer(MessageProducer producer, JobClient jobs, QueueStore store, ILogger<Producer> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var emails = store.GetQueue("emails");
+        var counts = await emails.GetCountsAsync(stoppingToken);
+        logger.LogInformation("Starting: {Ready} email(s) waiting and {Dead} dead letter(s) from earlier runs.", counts.Ready + counts.Delayed, counts.DeadLettered);
+
+        var number = 0;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                number++;
+                await producer.EnqueueAsync("emails", new Email(number, $"user{number}@example.com"), SampleJson.Default.Email, cancellationToken: stoppingToken);
+                if (number % 15 == 1)
+                {
+                    _ = AwaitReportAsync(number, stoppingToken);
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task AwaitReportAsync(int upTo, CancellationToken stoppingToken)
+    {
+        try
+        {
+            var id = await jobs.SubmitAsync("reports", new ReportRequest(1, upTo * 1000), SampleJson.Default.ReportRequest, cancellationToken: stoppingToken);
+            logger.LogInformation("Submitted report job {JobId}: {State}.", id, (await jobs.GetStatusAsync(id, stoppingToken))?.State);
+            var report = await jobs.WaitForResultAsync(id, SampleJson.Default.Report, stoppingToken);
+            logger.LogInformation("Report job {JobId} done: {Count} numbers sum to {Sum}.", id, report!.Count, report.Sum);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (JobFailedException ex)
+        {
+            logger.LogWarning("Report job failed: {Message}", ex.Message);
+        }
+    }
+}
