@@ -11,36 +11,25 @@ internal interface IRetryBackoff
 }
 
 /// <summary>
-/// Exponential backoff, capped, with full jitter: a uniform draw in [0, min(max, base * 2^(attempt-1))].
-/// Full jitter spreads retries of messages that failed together (for example when a dependency was down).
+/// Exponential backoff, capped, with full jitter, computed by the core's <see cref="Backoff"/>: a uniform draw in
+/// [0, min(max, base * 2^(attempt-1))]. Full jitter spreads retries of messages that failed together.
 /// </summary>
 internal sealed class FullJitterBackoff : IRetryBackoff
 {
-    private readonly Func<double> _random;
+    private readonly Random? _random;
 
-    public FullJitterBackoff()
-        : this(Random.Shared.NextDouble)
-    {
-    }
-
-    /// <param name="random">A source of values in [0, 1]; tests pass a constant.</param>
-    public FullJitterBackoff(Func<double> random) => _random = random;
+    /// <param name="random">The source of jitter, or null for <see cref="Random.Shared"/>; tests pass a fixed one.</param>
+    public FullJitterBackoff(Random? random = null) => _random = random;
 
     public TimeSpan GetDelay(int attempt, TimeSpan baseDelay, TimeSpan maxDelay) =>
-        TimeSpan.FromTicks((long)(Ceiling(attempt, baseDelay, maxDelay).Ticks * Math.Clamp(_random(), 0, 1)));
+        Of(baseDelay, maxDelay, _random) is { } backoff ? backoff.GetDelay(Math.Max(1, attempt)) : TimeSpan.Zero;
 
     /// <summary>Gets the upper bound of the delay after <paramref name="attempt"/>: base * 2^(attempt-1), capped.</summary>
-    public static TimeSpan Ceiling(int attempt, TimeSpan baseDelay, TimeSpan maxDelay)
-    {
-        if (baseDelay <= TimeSpan.Zero || maxDelay <= TimeSpan.Zero)
-        {
-            return TimeSpan.Zero;
-        }
+    public static TimeSpan Ceiling(int attempt, TimeSpan baseDelay, TimeSpan maxDelay) =>
+        Of(baseDelay, maxDelay, random: null) is { } backoff ? backoff.GetCeiling(Math.Max(1, attempt)) : TimeSpan.Zero;
 
-        var cap = maxDelay;
-        // 2^62 ticks overflow long; any exponent past the cap's is the cap anyway.
-        var exponent = Math.Clamp(attempt - 1, 0, 62);
-        var ticks = baseDelay.Ticks * Math.Pow(2, exponent);
-        return ticks >= cap.Ticks ? cap : TimeSpan.FromTicks((long)ticks);
-    }
+    private static Backoff? Of(TimeSpan baseDelay, TimeSpan maxDelay, Random? random) =>
+        baseDelay <= TimeSpan.Zero || maxDelay <= TimeSpan.Zero
+            ? null
+            : Backoff.Exponential(baseDelay < maxDelay ? baseDelay : maxDelay, maxDelay, random);
 }

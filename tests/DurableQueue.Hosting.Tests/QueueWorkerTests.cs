@@ -64,7 +64,7 @@ public sealed class QueueWorkerTests : IDisposable
                 o.RetryMaxDelay = TimeSpan.FromSeconds(3);
             },
             // Jitter pinned to its upper bound, so the delays are the backoff's ceilings.
-            s => s.Replace(ServiceDescriptor.Singleton<IRetryBackoff>(new FullJitterBackoff(() => 1.0))),
+            s => s.Replace(ServiceDescriptor.Singleton<IRetryBackoff>(new FullJitterBackoff(new FixedRandom(1.0)))),
             clock);
         _probe.OnHandle = (ctx, _) => throw new InvalidOperationException($"boom {ctx.Message.Attempt}");
         var queue = host.Store.GetQueue("work");

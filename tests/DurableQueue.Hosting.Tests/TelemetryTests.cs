@@ -223,7 +223,7 @@ public sealed class BackoffTests
 
         // Jitter: not one fixed value.
         Assert.True(seen.Count > 100);
-        Assert.Equal(TimeSpan.Zero, new FullJitterBackoff(() => 0).GetDelay(5, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)));
+        Assert.Equal(TimeSpan.Zero, new FullJitterBackoff(new FixedRandom(0)).GetDelay(5, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)));
         Assert.Equal(TimeSpan.Zero, backoff.GetDelay(5, TimeSpan.Zero, TimeSpan.FromMinutes(1)));
     }
 }
