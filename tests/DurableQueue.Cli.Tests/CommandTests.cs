@@ -47,7 +47,11 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(0, json.ExitCode);
         using var doc = JsonDocument.Parse(json.Out);
         var root = doc.RootElement;
-        Assert.Equal(1, root.GetProperty("schemaVersion").GetInt64());
+        using (var inspector = QueueStore.Inspect(path))
+        {
+            Assert.Equal(inspector.SchemaVersion, root.GetProperty("schemaVersion").GetInt64());
+        }
+
         Assert.True(root.GetProperty("fileBytes").GetInt64() > 0);
         Assert.Equal(7, root.GetProperty("lastMessageId").GetInt64());
         var queues = root.GetProperty("queues").EnumerateArray().ToDictionary(q => q.GetProperty("name").GetString()!);
