@@ -97,22 +97,12 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
             throw SchemaMigrator.Refuse(ex, fullPath);
         }
 
-        try
+        return SchemaMigrator.OpenGuarded(connection, fullPath, options.BusyTimeout, () =>
         {
             Prepare(connection, connections, fullPath);
             var enqueuePageLimit = ApplyDatabaseQuota(connection, options); // back pressure: disk quota
             return new QueueStore(fullPath, options, connections, connection) { _enqueuePageLimit = enqueuePageLimit }; // back pressure
-        }
-        catch (SqliteException ex)
-        {
-            connection.Dispose();
-            throw SqliteErrors.IsBusy(ex) ? SqliteErrors.Map(ex, fullPath, options.BusyTimeout) : SchemaMigrator.Refuse(ex, fullPath);
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
+        });
     }
 
     private static void Prepare(SqliteConnection connection, ConnectionFactory connections, string path)

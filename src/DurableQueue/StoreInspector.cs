@@ -62,7 +62,7 @@ public sealed class StoreInspector : IDisposable
             Pooling = false,
             DefaultTimeout = 1,
         }.ToString());
-        try
+        return SchemaMigrator.OpenGuarded(connection, fullPath, options.BusyTimeout, () =>
         {
             connection.Open();
             var busyMs = (long)Math.Min(int.MaxValue, options.BusyTimeout.TotalMilliseconds);
@@ -74,17 +74,7 @@ public sealed class StoreInspector : IDisposable
             }
 
             return new StoreInspector(fullPath, version, connection, options);
-        }
-        catch (SqliteException ex)
-        {
-            connection.Dispose();
-            throw SqliteErrors.IsBusy(ex) ? SqliteErrors.Map(ex, fullPath, options.BusyTimeout) : SchemaMigrator.Refuse(ex, fullPath);
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
+        });
     }
 
     private long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();

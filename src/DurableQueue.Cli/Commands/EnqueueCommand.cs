@@ -72,15 +72,7 @@ internal sealed class EnqueueCommand : AsyncCommand<EnqueueCommand.Settings>
                 : settings.Headers.Select(h => h.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal),
         };
 
-        Stream input;
-        if (settings.InputFile is { } file)
-        {
-            input = File.Exists(file) ? File.OpenRead(file) : throw new CliException(ExitCodes.Usage, $"--file: '{file}' does not exist");
-        }
-        else
-        {
-            input = Console.OpenStandardInput();
-        }
+        var input = StoreAccess.OpenInput(settings.InputFile, "--file");
 
         await using var inputScope = input.ConfigureAwait(false);
         var store = StoreAccess.OpenForWrite(settings.File, settings.Create, canCreate: true);

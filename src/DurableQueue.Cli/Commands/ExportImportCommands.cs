@@ -112,15 +112,7 @@ internal sealed class ImportCommand : AsyncCommand<ImportCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        Stream input;
-        if (settings.Input is { } path)
-        {
-            input = File.Exists(path) ? File.OpenRead(path) : throw new CliException(ExitCodes.Usage, $"--input: '{path}' does not exist");
-        }
-        else
-        {
-            input = Console.OpenStandardInput();
-        }
+        var input = StoreAccess.OpenInput(settings.Input, "--input");
 
         await using var inputScope = input.ConfigureAwait(false);
         var store = StoreAccess.OpenForWrite(settings.File, settings.Create, canCreate: true);

@@ -49,4 +49,10 @@ internal static class StoreAccess
             throw new CliException(ExitCodes.NotFound, $"queue '{queue}' does not exist in '{inspector.Path}'");
         }
     }
+
+    /// <summary>Opens the input of a command that reads messages: the named file, or standard input when none is named.</summary>
+    public static Stream OpenInput(string? path, string optionName) =>
+        path is null
+            ? Console.OpenStandardInput()
+            : File.Exists(path) ? File.OpenRead(path) : throw new CliException(ExitCodes.Usage, $"{optionName}: '{path}' does not exist");
 }

@@ -103,9 +103,7 @@ internal static class MessageCommands
                     break;
                 }
 
-                var message = head.Body is null
-                    ? Lease(context, queueName, head.Id, token, until)
-                    : LeaseCached(context, queueName, head, token, until);
+                var message = Lease(context, queueName, head.Id, token, until, head);
                 if (message is null)
                 {
                     // The row changed behind the cache's back: trust the disk and stop here.
@@ -167,10 +165,14 @@ internal static class MessageCommands
     private static long? NextVisible(WriteContext context, long queueId) =>
         context.Command(Sql.NextVisible).Bind("@queue", queueId).Bind("@now", context.Now).ExecuteScalar() as long?;
 
-    /// <summary>Leases one message by id if it is still ready, reading its body from disk; returns null when someone else took it.</summary>
-    public static QueueMessage? Lease(WriteContext context, string queueName, long id, Guid token, long until)
+    /// <summary>
+    /// Leases one message by id if it is still ready (a guarded UPDATE by primary key); returns null when someone else
+    /// took it. With a cached entry that holds the body, the UPDATE returns no body or headers: they come from memory.
+    /// </summary>
+    public static QueueMessage? Lease(WriteContext context, string queueName, long id, Guid token, long until, CachedMessage? cached = null)
     {
-        using var reader = context.Command(Sql.Lease)
+        var fromMemory = cached?.Body is not null;
+        using var reader = context.Command(fromMemory ? Sql.LeaseSlim : Sql.Lease)
             .Bind("@token", token.ToByteArray())
             .Bind("@until", until)
             .Bind("@id", id)
@@ -181,39 +183,12 @@ internal static class MessageCommands
             return null;
         }
 
-        // RETURNING: priority, enqueued_at, attempts, max_attempts, headers, body, last_error
+        // RETURNING: priority, enqueued_at, attempts, max_attempts, last_error[, headers, body]
         return new QueueMessage(
             queueName,
             new MessageReceipt(new MessageId(id), token),
-            reader.GetFieldValue<byte[]>(5),
-            HeaderCodec.Decode(reader.IsDBNull(4) ? null : reader.GetString(4)),
-            reader.GetInt32(0),
-            reader.GetInt32(2),
-            reader.GetInt32(3),
-            DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
-            DateTimeOffset.FromUnixTimeMilliseconds(until),
-            reader.IsDBNull(6) ? null : reader.GetString(6));
-    }
-
-    private static QueueMessage? LeaseCached(WriteContext context, string queueName, CachedMessage entry, Guid token, long until)
-    {
-        using var reader = context.Command(Sql.LeaseSlim)
-            .Bind("@token", token.ToByteArray())
-            .Bind("@until", until)
-            .Bind("@id", entry.Id)
-            .Bind("@now", context.Now)
-            .ExecuteReader();
-        if (!reader.Read())
-        {
-            return null;
-        }
-
-        // RETURNING: priority, enqueued_at, attempts, max_attempts, last_error
-        return new QueueMessage(
-            queueName,
-            new MessageReceipt(new MessageId(entry.Id), token),
-            entry.Body,
-            HeaderCodec.Decode(entry.Headers),
+            fromMemory ? cached!.Body : reader.GetFieldValue<byte[]>(6),
+            HeaderCodec.Decode(fromMemory ? cached!.Headers : reader.IsDBNull(5) ? null : reader.GetString(5)),
             reader.GetInt32(0),
             reader.GetInt32(2),
             reader.GetInt32(3),

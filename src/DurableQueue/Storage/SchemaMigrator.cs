@@ -47,6 +47,28 @@ internal static class SchemaMigrator
         }
     }
 
+    /// <summary>
+    /// Runs the checks of opening a file on its connection; on failure closes the connection and throws the typed error
+    /// (busy: <see cref="StorageBusyException"/>; anything else SQLite reports: the reason the file is refused).
+    /// </summary>
+    public static T OpenGuarded<T>(SqliteConnection connection, string path, TimeSpan busyTimeout, Func<T> open)
+    {
+        try
+        {
+            return open();
+        }
+        catch (SqliteException ex)
+        {
+            connection.Dispose();
+            throw SqliteErrors.IsBusy(ex) ? SqliteErrors.Map(ex, path, busyTimeout) : Refuse(ex, path);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Maps an error met while opening a file to the reason it is refused.</summary>
     public static Exception Refuse(SqliteException ex, string path) => ex.SqliteErrorCode switch
     {

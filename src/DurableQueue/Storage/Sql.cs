@@ -44,7 +44,7 @@ internal static partial class Sql
     public const string Lease =
         "UPDATE dq_messages SET lease_token = @token, visible_at = @until, attempts = attempts + 1 " +
         "WHERE id = @id AND visible_at <= @now " +
-        "RETURNING priority, enqueued_at, attempts, max_attempts, headers, body, last_error;";
+        "RETURNING priority, enqueued_at, attempts, max_attempts, last_error, headers, body;";
 
     // Ten index seeks, one per priority, for the next time a waiting receiver should look again.
     public static readonly string NextVisible =
