@@ -43,7 +43,8 @@ internal sealed class ConnectionFactory
         // which cost more writes than the WAL itself. In memory it holds at most one original copy of each page the
         // open savepoint changes (released with the savepoint), the size of what the batch dirties in the page cache
         // anyway. The writer runs no VACUUM (only incremental vacuum), so no temporary database copy lands in memory;
-        // reader connections keep the default.
+        // application SQL in a unit of work that needs a large temporary sort or index builds it in memory too.
+        // Reader connections keep the default.
         _writerPragmas = string.Create(
             CultureInfo.InvariantCulture,
             $"PRAGMA busy_timeout = {busyMs}; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; " +
