@@ -7,7 +7,8 @@ namespace DurableQueue.Storage;
 /// <summary>
 /// The single writer of a store (group commit). Every write is a <see cref="WriteOperation"/> on a channel; one
 /// dedicated thread takes all waiting operations, runs them in ONE transaction (each in a savepoint, so one
-/// failing request fails alone), commits once, and only then completes the callers. Throughput grows with the
+/// failing request fails alone; requests that cannot fail half-way skip it, see RunBatch), commits once, and only
+/// then completes the callers; after a small batch it lingers briefly for those callers' next requests. Throughput grows with the
 /// number of concurrent callers while each caller still returns only after its own data is durable.
 /// </summary>
 internal sealed class StoreWriter : IDisposable
