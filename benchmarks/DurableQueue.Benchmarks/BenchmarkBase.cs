@@ -25,9 +25,16 @@ public abstract class BenchmarkBase
     {
         _directory = Path.Combine(Path.GetTempPath(), "dq-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_directory);
-        Store = QueueStore.Open(Path.Combine(_directory, "queue.db"), new QueueStoreOptions { Durability = StoreDurability });
+        var options = new QueueStoreOptions { Durability = StoreDurability };
+        ConfigureStore(options);
+        Store = QueueStore.Open(Path.Combine(_directory, "queue.db"), options);
         Queue = Store.GetQueue("bench");
         Raw = RawStore.Open(Path.Combine(_directory, "raw.db"), StoreDurability == Durability.Full);
+    }
+
+    /// <summary>Adjusts the store's options before it is opened (e.g. the memory budget).</summary>
+    protected virtual void ConfigureStore(QueueStoreOptions options)
+    {
     }
 
     [GlobalCleanup]

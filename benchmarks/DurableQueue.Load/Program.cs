@@ -17,6 +17,8 @@ app.Configure(config =>
         .WithExample("run", "--producers", "4", "--consumers", "4", "--messages", "20000", "--durability", "Full", "--baseline", "--repeat", "3");
     config.AddCommand<BacklogCommand>("backlog")
         .WithDescription("Receive latency with a standing backlog (default 1,000 and 1,000,000 messages).");
+    config.AddCommand<RssCommand>("rss")
+        .WithDescription("Peak RSS with a disk backlog far larger than the memory tier's budget (fill, reopen, drain part).");
     config.AddCommand<SweepCommand>("sweep")
         .WithDescription("Throughput against concurrency for Full and Normal durability; writes a JSON file and a PNG chart.");
 });

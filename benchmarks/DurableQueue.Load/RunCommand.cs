@@ -65,6 +65,10 @@ public sealed class RunSettings : CommonSettings
     [Description("Consumers use ReceiveAllAsync (prefetch = --receive-batch) and ack one message at a time.")]
     public bool Stream { get; set; }
 
+    [CommandOption("--prefill")]
+    [Description("Enqueue all messages (EnqueueBatchAsync of 100) before the clock starts; only the consumers are timed.")]
+    public bool Prefill { get; set; }
+
     [CommandOption("--baseline")]
     [Description("Also run raw SQLite doing the same durable work (insert, claim, delete) and print the ratio.")]
     public bool Baseline { get; set; }
@@ -91,6 +95,11 @@ public sealed class RunSettings : CommonSettings
             return ValidationResult.Error("--producers and --repeat must be at least 1, --messages positive, --consumers not negative.");
         }
 
+        if (Prefill && Consumers < 1)
+        {
+            return ValidationResult.Error("--prefill needs at least one consumer.");
+        }
+
         if (MemoryBudget < 0)
         {
             return ValidationResult.Error("--memory-budget must not be negative.");
@@ -111,7 +120,7 @@ public sealed class RunCommand : AsyncCommand<RunSettings>
     {
         var workload = new Workload(
             settings.Producers, settings.Consumers, settings.Messages, settings.Size, settings.Durability,
-            settings.ReceiveBatch, settings.EnqueueBatch, settings.RawOpsPerCommit, settings.MemoryBudget, settings.Stream);
+            settings.ReceiveBatch, settings.EnqueueBatch, settings.RawOpsPerCommit, settings.MemoryBudget, settings.Stream, settings.Prefill);
         var queueRuns = new List<RunResult>();
         var rawRuns = new List<RunResult>();
         for (var i = 1; i <= settings.Repeat; i++)

@@ -7,7 +7,7 @@ namespace DurableQueue.Load;
 /// <summary>The shape of one run: who does what, how much, with which durability.</summary>
 public sealed record Workload(
     int Producers, int Consumers, int Messages, int Size, Durability Durability, int ReceiveBatch, int EnqueueBatch, int RawOpsPerCommit,
-    long? MemoryBudget = null, bool Stream = false)
+    long? MemoryBudget = null, bool Stream = false, bool Prefill = false)
 {
     /// <summary>How many messages producer <paramref name="index"/> sends (the remainder goes to the first ones).</summary>
     public int ShareOf(int index) => (Messages / Producers) + (index < Messages % Producers ? 1 : 0);
@@ -40,6 +40,15 @@ public static class Runner
 
             // Let the store's start-up write finish so that it is not counted.
             await store.ExecuteAsync(_ => 0);
+            if (w.Prefill)
+            {
+                // The whole backlog before the clock starts: only the consumers are timed.
+                foreach (var bodies in PrefillBatches(w))
+                {
+                    await queue.EnqueueBatchAsync(bodies.Select(b => (ReadOnlyMemory<byte>)b));
+                }
+            }
+
             var commits0 = store.Writer.Commits;
             var ops0 = store.Writer.Operations;
             using var done = new CancellationTokenSource();
@@ -99,7 +108,7 @@ public static class Runner
                 }
             })).ToArray();
 
-            var producers = Enumerable.Range(0, w.Producers).Select(p => Task.Run(async () =>
+            var producers = Enumerable.Range(0, w.Prefill ? 0 : w.Producers).Select(p => Task.Run(async () =>
             {
                 var share = w.ShareOf(p);
                 var mine = w.Consumers == 0 ? latencies[p] : null;
@@ -190,11 +199,19 @@ public static class Runner
                 latencies[i] = new List<long>(w.Messages / latencies.Length + 16);
             }
 
+            if (w.Prefill)
+            {
+                foreach (var bodies in PrefillBatches(w))
+                {
+                    raw.Insert(bodies);
+                }
+            }
+
             using var reporter = Report(() => Interlocked.Read(ref completed), progress);
             var per = Math.Max(1, w.RawOpsPerCommit);
             var started = Stopwatch.GetTimestamp();
 
-            var producers = Enumerable.Range(0, w.Producers).Select(p => Task.Run(async () =>
+            var producers = Enumerable.Range(0, w.Prefill ? 0 : w.Producers).Select(p => Task.Run(async () =>
             {
                 var share = w.ShareOf(p);
                 var mine = w.Consumers == 0 ? latencies[p] : null;
@@ -309,6 +326,22 @@ public static class Runner
         }
     }
 
+    /// <summary>The pre-filled backlog in batches of 100 bodies, each stamped with the time it was made.</summary>
+    private static IEnumerable<byte[][]> PrefillBatches(Workload w)
+    {
+        for (var filled = 0; filled < w.Messages; filled += 100)
+        {
+            var bodies = new byte[Math.Min(100, w.Messages - filled)][];
+            for (var i = 0; i < bodies.Length; i++)
+            {
+                bodies[i] = new byte[w.Size];
+                BinaryPrimitives.WriteInt64LittleEndian(bodies[i], Stopwatch.GetTimestamp());
+            }
+
+            yield return bodies;
+        }
+    }
+
     public static void DeleteDatabase(string path)
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
@@ -344,6 +377,14 @@ public static class Rss
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
         }
+    }
+
+    /// <summary>The resident set size now (VmRSS on Linux).</summary>
+    public static long Current()
+    {
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        return process.WorkingSet64;
     }
 
     public static long Peak()

@@ -29,11 +29,13 @@ public sealed partial class MessageQueue
         await _store.WriteAsync(
             context =>
             {
+                // One fenced DELETE, then in-memory bookkeeping only: no savepoint needed (see StoreWriter).
                 MessageCommands.Ack(context, Name, receipt);
                 NoteRoomFreed(context); // back pressure
                 return 0;
             },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken,
+            withoutSavepoint: true).ConfigureAwait(false);
     }
 
     /// <summary>

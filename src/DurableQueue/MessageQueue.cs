@@ -37,6 +37,12 @@ public sealed partial class MessageQueue
 
     internal QueueState State => _state;
 
+    /// <summary>
+    /// Whether a single enqueue can run without a savepoint of its own: with no deduplication key its only row change
+    /// is the INSERT, its last SQL step, and once the queue's row exists (its id is known) no other change precedes it.
+    /// </summary>
+    private bool CanSkipSavepoint(in PendingMessage message) => message.DedupKey is null && _state.QueueId != 0;
+
     private long QueueIdOf(WriteContext context)
     {
         var id = context.QueueId(Name);
@@ -86,7 +92,8 @@ public sealed partial class MessageQueue
                 context.AfterCommit(_state.Arrivals.Pulse);
                 return id;
             },
-            cancellationToken);
+            cancellationToken,
+            withoutSavepoint: CanSkipSavepoint(message));
     }
 
     /// <summary>

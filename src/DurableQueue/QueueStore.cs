@@ -209,10 +209,11 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         }
     }
 
-    internal async ValueTask<T> WriteAsync<T>(Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false)
+    internal async ValueTask<T> WriteAsync<T>(
+        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false)
     {
         ThrowIfDisposed();
-        return await _writer.SubmitAsync(work, cancellationToken, alwaysMarksCommit).ConfigureAwait(false);
+        return await _writer.SubmitAsync(work, cancellationToken, alwaysMarksCommit, withoutSavepoint).ConfigureAwait(false);
     }
 
     internal Memory.MemoryTier? Tier => _tier;

@@ -37,10 +37,18 @@ internal sealed class ConnectionFactory
         var busyMs = (long)Math.Min(int.MaxValue, options.BusyTimeout.TotalMilliseconds);
         var synchronous = options.Durability == Durability.Full ? "FULL" : "NORMAL";
         _readerPragmas = string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {busyMs};");
+        // temp_store = MEMORY on the writer: every request of a batch runs in a savepoint, and SQLite keeps the page
+        // images a savepoint may roll back to in a sub-journal that spills to a temporary FILE past 64 KiB (a big
+        // batch, an ack of many); that file is then created, written page by page and deleted in every such batch,
+        // which cost more writes than the WAL itself. In memory it holds at most one original copy of each page the
+        // open savepoint changes (released with the savepoint), the size of what the batch dirties in the page cache
+        // anyway. The writer runs no VACUUM (only incremental vacuum), so no temporary database copy lands in memory;
+        // application SQL in a unit of work that needs a large temporary sort or index builds it in memory too.
+        // Reader connections keep the default.
         _writerPragmas = string.Create(
             CultureInfo.InvariantCulture,
             $"PRAGMA busy_timeout = {busyMs}; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; " +
-            $"PRAGMA journal_size_limit = {options.JournalSizeLimitBytes}; PRAGMA wal_autocheckpoint = 1000;");
+            $"PRAGMA journal_size_limit = {options.JournalSizeLimitBytes}; PRAGMA wal_autocheckpoint = 1000; PRAGMA temp_store = MEMORY;");
     }
 
     public string Path { get; }

@@ -16,6 +16,12 @@ internal abstract class WriteOperation
     /// <summary>Gets a value indicating whether the batch must write its commit marker even without row changes.</summary>
     public virtual bool AlwaysMarksCommit => false;
 
+    /// <summary>
+    /// Gets a value indicating whether the operation runs without a savepoint of its own: it makes at most one row
+    /// change, in one statement that is its last SQL step (see <see cref="StoreWriter"/> for why that is safe).
+    /// </summary>
+    public virtual bool WithoutSavepoint => false;
+
     /// <summary>Runs the operation; throwing rolls back its savepoint and fails it alone.</summary>
     public abstract void Execute(WriteContext context);
 
@@ -33,14 +39,17 @@ internal sealed class WriteOperation<T> : WriteOperation
     private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private T? _result;
 
-    public WriteOperation(Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false)
+    public WriteOperation(Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false)
         : base(cancellationToken)
     {
         _work = work;
         AlwaysMarksCommit = alwaysMarksCommit;
+        WithoutSavepoint = withoutSavepoint;
     }
 
     public override bool AlwaysMarksCommit { get; }
+
+    public override bool WithoutSavepoint { get; }
 
     public Task<T> Task => _completion.Task;
 
