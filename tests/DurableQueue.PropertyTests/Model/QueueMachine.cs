@@ -21,9 +21,13 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
          from full in Gen.Frequency((1, Gen.Constant(true)), (3, Gen.Constant(false)))
          from budget in Gen.Elements(0L, ModelConfig.SmallBudget, long.MaxValue)
          from tierMax in Gen.Frequency((3, Gen.Constant(64 * 1024)), (1, Gen.Constant(3)))
-         from bound in Gen.Frequency((2, Gen.Constant<int?>(null)), (3, Gen.Choose(3, 8).Select(n => (int?)n)))
+         from bounded in Gen.Frequency((2, Gen.Constant(false)), (3, Gen.Constant(true)))
+         from maxMessages in Gen.Frequency((1, Gen.Constant<int?>(null)), (3, Gen.Choose(3, 8).Select(n => (int?)n)))
+         from maxBytes in Gen.Frequency((2, Gen.Constant<int?>(null)), (1, Gen.Choose(8, 24).Select(n => (int?)n)))
          from mode in Gen.Elements(QueueFullMode.Reject, QueueFullMode.DropOldest)
-         let config = new ModelConfig(maxAttempts, full ? Durability.Full : Durability.Normal, budget, tierMax, bound, mode)
+         let config = new ModelConfig(
+             maxAttempts, full ? Durability.Full : Durability.Normal, budget, tierMax,
+             bounded ? maxMessages ?? (maxBytes is null ? 5 : null) : null, mode, bounded ? maxBytes : null)
          select (Setup<QueueSut, QueueModel>)new QueueSetup(config)).ToArbitrary();
 
     public override TearDown<QueueSut> TearDown => StateMachine.TearDown<QueueSut>(sut => sut.Dispose());

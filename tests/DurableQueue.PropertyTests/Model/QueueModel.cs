@@ -10,7 +10,8 @@ namespace DurableQueue.PropertyTests.Model;
 /// </summary>
 /// <param name="MemoryBudget">The memory tier's byte budget: 0 turns the tier off, <see cref="long.MaxValue"/> is unlimited.</param>
 /// <param name="TierMaxMessageBytes">Bodies larger than this keep only their ordering key in the tier.</param>
-/// <param name="MaxMessages">The queue's bound (ready + delayed + leased), or null for an unbounded queue.</param>
+/// <param name="MaxMessages">The queue's bound on live messages (ready + delayed + leased), or null.</param>
+/// <param name="MaxBytes">The queue's bound on the body bytes of its live messages, or null.</param>
 /// <param name="FullMode">What an enqueue does on a full bounded queue (Reject or DropOldest; the model never waits).</param>
 internal sealed record ModelConfig(
     int QueueMaxAttempts,
@@ -18,7 +19,8 @@ internal sealed record ModelConfig(
     long MemoryBudget = 0,
     int TierMaxMessageBytes = 64 * 1024,
     int? MaxMessages = null,
-    QueueFullMode FullMode = QueueFullMode.Reject)
+    QueueFullMode FullMode = QueueFullMode.Reject,
+    int? MaxBytes = null)
 {
     /// <summary>A budget of a few messages: each tier entry counts its body, headers and about 160 bytes.</summary>
     public const long SmallBudget = 3 * (4 + 200);
@@ -35,15 +37,18 @@ internal sealed record ModelConfig(
         get
         {
             var options = new QueueOptions { VisibilityTimeout = TimeSpan.FromSeconds(30), MaxAttempts = QueueMaxAttempts };
-            if (MaxMessages is { } max)
+            options.MaxMessages = MaxMessages;
+            options.MaxBytes = MaxBytes;
+            if (IsBounded)
             {
-                options.MaxMessages = max;
                 options.FullMode = FullMode;
             }
 
             return options;
         }
     }
+
+    public bool IsBounded => MaxMessages is not null || MaxBytes is not null;
 
     public override string ToString()
     {
@@ -58,7 +63,8 @@ internal sealed record ModelConfig(
             tier += string.Create(CultureInfo.InvariantCulture, $" (bodies over {TierMaxMessageBytes} B key only)");
         }
 
-        var bound = MaxMessages is { } max ? string.Create(CultureInfo.InvariantCulture, $", MaxMessages={max} {FullMode}") : ", unbounded";
+        var bound = !IsBounded ? ", unbounded" : string.Create(CultureInfo.InvariantCulture,
+            $"{(MaxMessages is { } max ? $", MaxMessages={max}" : "")}{(MaxBytes is { } maxBytes ? $", MaxBytes={maxBytes}" : "")} {FullMode}");
         return string.Create(CultureInfo.InvariantCulture, $"queue MaxAttempts={QueueMaxAttempts}, {Durability}, {tier}{bound}");
     }
 }
@@ -136,7 +142,7 @@ internal sealed record QueueModel(
     /// </summary>
     public QueueModel Enqueue(IReadOnlyList<(string Body, int Priority, long DelayMs, int? MaxAttempts)> messages)
     {
-        var (room, dropped, refused) = MakeRoom(messages.Count);
+        var (room, dropped, refused) = MakeRoom(messages.Count, messages.Sum(m => Bytes(m.Body)));
         if (refused is not null)
         {
             return this with { Expect = refused };
@@ -154,21 +160,30 @@ internal sealed record QueueModel(
         return room with { Live = live, NextId = id, Expect = new Expected("enqueued", ids.ToImmutable(), Dropped: dropped) };
     }
 
-    /// <summary>The admission check of a bounded queue (BackPressure/Admission.cs) for <paramref name="count"/> new messages.</summary>
-    private (QueueModel Room, ImmutableArray<long> Dropped, Expected? Refused) MakeRoom(int count)
+    /// <summary>Body bytes, as MaxBytes counts them (headers are not counted).</summary>
+    public static long Bytes(string body) => Encoding.UTF8.GetByteCount(body);
+
+    public long LiveBytes => Live.Values.Sum(m => Bytes(m.Body));
+
+    /// <summary>
+    /// The admission check of a bounded queue (BackPressure/Admission.cs) for <paramref name="count"/> new messages of
+    /// <paramref name="bytes"/> body bytes: what must be dropped first (DropOldest), or why it is refused.
+    /// </summary>
+    private (QueueModel Room, ImmutableArray<long> Dropped, Expected? Refused) MakeRoom(int count, long bytes)
     {
-        if (Config.MaxMessages is not { } max)
+        if (!Config.IsBounded)
         {
             return (this, [], null);
         }
 
-        if (count > max)
+        if (count > Config.MaxMessages || bytes > Config.MaxBytes)
         {
             return (this, [], Expected.NeverFits);
         }
 
-        var over = Live.Count + count - max;
-        if (over <= 0)
+        var overMessages = Config.MaxMessages is { } max ? Live.Count + count - max : 0;
+        var overBytes = Config.MaxBytes is { } maxBytes ? LiveBytes + bytes - maxBytes : 0;
+        if (overMessages <= 0 && overBytes <= 0)
         {
             return (this, [], null);
         }
@@ -178,11 +193,24 @@ internal sealed record QueueModel(
             return (this, [], Expected.Full);
         }
 
-        // Droppable: ready and holding no lease token (a lease that expired still holds it); delayed and nack-delayed never.
-        var victims = Live.Values.Where(m => m.Receipt is null && m.VisibleAt <= Now).Select(m => m.Id).Order().Take(over).ToImmutableArray();
-        return victims.Length < over
+        // Droppable: ready and holding no lease token (a lease that expired still holds it); delayed and nack-delayed
+        // never. Oldest id first, until both bounds fit.
+        var victims = ImmutableArray.CreateBuilder<long>();
+        long freed = 0;
+        foreach (var m in Live.Values.Where(m => m.Receipt is null && m.VisibleAt <= Now).OrderBy(m => m.Id))
+        {
+            if (victims.Count >= overMessages && freed >= overBytes)
+            {
+                break;
+            }
+
+            victims.Add(m.Id);
+            freed += Bytes(m.Body);
+        }
+
+        return victims.Count < overMessages || freed < overBytes
             ? (this, [], Expected.Full)
-            : (this with { Live = Live.RemoveRange(victims) }, victims, null);
+            : (this with { Live = Live.RemoveRange(victims) }, victims.ToImmutable(), null);
     }
 
     public QueueModel Receive(int max, long visibilityMs)
@@ -279,7 +307,7 @@ internal sealed record QueueModel(
     public QueueModel RequeueDeadLetters(long? onlyId)
     {
         var ids = onlyId is { } one ? (Dead.ContainsKey(one) ? [one] : []) : Dead.Keys.ToList();
-        if (Config.MaxMessages is { } max && ids.Count > 0 && Live.Count + ids.Count > max)
+        if (ids.Count > 0 && (Live.Count + ids.Count > Config.MaxMessages || LiveBytes + ids.Sum(id => Bytes(Dead[id].Body)) > Config.MaxBytes))
         {
             // Requeues never wait and never drop; one chunk (up to 5,000) goes back whole or stays whole.
             return this with { Expect = Expected.Full };

@@ -167,8 +167,8 @@ internal sealed class QueueSut : IDisposable
         Require(ok, $"enqueue gave {got}, model {expected.Expect}");
         if (full is not null)
         {
-            Require(full.QueueName == QueueName && full.Limit == QueueLimit.MaxMessages && full.Capacity == Config.MaxMessages,
-                $"QueueFullException names {full.QueueName} {full.Limit} {full.Capacity}");
+            var capacity = full.Limit == QueueLimit.MaxMessages ? Config.MaxMessages : Config.MaxBytes;
+            Require(full.QueueName == QueueName && full.Capacity == capacity, $"QueueFullException names {full.QueueName} {full.Limit} {full.Capacity}");
         }
 
         return ids;
@@ -263,6 +263,7 @@ internal sealed class QueueSut : IDisposable
         connection.Open();
         var live = new List<string>();
         var liveIds = new HashSet<long>();
+        long liveBytes = 0;
         using (var command = connection.CreateCommand())
         {
             command.CommandText = "SELECT id, body, priority, visible_at, enqueued_at, attempts, max_attempts, lease_token, last_error FROM dq_messages ORDER BY id;";
@@ -271,6 +272,7 @@ internal sealed class QueueSut : IDisposable
             {
                 var id = reader.GetInt64(0);
                 liveIds.Add(id);
+                liveBytes += reader.GetFieldValue<byte[]>(1).Length;
                 var token = reader.IsDBNull(7) ? (Guid?)null : new Guid(reader.GetFieldValue<byte[]>(7));
                 live.Add(Row(id, Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(1)), reader.GetInt32(2), reader.GetInt64(3), reader.GetInt64(4),
                     reader.GetInt32(5), reader.GetInt32(6), token is { } t ? TokenName(id, t) : "-", reader.IsDBNull(8) ? null : reader.GetString(8)));
@@ -318,16 +320,14 @@ internal sealed class QueueSut : IDisposable
 
         // The counters that admission reads (kept by triggers) must match the model too.
         var stats = Queue.GetBackPressureStats();
-        var modelBytes = model.Live.Values.Sum(m => (long)Encoding.UTF8.GetByteCount(m.Body));
+        var modelBytes = model.LiveBytes;
         Require((stats.Messages, stats.Bytes, stats.DeadLetters) == (model.Live.Count, modelBytes, model.Dead.Count),
             $"back-pressure counters messages={stats.Messages} bytes={stats.Bytes} dead={stats.DeadLetters}, model {model.Live.Count}/{modelBytes}/{model.Dead.Count}");
 
         // Model-free checks: capacity respected, the tier within its budget, nothing confirmed is lost (unless the
         // store reported dropping it), nothing acked is back.
-        if (Config.MaxMessages is { } max)
-        {
-            Require(liveIds.Count <= max, $"capacity exceeded: {liveIds.Count} live messages, MaxMessages {max}");
-        }
+        Require(!(liveIds.Count > Config.MaxMessages), $"capacity exceeded: {liveIds.Count} live messages, MaxMessages {Config.MaxMessages}");
+        Require(!(liveBytes > Config.MaxBytes), $"capacity exceeded: {liveBytes} body bytes, MaxBytes {Config.MaxBytes}");
 
         CheckTier(Store, "the store's");
         lock (_dropLock)
