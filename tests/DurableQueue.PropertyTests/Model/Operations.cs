@@ -169,6 +169,7 @@ internal sealed class StreamReceiveOp(int prefetch, int take, long visibilityMs)
         Consume().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
 
         sut.CheckDeliveries(taken, expected);
+        Coverage.Count("ReceiveAll steps");
     }
 
     public override string ToString() => $"ReceiveAll(prefetch {prefetch}, take {take}, vis {Ms(visibilityMs)})";
@@ -196,6 +197,11 @@ internal sealed class AckOp(int receipt, bool stale, bool other = false) : Queue
             }))
         {
             sut.Settled(receipt, acked: true);
+        }
+
+        if (other)
+        {
+            Coverage.Count("acks via other store");
         }
     }
 
@@ -274,6 +280,7 @@ internal sealed class RequeueOp(long? id) : QueueOperation
         catch (QueueFullException ex)
         {
             QueueSut.Require(expected.Expect == Expected.Full && !ex.NeverFits, $"requeue threw QueueFullException (NeverFits={ex.NeverFits}), model {expected.Expect}");
+            Coverage.Count("requeues refused (full)");
             return;
         }
 
@@ -318,6 +325,7 @@ internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ack
         {
             case "full":
                 QueueSut.Require(failure is QueueFullException { NeverFits: false }, $"unit of work gave {failure?.GetType().Name ?? "success"}, model: queue full");
+                Coverage.Count("units of work refused (full)");
                 break;
             case "lease-lost":
                 QueueSut.Require(failure is LeaseLostException, $"unit of work gave {failure?.GetType().Name ?? "success"}, model: lease lost");

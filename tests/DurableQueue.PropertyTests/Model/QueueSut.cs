@@ -28,6 +28,8 @@ internal sealed class QueueSut : IDisposable
     public QueueSut(ModelConfig config)
     {
         Config = config;
+        Coverage.Count($"sequences with tier {config.MemoryBudget switch { 0 => "off", long.MaxValue => "unlimited", var b => $"{b} B" }}");
+        Coverage.Count($"sequences {(config.IsBounded ? $"bounded {config.FullMode}" : "unbounded")}");
         _directory = Path.Combine(Path.GetTempPath(), $"dq-model-{Guid.NewGuid():N}");
         Directory.CreateDirectory(_directory);
         Clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(QueueModel.Start));
@@ -165,6 +167,7 @@ internal sealed class QueueSut : IDisposable
             _ => full is null && ids is not null,
         };
         Require(ok, $"enqueue gave {got}, model {expected.Expect}");
+        Coverage.Count($"enqueue {(expected.Expect.Refused ? expected.Expect.Outcome : "admitted")}{(tryVariant ? " (Try)" : "")}{(other ? " via other store" : "")}");
         if (full is not null)
         {
             var capacity = full.Limit == QueueLimit.MaxMessages ? Config.MaxMessages : Config.MaxBytes;
@@ -217,6 +220,11 @@ internal sealed class QueueSut : IDisposable
             Require(_reportedDrops.Order().SequenceEqual(expected.Order()),
                 $"MessagesDropped reported [{string.Join(",", _reportedDrops)}], model dropped [{string.Join(",", expected)}]");
             _dropped.UnionWith(_reportedDrops);
+            if (expected.Length > 0)
+            {
+                Coverage.Count("enqueues that dropped messages");
+            }
+
             _reportedDrops.Clear();
         }
     }
@@ -330,6 +338,11 @@ internal sealed class QueueSut : IDisposable
         Require(!(liveBytes > Config.MaxBytes), $"capacity exceeded: {liveBytes} body bytes, MaxBytes {Config.MaxBytes}");
 
         CheckTier(Store, "the store's");
+        if (Queue.GetMemoryTierStats().Spilled)
+        {
+            Coverage.Count("steps ending with the tier spilled");
+        }
+
         lock (_dropLock)
         {
             Require(_reportedDrops.Count == 0, $"MessagesDropped reported [{string.Join(",", _reportedDrops)}], but the model dropped nothing");
