@@ -129,14 +129,21 @@ internal sealed class EnqueueBatchOp(ImmutableArray<NewMessage> messages, Route 
     public override string ToString() => $"{route.Name("EnqueueBatch")}({string.Join(", ", messages)}){route.Suffix}";
 }
 
-internal sealed class ReceiveOp(int max, long visibilityMs) : QueueOperation
+internal sealed class ReceiveOp(int max, long visibilityMs, bool other = false) : QueueOperation
 {
     protected override QueueModel Apply(QueueModel model) => model.Receive(max, visibilityMs);
 
-    protected override void Execute(QueueSut sut, QueueModel expected) =>
-        sut.CheckDeliveries(Wait(sut.Queue.ReceiveAsync(max, TimeSpan.FromMilliseconds(visibilityMs))), expected);
+    protected override void Execute(QueueSut sut, QueueModel expected)
+    {
+        var queue = other ? sut.OtherQueue : sut.Queue;
+        sut.CheckDeliveries(Wait(queue.ReceiveAsync(max, TimeSpan.FromMilliseconds(visibilityMs))), expected);
+        if (other)
+        {
+            Coverage.Count("receives via other store");
+        }
+    }
 
-    public override string ToString() => $"Receive({max}, vis {Ms(visibilityMs)})";
+    public override string ToString() => $"Receive({max}, vis {Ms(visibilityMs)}){(other ? " via other store" : "")}";
 }
 
 /// <summary>

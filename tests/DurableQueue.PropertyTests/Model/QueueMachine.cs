@@ -40,7 +40,10 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
         {
             (6, from m in NewMessage() from route in Routes() select Op(new EnqueueOp(m, route))),
             (2, from ms in Gen.Choose(1, 4).SelectMany(n => NewMessage().ArrayOf(n)) from route in Routes() select Op(new EnqueueBatchOp([.. ms], route))),
-            (6, from n in Gen.Choose(1, 3) from v in Gen.Elements(s_visibilities) select Op(new ReceiveOp(n, v))),
+            (6, from n in Gen.Choose(1, 3)
+                from v in Gen.Elements(s_visibilities)
+                from other in Gen.Frequency((4, Gen.Constant(false)), (1, Gen.Constant(true)))
+                select Op(new ReceiveOp(n, v, other))),
             (3, Gen.Elements(s_advances).Select(ms => Op(new AdvanceOp(ms)))),
             (1, Gen.Constant(Op(new CrashOp()))),
             (1, Gen.Elements<long?>([null, .. model.Dead.Keys, 9_999]).Select(id => Op(new RequeueOp(id)))),

@@ -23,6 +23,8 @@ internal sealed class QueueSut : IDisposable
     private readonly List<long> _reportedDrops = [];
     private readonly HashSet<long> _dropped = [];
     private readonly string _directory;
+    private QueueStore? _other;
+    private MessageQueue? _otherQueue;
     private int _generation;
 
     public QueueSut(ModelConfig config)
@@ -101,6 +103,8 @@ internal sealed class QueueSut : IDisposable
     /// </summary>
     public void CrashAndReopen()
     {
+        // The other process goes away first (a clean close; only this store is abandoned).
+        CloseOther();
         // Timers (sweep, maintenance) only fire when the fake clock moves; after this no-op the writer is idle.
         Store.Writer.SubmitAsync(static _ => 0, CancellationToken.None).GetAwaiter().GetResult();
         var next = Path.Combine(_directory, $"store-{++_generation}.db");
@@ -121,24 +125,35 @@ internal sealed class QueueSut : IDisposable
     }
 
     /// <summary>
-    /// Runs an action through a second store opened on the same file with the same settings (another process, as far
-    /// as the first store can tell: its commits change <c>PRAGMA data_version</c>, which must make the first store's
-    /// memory tier read the queue back from disk). The second store is closed again after the action.
+    /// A second store on the same file with the same settings, opened when first used and kept open until the next
+    /// crash-and-reopen. It stands for another process: each store's commits are foreign to the other, which must make
+    /// the other's memory tier read the queue back from disk (<c>PRAGMA data_version</c>). It shares the fake clock, so
+    /// its own timers (sweeps of expired last attempts) run too.
     /// </summary>
-    public T WithOtherStore<T>(Func<MessageQueue, Task<T>> action)
+    public MessageQueue OtherQueue
     {
-        var other = QueueStore.Open(FilePath, Options());
-        other.MessagesDropped += OnDropped;
-        try
+        get
         {
-            var result = action(other.GetQueue(QueueName, Config.QueueOptions)).GetAwaiter().GetResult();
-            CheckTier(other, "the other store's");
-            return result;
+            if (_other is null)
+            {
+                _other = QueueStore.Open(FilePath, Options());
+                _other.MessagesDropped += OnDropped;
+                _otherQueue = _other.GetQueue(QueueName, Config.QueueOptions);
+                Coverage.Count("other store opened");
+            }
+
+            return _otherQueue!;
         }
-        finally
-        {
-            other.Dispose();
-        }
+    }
+
+    /// <summary>Runs an action through the second store and waits for it.</summary>
+    public T WithOtherStore<T>(Func<MessageQueue, Task<T>> action) => action(OtherQueue).GetAwaiter().GetResult();
+
+    private void CloseOther()
+    {
+        _other?.Dispose();
+        _other = null;
+        _otherQueue = null;
     }
 
     /// <summary>
@@ -338,6 +353,11 @@ internal sealed class QueueSut : IDisposable
         Require(!(liveBytes > Config.MaxBytes), $"capacity exceeded: {liveBytes} body bytes, MaxBytes {Config.MaxBytes}");
 
         CheckTier(Store, "the store's");
+        if (_other is not null)
+        {
+            CheckTier(_other, "the other store's");
+        }
+
         if (Queue.GetMemoryTierStats().Spilled)
         {
             Coverage.Count("steps ending with the tier spilled");
@@ -418,6 +438,7 @@ internal sealed class QueueSut : IDisposable
     {
         try
         {
+            CloseOther();
             Store.Dispose();
         }
         finally
