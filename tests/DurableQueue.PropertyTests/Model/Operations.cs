@@ -129,6 +129,28 @@ internal sealed class EnqueueBatchOp(ImmutableArray<NewMessage> messages, Route 
     public override string ToString() => $"{route.Name("EnqueueBatch")}({string.Join(", ", messages)}){route.Suffix}";
 }
 
+/// <summary>
+/// A large batch (hundreds of messages, two priorities), so that the tier's pages of 256 rows, its refills and a
+/// whole-queue reload after a foreign commit are exercised with more than one page.
+/// </summary>
+internal sealed class EnqueueBulkOp(int count) : QueueOperation
+{
+    private ImmutableArray<NewMessage> Messages =>
+        [.. Enumerable.Range(0, count).Select(i => new NewMessage($"b{i % 1000}", i % 3 == 0 ? 2 : 4, 0, null))];
+
+    protected override QueueModel Apply(QueueModel model) => model.Enqueue([.. Messages.Select(m => m.Tuple)]);
+
+    protected override void Execute(QueueSut sut, QueueModel expected)
+    {
+        var outgoing = Messages.Select(m => new OutgoingMessage(Encoding.UTF8.GetBytes(m.Body), m.Options)).ToList();
+        var ids = sut.Admission(expected, tryVariant: false, other: false, async queue => await queue.EnqueueBatchAsync(outgoing));
+        sut.CheckAdmitted(expected, ids);
+        Coverage.Count("bulk enqueues");
+    }
+
+    public override string ToString() => $"EnqueueBulk({count} messages, every third p2, the rest p4)";
+}
+
 internal sealed class ReceiveOp(int max, long visibilityMs, bool other = false) : QueueOperation
 {
     protected override QueueModel Apply(QueueModel model) => model.Receive(max, visibilityMs);

@@ -40,6 +40,7 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
         {
             (6, from m in NewMessage() from route in Routes() select Op(new EnqueueOp(m, route))),
             (2, from ms in Gen.Choose(1, 4).SelectMany(n => NewMessage().ArrayOf(n)) from route in Routes() select Op(new EnqueueBatchOp([.. ms], route))),
+            (1, Gen.Elements(100, 300).Select(n => Op(new EnqueueBulkOp(n)))),
             (6, from n in Gen.Choose(1, 3)
                 from v in Gen.Elements(s_visibilities)
                 from other in Gen.Frequency((4, Gen.Constant(false)), (1, Gen.Constant(true)))
