@@ -320,11 +320,11 @@ internal sealed class RequeueOp(long? id) : QueueOperation
     public override string ToString() => id is { } one ? $"RequeueDeadLetter({one})" : "RequeueDeadLetters()";
 }
 
-internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ackReceipt, bool commit) : QueueOperation
+internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ackReceipt, bool commit, bool catchFull = false) : QueueOperation
 {
     public override bool Pre(QueueModel model) => ackReceipt is not { } r || model.Receipts.ContainsKey(r);
 
-    protected override QueueModel Apply(QueueModel model) => model.UnitOfWork([.. messages.Select(m => m.Tuple)], ackReceipt, commit);
+    protected override QueueModel Apply(QueueModel model) => model.UnitOfWork([.. messages.Select(m => m.Tuple)], ackReceipt, commit, catchFull);
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
@@ -336,7 +336,20 @@ internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ack
             ids = Wait(sut.Store.ExecuteAsync(tx =>
             {
                 QueueSut.Exec(tx.Connection, "INSERT INTO app_rows(note) VALUES (@note);", ("@note", "order"));
-                var list = messages.Select(m => tx.Enqueue(QueueSut.QueueName, m.Body, m.Options)).ToList();
+                var list = new List<MessageId>();
+                foreach (var m in messages)
+                {
+                    try
+                    {
+                        list.Add(tx.Enqueue(QueueSut.QueueName, m.Body, m.Options));
+                    }
+                    catch (QueueFullException) when (catchFull)
+                    {
+                        // The refused enqueue must leave no row even though the unit goes on and commits.
+                        Coverage.Count("unit-of-work enqueues refused and caught");
+                    }
+                }
+
                 if (ack is not null)
                 {
                     tx.Ack(ack);
@@ -377,7 +390,7 @@ internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ack
     }
 
     public override string ToString() =>
-        $"UnitOfWork(app row, enqueue [{string.Join(", ", messages)}]{(ackReceipt is { } r ? $", ack #{r}" : "")}, {(commit ? "commit" : "throw")})";
+        $"UnitOfWork(app row, enqueue [{string.Join(", ", messages)}]{(catchFull ? " catching QueueFullException" : "")}{(ackReceipt is { } r ? $", ack #{r}" : "")}, {(commit ? "commit" : "throw")})";
 }
 
 internal sealed class AdvanceOp(long ms) : QueueOperation

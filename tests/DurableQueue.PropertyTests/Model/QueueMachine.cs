@@ -51,7 +51,8 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
             (2, from ms in Gen.Choose(0, 2).SelectMany(n => NewMessage().ArrayOf(n))
                 from ack in Gen.Elements<int?>([null, .. held, .. stale])
                 from commit in Gen.Frequency((3, Gen.Constant(true)), (1, Gen.Constant(false)))
-                select Op(new UnitOfWorkOp([.. ms], ack, commit))),
+                from catchFull in Gen.Elements(false, true)
+                select Op(new UnitOfWorkOp([.. ms], ack, commit, catchFull))),
         };
 
         var ready = model.ReadyInOrder.Count();

@@ -327,20 +327,29 @@ internal sealed record QueueModel(
 
     /// <summary>
     /// A unit of work: one app row, some enqueues (each admitted on its own, in order, never waiting) and maybe an
-    /// ack; all of it or none. The first failure (a full queue, then a lost lease) is what the caller sees.
+    /// ack; all of it or none. The first failure (a full queue, then a lost lease) is what the caller sees, unless the
+    /// callback catches QueueFullException (<paramref name="catchFull"/>): then the refused enqueue alone leaves no trace.
     /// </summary>
-    public QueueModel UnitOfWork(IReadOnlyList<(string Body, int Priority, long DelayMs, int? MaxAttempts)> messages, int? ackReceipt, bool commit)
+    public QueueModel UnitOfWork(
+        IReadOnlyList<(string Body, int Priority, long DelayMs, int? MaxAttempts)> messages, int? ackReceipt, bool commit, bool catchFull = false)
     {
         var after = this;
         var ids = ImmutableArray.CreateBuilder<long>();
         var dropped = ImmutableArray.CreateBuilder<long>();
         foreach (var message in messages)
         {
-            after = after.Enqueue([message]);
-            if (after.Expect.Refused)
+            var next = after.Enqueue([message]);
+            if (next.Expect.Refused)
             {
+                if (catchFull)
+                {
+                    continue;
+                }
+
                 return this with { Expect = Expected.Full };
             }
+
+            after = next;
 
             ids.AddRange(after.Expect.Ids);
             dropped.AddRange(after.Expect.DroppedOrEmpty);
