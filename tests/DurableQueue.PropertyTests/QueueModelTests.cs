@@ -24,6 +24,7 @@ public sealed partial class QueueModelTests(ITestOutputHelper output)
             config = config.WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(replay.Seed, replay.Gamma), FSharpOption<int>.None)));
         }
 
+        Coverage.Reset();
         var watch = Stopwatch.StartNew();
         try
         {
@@ -40,6 +41,7 @@ public sealed partial class QueueModelTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"{runs} sequences of up to {PropertySettings.Steps} steps passed in {watch.Elapsed.TotalSeconds:0.0} s.");
+        output.WriteLine($"Exercised: {Coverage.Report()}");
     }
 
     [GeneratedRegex(@"\((\d+),\s*(\d+)\)")]

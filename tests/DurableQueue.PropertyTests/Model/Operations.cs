@@ -83,60 +83,128 @@ internal sealed record NewMessage(string Body, int Priority, long DelayMs, int? 
         $"p{Priority}{(DelayMs > 0 ? $" delay {DelayMs}ms" : "")}{(MaxAttempts is { } m ? $" max {m}" : "")}";
 }
 
-internal sealed class EnqueueOp(NewMessage message) : QueueOperation
+/// <summary>Which API an enqueue uses and which store it goes through.</summary>
+/// <param name="Try">TryEnqueueAsync / TryEnqueueBatchAsync (null when full) instead of the throwing variants.</param>
+/// <param name="Other">Through a second store opened on the same file (stands for another process).</param>
+internal readonly record struct Route(bool Try, bool Other)
+{
+    public string Name(string operation) => $"{(Try ? "Try" : "")}{operation}";
+
+    public string Suffix => Other ? " via other store" : "";
+}
+
+internal sealed class EnqueueOp(NewMessage message, Route route) : QueueOperation
 {
     protected override QueueModel Apply(QueueModel model) => model.Enqueue([message.Tuple]);
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
-        var id = Wait(sut.Queue.EnqueueAsync(message.Body, message.Options));
-        QueueSut.Require(id.Value == expected.Expect.Ids[0], $"enqueue returned id {id}, model {expected.Expect.Ids[0]}");
-        sut.ConfirmEnqueued([id.Value]);
+        var ids = sut.Admission(expected, route.Try, route.Other, async queue =>
+        {
+            if (route.Try)
+            {
+                return await queue.TryEnqueueAsync(message.Body, message.Options) is { } id ? [id] : null;
+            }
+
+            return [await queue.EnqueueAsync(message.Body, message.Options)];
+        });
+        sut.CheckAdmitted(expected, ids);
     }
 
-    public override string ToString() => $"Enqueue({message})";
+    public override string ToString() => $"{route.Name("Enqueue")}({message}){route.Suffix}";
 }
 
-internal sealed class EnqueueBatchOp(ImmutableArray<NewMessage> messages) : QueueOperation
+internal sealed class EnqueueBatchOp(ImmutableArray<NewMessage> messages, Route route) : QueueOperation
 {
     protected override QueueModel Apply(QueueModel model) => model.Enqueue([.. messages.Select(m => m.Tuple)]);
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
-        var ids = Wait(sut.Queue.EnqueueBatchAsync(messages.Select(m => new OutgoingMessage(Encoding.UTF8.GetBytes(m.Body), m.Options))));
-        QueueSut.Require(ids.Select(i => i.Value).SequenceEqual(expected.Expect.Ids), $"batch returned [{string.Join(",", ids)}], model [{string.Join(",", expected.Expect.Ids)}]");
-        sut.ConfirmEnqueued(ids.Select(i => i.Value));
+        var outgoing = messages.Select(m => new OutgoingMessage(Encoding.UTF8.GetBytes(m.Body), m.Options)).ToList();
+        var ids = sut.Admission(expected, route.Try, route.Other, async queue =>
+            route.Try ? await queue.TryEnqueueBatchAsync(outgoing) : await queue.EnqueueBatchAsync(outgoing));
+        sut.CheckAdmitted(expected, ids);
     }
 
-    public override string ToString() => $"EnqueueBatch({string.Join(", ", messages)})";
+    public override string ToString() => $"{route.Name("EnqueueBatch")}({string.Join(", ", messages)}){route.Suffix}";
 }
 
-internal sealed class ReceiveOp(int max, long visibilityMs) : QueueOperation
+/// <summary>
+/// A large batch (hundreds of messages, two priorities), so that the tier's pages of 256 rows, its refills and a
+/// whole-queue reload after a foreign commit are exercised with more than one page.
+/// </summary>
+internal sealed class EnqueueBulkOp(int count) : QueueOperation
+{
+    private ImmutableArray<NewMessage> Messages =>
+        [.. Enumerable.Range(0, count).Select(i => new NewMessage($"b{i % 1000}", i % 3 == 0 ? 2 : 4, 0, null))];
+
+    protected override QueueModel Apply(QueueModel model) => model.Enqueue([.. Messages.Select(m => m.Tuple)]);
+
+    protected override void Execute(QueueSut sut, QueueModel expected)
+    {
+        var outgoing = Messages.Select(m => new OutgoingMessage(Encoding.UTF8.GetBytes(m.Body), m.Options)).ToList();
+        var ids = sut.Admission(expected, tryVariant: false, other: false, async queue => await queue.EnqueueBatchAsync(outgoing));
+        sut.CheckAdmitted(expected, ids);
+        Coverage.Count("bulk enqueues");
+    }
+
+    public override string ToString() => $"EnqueueBulk({count} messages, every third p2, the rest p4)";
+}
+
+internal sealed class ReceiveOp(int max, long visibilityMs, bool other = false) : QueueOperation
 {
     protected override QueueModel Apply(QueueModel model) => model.Receive(max, visibilityMs);
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
-        var messages = Wait(sut.Queue.ReceiveAsync(max, TimeSpan.FromMilliseconds(visibilityMs)));
-        var ids = messages.Select(m => m.Id.Value).ToList();
-        QueueSut.Require(ids.SequenceEqual(expected.Expect.Ids), $"received [{string.Join(",", ids)}], model (in delivery order) [{string.Join(",", expected.Expect.Ids)}]");
-        var firstReceipt = expected.NextReceipt - messages.Count;
-        for (var i = 0; i < messages.Count; i++)
+        var queue = other ? sut.OtherQueue : sut.Queue;
+        sut.CheckDeliveries(Wait(queue.ReceiveAsync(max, TimeSpan.FromMilliseconds(visibilityMs))), expected);
+        if (other)
         {
-            var m = messages[i];
-            var model = expected.Live[m.Id.Value];
-            QueueSut.Require(m.Attempt == model.Attempts && m.MaxAttempts == model.MaxAttempts && m.IsLastAttempt == (model.Attempts >= model.MaxAttempts),
-                $"message {m.Id} attempt {m.Attempt}/{m.MaxAttempts}, model {model.Attempts}/{model.MaxAttempts}");
-            QueueSut.Require(m.GetBodyAsString() == model.Body && m.Priority == model.Priority, $"message {m.Id} body/priority differ");
-            QueueSut.Require(m.LeaseExpiresAt.ToUnixTimeMilliseconds() == model.VisibleAt, $"message {m.Id} lease expiry differs");
-            sut.Received(firstReceipt + i, m);
+            Coverage.Count("receives via other store");
         }
     }
 
-    public override string ToString() => $"Receive({max}, vis {Ms(visibilityMs)})";
+    public override string ToString() => $"Receive({max}, vis {Ms(visibilityMs)}){(other ? " via other store" : "")}";
 }
 
-internal sealed class AckOp(int receipt, bool stale) : QueueOperation
+/// <summary>
+/// ReceiveAllAsync(prefetch): take a few messages, then stop. Taking at most half the prefetch (rounded up), and no
+/// more than are ready, keeps it to exactly one leasing receive, so the messages leased ahead and handed back are known.
+/// </summary>
+internal sealed class StreamReceiveOp(int prefetch, int take, long visibilityMs) : QueueOperation
+{
+    public override bool Pre(QueueModel model) => take >= 1 && take <= (prefetch + 1) / 2 && take <= model.ReadyInOrder.Count();
+
+    protected override QueueModel Apply(QueueModel model) => model.StreamReceive(prefetch, take, visibilityMs);
+
+    protected override void Execute(QueueSut sut, QueueModel expected)
+    {
+        var taken = new List<QueueMessage>();
+        async Task Consume()
+        {
+            await foreach (var message in sut.Queue.ReceiveAllAsync(prefetch, TimeSpan.FromMilliseconds(visibilityMs)))
+            {
+                taken.Add(message);
+                if (taken.Count == take)
+                {
+                    break;
+                }
+            }
+        }
+
+        // Breaking out disposes the stream, which hands back what it leased ahead before this returns.
+        // A safety net only: the messages are ready, so the stream delivers them at once.
+        Consume().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+
+        sut.CheckDeliveries(taken, expected);
+        Coverage.Count("ReceiveAll steps");
+    }
+
+    public override string ToString() => $"ReceiveAll(prefetch {prefetch}, take {take}, vis {Ms(visibilityMs)})";
+}
+
+internal sealed class AckOp(int receipt, bool stale, bool other = false) : QueueOperation
 {
     public override bool Pre(QueueModel model) => model.Receipts.ContainsKey(receipt);
 
@@ -144,13 +212,29 @@ internal sealed class AckOp(int receipt, bool stale) : QueueOperation
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
-        if (ExpectLeaseOutcome(expected, () => Wait(sut.Queue.AckAsync(sut.Delivery(receipt)))))
+        var delivery = sut.Delivery(receipt);
+        if (ExpectLeaseOutcome(expected, () =>
+            {
+                if (other)
+                {
+                    sut.WithOtherStore(async queue => { await queue.AckAsync(delivery.Receipt); return true; });
+                }
+                else
+                {
+                    Wait(sut.Queue.AckAsync(delivery));
+                }
+            }))
         {
             sut.Settled(receipt, acked: true);
         }
+
+        if (other)
+        {
+            Coverage.Count("acks via other store");
+        }
     }
 
-    public override string ToString() => $"{(stale ? "Stale" : "")}Ack(#{receipt})";
+    public override string ToString() => $"{(stale ? "Stale" : "")}Ack(#{receipt}){(other ? " via other store" : "")}";
 }
 
 internal sealed class NackOp(int receipt, long delayMs, string? error, bool stale) : QueueOperation
@@ -215,20 +299,32 @@ internal sealed class RequeueOp(long? id) : QueueOperation
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
-        long count = id is { } one
-            ? Wait(sut.Queue.RequeueDeadLetterAsync(new MessageId(one))) ? 1 : 0
-            : Wait(sut.Queue.RequeueDeadLettersAsync());
+        long count;
+        try
+        {
+            count = id is { } one
+                ? Wait(sut.Queue.RequeueDeadLetterAsync(new MessageId(one))) ? 1 : 0
+                : Wait(sut.Queue.RequeueDeadLettersAsync());
+        }
+        catch (QueueFullException ex)
+        {
+            QueueSut.Require(expected.Expect == Expected.Full && !ex.NeverFits, $"requeue threw QueueFullException (NeverFits={ex.NeverFits}), model {expected.Expect}");
+            Coverage.Count("requeues refused (full)");
+            return;
+        }
+
+        QueueSut.Require(expected.Expect != Expected.Full, $"requeued {count}, model: the queue is full");
         QueueSut.Require(count == expected.Expect.Value, $"requeued {count}, model {expected.Expect.Value}");
     }
 
     public override string ToString() => id is { } one ? $"RequeueDeadLetter({one})" : "RequeueDeadLetters()";
 }
 
-internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ackReceipt, bool commit) : QueueOperation
+internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ackReceipt, bool commit, bool catchFull = false) : QueueOperation
 {
     public override bool Pre(QueueModel model) => ackReceipt is not { } r || model.Receipts.ContainsKey(r);
 
-    protected override QueueModel Apply(QueueModel model) => model.UnitOfWork([.. messages.Select(m => m.Tuple)], ackReceipt, commit);
+    protected override QueueModel Apply(QueueModel model) => model.UnitOfWork([.. messages.Select(m => m.Tuple)], ackReceipt, commit, catchFull);
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
@@ -240,7 +336,20 @@ internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ack
             ids = Wait(sut.Store.ExecuteAsync(tx =>
             {
                 QueueSut.Exec(tx.Connection, "INSERT INTO app_rows(note) VALUES (@note);", ("@note", "order"));
-                var list = messages.Select(m => tx.Enqueue(QueueSut.QueueName, m.Body, m.Options)).ToList();
+                var list = new List<MessageId>();
+                foreach (var m in messages)
+                {
+                    try
+                    {
+                        list.Add(tx.Enqueue(QueueSut.QueueName, m.Body, m.Options));
+                    }
+                    catch (QueueFullException) when (catchFull)
+                    {
+                        // The refused enqueue must leave no row even though the unit goes on and commits.
+                        Coverage.Count("unit-of-work enqueues refused and caught");
+                    }
+                }
+
                 if (ack is not null)
                 {
                     tx.Ack(ack);
@@ -249,13 +358,17 @@ internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ack
                 return commit ? list : throw new DeliberateRollbackException();
             }));
         }
-        catch (Exception ex) when (ex is LeaseLostException or DeliberateRollbackException)
+        catch (Exception ex) when (ex is LeaseLostException or DeliberateRollbackException or QueueFullException)
         {
             failure = ex;
         }
 
         switch (expected.Expect.Outcome)
         {
+            case "full":
+                QueueSut.Require(failure is QueueFullException { NeverFits: false }, $"unit of work gave {failure?.GetType().Name ?? "success"}, model: queue full");
+                Coverage.Count("units of work refused (full)");
+                break;
             case "lease-lost":
                 QueueSut.Require(failure is LeaseLostException, $"unit of work gave {failure?.GetType().Name ?? "success"}, model: lease lost");
                 break;
@@ -266,6 +379,7 @@ internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ack
                 QueueSut.Require(failure is null, $"unit of work failed with {failure?.GetType().Name}, model: committed");
                 QueueSut.Require(ids!.Select(i => i.Value).SequenceEqual(expected.Expect.Ids), "unit of work ids differ");
                 sut.ConfirmEnqueued(ids!.Select(i => i.Value));
+                sut.AwaitDropped(expected.Expect.DroppedOrEmpty);
                 if (ackReceipt is { } acked)
                 {
                     sut.Settled(acked, acked: true);
@@ -276,7 +390,7 @@ internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ack
     }
 
     public override string ToString() =>
-        $"UnitOfWork(app row, enqueue [{string.Join(", ", messages)}]{(ackReceipt is { } r ? $", ack #{r}" : "")}, {(commit ? "commit" : "throw")})";
+        $"UnitOfWork(app row, enqueue [{string.Join(", ", messages)}]{(catchFull ? " catching QueueFullException" : "")}{(ackReceipt is { } r ? $", ack #{r}" : "")}, {(commit ? "commit" : "throw")})";
 }
 
 internal sealed class AdvanceOp(long ms) : QueueOperation

@@ -19,7 +19,15 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
     public override Arbitrary<Setup<QueueSut, QueueModel>> Setup =>
         (from maxAttempts in Gen.Elements(1, 2, 3, 5)
          from full in Gen.Frequency((1, Gen.Constant(true)), (3, Gen.Constant(false)))
-         let config = new ModelConfig(maxAttempts, full ? Durability.Full : Durability.Normal)
+         from budget in Gen.Elements(0L, ModelConfig.SmallBudget, long.MaxValue)
+         from tierMax in Gen.Frequency((3, Gen.Constant(64 * 1024)), (1, Gen.Constant(3)))
+         from bounded in Gen.Frequency((2, Gen.Constant(false)), (3, Gen.Constant(true)))
+         from maxMessages in Gen.Frequency((1, Gen.Constant<int?>(null)), (3, Gen.Choose(3, 8).Select(n => (int?)n)))
+         from maxBytes in Gen.Frequency((2, Gen.Constant<int?>(null)), (1, Gen.Choose(8, 24).Select(n => (int?)n)))
+         from mode in Gen.Elements(QueueFullMode.Reject, QueueFullMode.DropOldest)
+         let config = new ModelConfig(
+             maxAttempts, full ? Durability.Full : Durability.Normal, budget, tierMax,
+             bounded ? maxMessages ?? (maxBytes is null ? 5 : null) : null, mode, bounded ? maxBytes : null)
          select (Setup<QueueSut, QueueModel>)new QueueSetup(config)).ToArbitrary();
 
     public override TearDown<QueueSut> TearDown => StateMachine.TearDown<QueueSut>(sut => sut.Dispose());
@@ -30,21 +38,36 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
         var stale = model.StaleReceipts.ToArray();
         var choices = new List<(int, Gen<Operation<QueueSut, QueueModel>>)>
         {
-            (6, NewMessage().Select(m => Op(new EnqueueOp(m)))),
-            (2, Gen.Choose(1, 4).SelectMany(n => NewMessage().ArrayOf(n)).Select(ms => Op(new EnqueueBatchOp([.. ms])))),
-            (6, from n in Gen.Choose(1, 3) from v in Gen.Elements(s_visibilities) select Op(new ReceiveOp(n, v))),
+            (6, from m in NewMessage() from route in Routes() select Op(new EnqueueOp(m, route))),
+            (2, from ms in Gen.Choose(1, 4).SelectMany(n => NewMessage().ArrayOf(n)) from route in Routes() select Op(new EnqueueBatchOp([.. ms], route))),
+            (1, Gen.Elements(100, 300).Select(n => Op(new EnqueueBulkOp(n)))),
+            (6, from n in Gen.Choose(1, 3)
+                from v in Gen.Elements(s_visibilities)
+                from other in Gen.Frequency((4, Gen.Constant(false)), (1, Gen.Constant(true)))
+                select Op(new ReceiveOp(n, v, other))),
             (3, Gen.Elements(s_advances).Select(ms => Op(new AdvanceOp(ms)))),
             (1, Gen.Constant(Op(new CrashOp()))),
             (1, Gen.Elements<long?>([null, .. model.Dead.Keys, 9_999]).Select(id => Op(new RequeueOp(id)))),
             (2, from ms in Gen.Choose(0, 2).SelectMany(n => NewMessage().ArrayOf(n))
                 from ack in Gen.Elements<int?>([null, .. held, .. stale])
                 from commit in Gen.Frequency((3, Gen.Constant(true)), (1, Gen.Constant(false)))
-                select Op(new UnitOfWorkOp([.. ms], ack, commit))),
+                from catchFull in Gen.Elements(false, true)
+                select Op(new UnitOfWorkOp([.. ms], ack, commit, catchFull))),
         };
+
+        var ready = model.ReadyInOrder.Count();
+        if (ready > 0)
+        {
+            choices.Add((2, from prefetch in Gen.Elements(1, 2, 3, 4, 6)
+                            from take in Gen.Choose(1, Math.Min((prefetch + 1) / 2, ready))
+                            from v in Gen.Elements(s_visibilities)
+                            select Op(new StreamReceiveOp(prefetch, take, v))));
+        }
 
         if (held.Length > 0)
         {
-            choices.Add((5, Gen.Elements(held).Select(r => Op(new AckOp(r, stale: false)))));
+            choices.Add((5, from r in Gen.Elements(held) from other in Gen.Frequency((4, Gen.Constant(false)), (1, Gen.Constant(true)))
+                            select Op(new AckOp(r, stale: false, other))));
             choices.Add((2, from r in Gen.Elements(held) from d in Gen.Elements(s_retries) from e in Gen.Elements<string?>("boom", null)
                             select Op(new NackOp(r, d, e, stale: false))));
             choices.Add((2, from r in Gen.Elements(held) from v in Gen.Elements(s_visibilities) select Op(new ExtendOp(r, v, stale: false))));
@@ -55,9 +78,10 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
         {
             choices.Add((2, from r in Gen.Elements(stale)
                             from kind in Gen.Choose(0, 3)
+                            from other in Gen.Elements(false, true)
                             select kind switch
                             {
-                                0 => Op(new AckOp(r, stale: true)),
+                                0 => Op(new AckOp(r, stale: true, other)),
                                 1 => Op(new NackOp(r, 0, "late", stale: true)),
                                 2 => Op(new ExtendOp(r, 30_000, stale: true)),
                                 _ => Op(new DeadLetterOp(r, stale: true)),
@@ -73,6 +97,12 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
         from delay in Gen.Elements(s_delays)
         from max in Gen.Frequency((4, Gen.Constant<int?>(null)), (1, Gen.Choose(1, 3).Select(m => (int?)m)))
         select new NewMessage($"b{body}", priority, delay, max);
+
+    /// <summary>Mostly the throwing API through the store under test; sometimes the Try variant, sometimes the other store.</summary>
+    private static Gen<Route> Routes() =>
+        from useTry in Gen.Frequency((2, Gen.Constant(false)), (1, Gen.Constant(true)))
+        from other in Gen.Frequency((5, Gen.Constant(false)), (1, Gen.Constant(true)))
+        select new Route(useTry, other);
 
     private static Operation<QueueSut, QueueModel> Op(QueueOperation operation) => operation;
 

@@ -5,16 +5,68 @@ using System.Text;
 namespace DurableQueue.PropertyTests.Model;
 
 /// <summary>
-/// What one model run is configured with. New store or queue settings (a memory budget, a capacity) become fields
-/// here: <see cref="Configure"/> passes them to the real store and <see cref="QueueModel"/> reads them.
+/// What one model run is configured with: queue and store settings the model must know about. <see cref="Configure"/>
+/// passes them to the real store (every store opened on the run's file) and <see cref="QueueModel"/> reads them.
 /// </summary>
-internal sealed record ModelConfig(int QueueMaxAttempts, Durability Durability)
+/// <param name="MemoryBudget">The memory tier's byte budget: 0 turns the tier off, <see cref="long.MaxValue"/> is unlimited.</param>
+/// <param name="TierMaxMessageBytes">Bodies larger than this keep only their ordering key in the tier.</param>
+/// <param name="MaxMessages">The queue's bound on live messages (ready + delayed + leased), or null.</param>
+/// <param name="MaxBytes">The queue's bound on the body bytes of its live messages, or null.</param>
+/// <param name="FullMode">What an enqueue does on a full bounded queue (Reject or DropOldest; the model never waits).</param>
+internal sealed record ModelConfig(
+    int QueueMaxAttempts,
+    Durability Durability,
+    long MemoryBudget = 0,
+    int TierMaxMessageBytes = 64 * 1024,
+    int? MaxMessages = null,
+    QueueFullMode FullMode = QueueFullMode.Reject,
+    int? MaxBytes = null)
 {
-    public void Configure(QueueStoreOptions options) => options.Durability = Durability;
+    /// <summary>A budget of a few messages: each tier entry counts its body, headers and about 160 bytes.</summary>
+    public const long SmallBudget = 3 * (4 + 200);
 
-    public QueueOptions QueueOptions => new() { VisibilityTimeout = TimeSpan.FromSeconds(30), MaxAttempts = QueueMaxAttempts };
+    public void Configure(QueueStoreOptions options)
+    {
+        options.Durability = Durability;
+        options.MemoryBudgetBytes = MemoryBudget;
+        options.MemoryTierMaxMessageBytes = TierMaxMessageBytes;
+    }
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"queue MaxAttempts={QueueMaxAttempts}, {Durability}");
+    public QueueOptions QueueOptions
+    {
+        get
+        {
+            var options = new QueueOptions { VisibilityTimeout = TimeSpan.FromSeconds(30), MaxAttempts = QueueMaxAttempts };
+            options.MaxMessages = MaxMessages;
+            options.MaxBytes = MaxBytes;
+            if (IsBounded)
+            {
+                options.FullMode = FullMode;
+            }
+
+            return options;
+        }
+    }
+
+    public bool IsBounded => MaxMessages is not null || MaxBytes is not null;
+
+    public override string ToString()
+    {
+        var tier = MemoryBudget switch
+        {
+            0 => "tier off",
+            long.MaxValue => "tier unlimited",
+            _ => string.Create(CultureInfo.InvariantCulture, $"tier {MemoryBudget} B"),
+        };
+        if (MemoryBudget > 0 && TierMaxMessageBytes < 64 * 1024)
+        {
+            tier += string.Create(CultureInfo.InvariantCulture, $" (bodies over {TierMaxMessageBytes} B key only)");
+        }
+
+        var bound = !IsBounded ? ", unbounded" : string.Create(CultureInfo.InvariantCulture,
+            $"{(MaxMessages is { } max ? $", MaxMessages={max}" : "")}{(MaxBytes is { } maxBytes ? $", MaxBytes={maxBytes}" : "")} {FullMode}");
+        return string.Create(CultureInfo.InvariantCulture, $"queue MaxAttempts={QueueMaxAttempts}, {Durability}, {tier}{bound}");
+    }
 }
 
 /// <summary>A live message as the contract says it must be.</summary>
@@ -25,15 +77,26 @@ internal sealed record ModelMessage(
 internal sealed record ModelDeadLetter(long Id, string Body, int Priority, long EnqueuedAt, int Attempts, int MaxAttempts, string Reason, string? LastError);
 
 /// <summary>What the real store must answer to the operation that produced this model state.</summary>
-internal sealed record Expected(string Outcome, ImmutableArray<long> Ids = default, long Value = 0)
+/// <param name="Dropped">Messages a DropOldest enqueue deleted to make room, oldest first.</param>
+internal sealed record Expected(string Outcome, ImmutableArray<long> Ids = default, long Value = 0, ImmutableArray<long> Dropped = default)
 {
     public static readonly Expected Nothing = new("none");
     public static readonly Expected Ok = new("ok");
     public static readonly Expected LeaseLost = new("lease-lost");
     public static readonly Expected RolledBack = new("rolled-back");
 
+    /// <summary>The queue is full: QueueFullException, or null from the Try variants; nothing was written.</summary>
+    public static readonly Expected Full = new("full");
+
+    /// <summary>A batch larger than the bound: QueueFullException with NeverFits in every mode, Try variants included.</summary>
+    public static readonly Expected NeverFits = new("never-fits");
+
+    public bool Refused => Outcome is "full" or "never-fits";
+
+    public ImmutableArray<long> DroppedOrEmpty => Dropped.IsDefault ? [] : Dropped;
+
     public override string ToString() =>
-        Ids.IsDefault ? Outcome : $"{Outcome} [{string.Join(",", Ids)}]";
+        (Ids.IsDefault ? Outcome : $"{Outcome} [{string.Join(",", Ids)}]") + (DroppedOrEmpty.IsEmpty ? "" : $" dropped [{string.Join(",", Dropped)}]");
 }
 
 /// <summary>
@@ -73,9 +136,19 @@ internal sealed record QueueModel(
     public IEnumerable<ModelMessage> ReadyInOrder =>
         Live.Values.Where(m => m.VisibleAt <= Now).OrderBy(m => m.Priority).ThenBy(m => m.VisibleAt).ThenBy(m => m.Id);
 
+    /// <summary>
+    /// An enqueue (one message or an atomic batch): admitted whole or refused whole on a bounded queue, DropOldest
+    /// first deleting the oldest ready messages that hold no lease (by id) to make room.
+    /// </summary>
     public QueueModel Enqueue(IReadOnlyList<(string Body, int Priority, long DelayMs, int? MaxAttempts)> messages)
     {
-        var live = Live;
+        var (room, dropped, refused) = MakeRoom(messages.Count, messages.Sum(m => Bytes(m.Body)));
+        if (refused is not null)
+        {
+            return this with { Expect = refused };
+        }
+
+        var live = room.Live;
         var id = NextId;
         var ids = ImmutableArray.CreateBuilder<long>();
         foreach (var (body, priority, delay, max) in messages)
@@ -84,7 +157,60 @@ internal sealed record QueueModel(
             ids.Add(id++);
         }
 
-        return this with { Live = live, NextId = id, Expect = new Expected("enqueued", ids.ToImmutable()) };
+        return room with { Live = live, NextId = id, Expect = new Expected("enqueued", ids.ToImmutable(), Dropped: dropped) };
+    }
+
+    /// <summary>Body bytes, as MaxBytes counts them (headers are not counted).</summary>
+    public static long Bytes(string body) => Encoding.UTF8.GetByteCount(body);
+
+    public long LiveBytes => Live.Values.Sum(m => Bytes(m.Body));
+
+    /// <summary>
+    /// The admission check of a bounded queue (BackPressure/Admission.cs) for <paramref name="count"/> new messages of
+    /// <paramref name="bytes"/> body bytes: what must be dropped first (DropOldest), or why it is refused.
+    /// </summary>
+    private (QueueModel Room, ImmutableArray<long> Dropped, Expected? Refused) MakeRoom(int count, long bytes)
+    {
+        if (!Config.IsBounded)
+        {
+            return (this, [], null);
+        }
+
+        if (count > Config.MaxMessages || bytes > Config.MaxBytes)
+        {
+            return (this, [], Expected.NeverFits);
+        }
+
+        var overMessages = Config.MaxMessages is { } max ? Live.Count + count - max : 0;
+        var overBytes = Config.MaxBytes is { } maxBytes ? LiveBytes + bytes - maxBytes : 0;
+        if (overMessages <= 0 && overBytes <= 0)
+        {
+            return (this, [], null);
+        }
+
+        if (Config.FullMode != QueueFullMode.DropOldest)
+        {
+            return (this, [], Expected.Full);
+        }
+
+        // Droppable: ready and holding no lease token (a lease that expired still holds it); delayed and nack-delayed
+        // never. Oldest id first, until both bounds fit.
+        var victims = ImmutableArray.CreateBuilder<long>();
+        long freed = 0;
+        foreach (var m in Live.Values.Where(m => m.Receipt is null && m.VisibleAt <= Now).OrderBy(m => m.Id))
+        {
+            if (victims.Count >= overMessages && freed >= overBytes)
+            {
+                break;
+            }
+
+            victims.Add(m.Id);
+            freed += Bytes(m.Body);
+        }
+
+        return victims.Count < overMessages || freed < overBytes
+            ? (this, [], Expected.Full)
+            : (this with { Live = Live.RemoveRange(victims) }, victims.ToImmutable(), null);
     }
 
     public QueueModel Receive(int max, long visibilityMs)
@@ -105,6 +231,24 @@ internal sealed record QueueModel(
         }
 
         return this with { Live = live, Receipts = receipts, NextReceipt = next, Expect = new Expected("received", [.. chosen.Select(m => m.Id)]) };
+    }
+
+    /// <summary>
+    /// ReceiveAllAsync(prefetch) taking <paramref name="take"/> messages, then stopping: its one receive leased the
+    /// first <paramref name="prefetch"/> ready messages; those never handed out are released (attempt not spent,
+    /// no lease, ready from now).
+    /// </summary>
+    public QueueModel StreamReceive(int prefetch, int take, long visibilityMs)
+    {
+        var leasedAhead = ReadyInOrder.Take(prefetch).Skip(take).ToList();
+        var after = Receive(take, visibilityMs);
+        var live = after.Live;
+        foreach (var m in leasedAhead)
+        {
+            live = live.SetItem(m.Id, m with { Receipt = null, VisibleAt = Now });
+        }
+
+        return after with { Live = live };
     }
 
     public QueueModel Ack(int receipt)
@@ -163,6 +307,12 @@ internal sealed record QueueModel(
     public QueueModel RequeueDeadLetters(long? onlyId)
     {
         var ids = onlyId is { } one ? (Dead.ContainsKey(one) ? [one] : []) : Dead.Keys.ToList();
+        if (ids.Count > 0 && (Live.Count + ids.Count > Config.MaxMessages || LiveBytes + ids.Sum(id => Bytes(Dead[id].Body)) > Config.MaxBytes))
+        {
+            // Requeues never wait and never drop; one chunk (up to 5,000) goes back whole or stays whole.
+            return this with { Expect = Expected.Full };
+        }
+
         var live = Live;
         var dead = Dead;
         foreach (var id in ids)
@@ -175,9 +325,36 @@ internal sealed record QueueModel(
         return this with { Live = live, Dead = dead, Expect = new Expected("requeued", Value: ids.Count) };
     }
 
-    /// <summary>A unit of work: one app row, some enqueues and maybe an ack; all of it or none.</summary>
-    public QueueModel UnitOfWork(IReadOnlyList<(string Body, int Priority, long DelayMs, int? MaxAttempts)> messages, int? ackReceipt, bool commit)
+    /// <summary>
+    /// A unit of work: one app row, some enqueues (each admitted on its own, in order, never waiting) and maybe an
+    /// ack; all of it or none. The first failure (a full queue, then a lost lease) is what the caller sees, unless the
+    /// callback catches QueueFullException (<paramref name="catchFull"/>): then the refused enqueue alone leaves no trace.
+    /// </summary>
+    public QueueModel UnitOfWork(
+        IReadOnlyList<(string Body, int Priority, long DelayMs, int? MaxAttempts)> messages, int? ackReceipt, bool commit, bool catchFull = false)
     {
+        var after = this;
+        var ids = ImmutableArray.CreateBuilder<long>();
+        var dropped = ImmutableArray.CreateBuilder<long>();
+        foreach (var message in messages)
+        {
+            var next = after.Enqueue([message]);
+            if (next.Expect.Refused)
+            {
+                if (catchFull)
+                {
+                    continue;
+                }
+
+                return this with { Expect = Expected.Full };
+            }
+
+            after = next;
+
+            ids.AddRange(after.Expect.Ids);
+            dropped.AddRange(after.Expect.DroppedOrEmpty);
+        }
+
         if (ackReceipt is { } r && !Holds(r))
         {
             return this with { Expect = Expected.LeaseLost };
@@ -188,14 +365,13 @@ internal sealed record QueueModel(
             return this with { Expect = Expected.RolledBack };
         }
 
-        var after = Enqueue(messages);
         if (ackReceipt is { } ack)
         {
             var id = Receipts[ack];
             after = after with { Live = after.Live.Remove(id), Acked = after.Acked.Add(id) };
         }
 
-        return after with { AppRows = AppRows + 1 };
+        return after with { AppRows = AppRows + 1, Expect = new Expected("enqueued", ids.ToImmutable(), Dropped: dropped.ToImmutable()) };
     }
 
     /// <summary>Moves the clock; a lease on the last attempt that expires moves to the dead letters at that moment.</summary>

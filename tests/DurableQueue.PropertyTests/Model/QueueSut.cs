@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
@@ -18,17 +19,25 @@ internal sealed class QueueSut : IDisposable
     private readonly HashSet<(long Id, Guid Token)> _tokens = [];
     private readonly HashSet<long> _confirmedEnqueues = [];
     private readonly HashSet<long> _confirmedAcks = [];
+    private readonly object _dropLock = new();
+    private readonly List<long> _reportedDrops = [];
+    private readonly HashSet<long> _dropped = [];
     private readonly string _directory;
+    private QueueStore? _other;
+    private MessageQueue? _otherQueue;
     private int _generation;
 
     public QueueSut(ModelConfig config)
     {
         Config = config;
+        Coverage.Count($"sequences with tier {config.MemoryBudget switch { 0 => "off", long.MaxValue => "unlimited", var b => $"{b} B" }}");
+        Coverage.Count($"sequences {(config.IsBounded ? $"bounded {config.FullMode}" : "unbounded")}");
         _directory = Path.Combine(Path.GetTempPath(), $"dq-model-{Guid.NewGuid():N}");
         Directory.CreateDirectory(_directory);
         Clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(QueueModel.Start));
         FilePath = Path.Combine(_directory, "store-0.db");
         Store = QueueStore.Open(FilePath, Options());
+        Store.MessagesDropped += OnDropped;
         Queue = Store.GetQueue(QueueName, config.QueueOptions);
         Store.ExecuteAsync(tx => Exec(tx.Connection, "CREATE TABLE app_rows (id INTEGER PRIMARY KEY, note TEXT NOT NULL);")).AsTask().GetAwaiter().GetResult();
     }
@@ -94,6 +103,8 @@ internal sealed class QueueSut : IDisposable
     /// </summary>
     public void CrashAndReopen()
     {
+        // The other process goes away first (a clean close; only this store is abandoned).
+        CloseOther();
         // Timers (sweep, maintenance) only fire when the fake clock moves; after this no-op the writer is idle.
         Store.Writer.SubmitAsync(static _ => 0, CancellationToken.None).GetAwaiter().GetResult();
         var next = Path.Combine(_directory, $"store-{++_generation}.db");
@@ -109,7 +120,159 @@ internal sealed class QueueSut : IDisposable
         DeleteFiles(FilePath);
         FilePath = next;
         Store = QueueStore.Open(FilePath, Options());
+        Store.MessagesDropped += OnDropped;
         Queue = Store.GetQueue(QueueName, Config.QueueOptions);
+    }
+
+    /// <summary>
+    /// A second store on the same file with the same settings, opened when first used and kept open until the next
+    /// crash-and-reopen. It stands for another process: each store's commits are foreign to the other, which must make
+    /// the other's memory tier read the queue back from disk (<c>PRAGMA data_version</c>). It shares the fake clock, so
+    /// its own timers (sweeps of expired last attempts) run too.
+    /// </summary>
+    public MessageQueue OtherQueue
+    {
+        get
+        {
+            if (_other is null)
+            {
+                _other = QueueStore.Open(FilePath, Options());
+                _other.MessagesDropped += OnDropped;
+                _otherQueue = _other.GetQueue(QueueName, Config.QueueOptions);
+                Coverage.Count("other store opened");
+            }
+
+            return _otherQueue!;
+        }
+    }
+
+    /// <summary>Runs an action through the second store and waits for it.</summary>
+    public T WithOtherStore<T>(Func<MessageQueue, Task<T>> action) => action(OtherQueue).GetAwaiter().GetResult();
+
+    private void CloseOther()
+    {
+        _other?.Dispose();
+        _other = null;
+        _otherQueue = null;
+    }
+
+    /// <summary>
+    /// Runs an enqueue (single or batch, throwing or Try variant, through this or the other store) and checks its
+    /// outcome against the model: admitted, full (QueueFullException or null), or never fits (always an exception).
+    /// </summary>
+    public IReadOnlyList<MessageId>? Admission(QueueModel expected, bool tryVariant, bool other, Func<MessageQueue, Task<IReadOnlyList<MessageId>?>> enqueue)
+    {
+        IReadOnlyList<MessageId>? ids;
+        QueueFullException? full = null;
+        try
+        {
+            ids = other ? WithOtherStore(enqueue) : enqueue(Queue).GetAwaiter().GetResult();
+        }
+        catch (QueueFullException ex)
+        {
+            ids = null;
+            full = ex;
+        }
+
+        var got = full is not null ? $"QueueFullException(NeverFits={full.NeverFits})" : ids is null ? "null" : $"ids [{string.Join(",", ids)}]";
+        var ok = expected.Expect.Outcome switch
+        {
+            "never-fits" => full is { NeverFits: true },
+            "full" => tryVariant ? full is null && ids is null : full is { NeverFits: false },
+            _ => full is null && ids is not null,
+        };
+        Require(ok, $"enqueue gave {got}, model {expected.Expect}");
+        Coverage.Count($"enqueue {(expected.Expect.Refused ? expected.Expect.Outcome : "admitted")}{(tryVariant ? " (Try)" : "")}{(other ? " via other store" : "")}");
+        if (full is not null)
+        {
+            var capacity = full.Limit == QueueLimit.MaxMessages ? Config.MaxMessages : Config.MaxBytes;
+            Require(full.QueueName == QueueName && full.Capacity == capacity, $"QueueFullException names {full.QueueName} {full.Limit} {full.Capacity}");
+        }
+
+        return ids;
+    }
+
+    /// <summary>After an admitted enqueue: the ids the model assigned, and the drops the store reported.</summary>
+    public void CheckAdmitted(QueueModel expected, IReadOnlyList<MessageId>? ids)
+    {
+        if (ids is null)
+        {
+            return;
+        }
+
+        Require(ids.Select(i => i.Value).SequenceEqual(expected.Expect.Ids), $"enqueue returned [{string.Join(",", ids)}], model [{string.Join(",", expected.Expect.Ids)}]");
+        ConfirmEnqueued(ids.Select(i => i.Value));
+        AwaitDropped(expected.Expect.DroppedOrEmpty);
+    }
+
+    private void OnDropped(object? sender, MessagesDroppedEventArgs e)
+    {
+        lock (_dropLock)
+        {
+            _reportedDrops.AddRange(e.MessageIds.Select(i => i.Value));
+            Monitor.PulseAll(_dropLock);
+        }
+    }
+
+    /// <summary>
+    /// Waits for the MessagesDropped events of the last operation (raised on the thread pool after the commit) and
+    /// checks they name exactly the messages the model dropped. Only reported drops excuse a message from "nothing lost".
+    /// </summary>
+    public void AwaitDropped(ImmutableArray<long> expected)
+    {
+        lock (_dropLock)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (_reportedDrops.Count < expected.Length)
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || !Monitor.Wait(_dropLock, left))
+                {
+                    break;
+                }
+            }
+
+            Require(_reportedDrops.Order().SequenceEqual(expected.Order()),
+                $"MessagesDropped reported [{string.Join(",", _reportedDrops)}], model dropped [{string.Join(",", expected)}]");
+            _dropped.UnionWith(_reportedDrops);
+            if (expected.Length > 0)
+            {
+                Coverage.Count("enqueues that dropped messages");
+            }
+
+            _reportedDrops.Clear();
+        }
+    }
+
+    /// <summary>Checks every delivery of a receive against the model (ids in delivery order, attempts, body, lease) and records it.</summary>
+    public void CheckDeliveries(IReadOnlyList<QueueMessage> messages, QueueModel expected)
+    {
+        var ids = messages.Select(m => m.Id.Value).ToList();
+        Require(ids.SequenceEqual(expected.Expect.Ids), $"received [{string.Join(",", ids)}], model (in delivery order) [{string.Join(",", expected.Expect.Ids)}]");
+        var firstReceipt = expected.NextReceipt - messages.Count;
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var m = messages[i];
+            var model = expected.Live[m.Id.Value];
+            Require(m.Attempt == model.Attempts && m.MaxAttempts == model.MaxAttempts && m.IsLastAttempt == (model.Attempts >= model.MaxAttempts),
+                $"message {m.Id} attempt {m.Attempt}/{m.MaxAttempts}, model {model.Attempts}/{model.MaxAttempts}");
+            Require(m.GetBodyAsString() == model.Body && m.Priority == model.Priority, $"message {m.Id} body/priority differ");
+            Require(m.LeaseExpiresAt.ToUnixTimeMilliseconds() == model.VisibleAt, $"message {m.Id} lease expiry differs");
+            Received(firstReceipt + i, m);
+        }
+    }
+
+    /// <summary>The memory tier exists exactly when a budget is set, and never held more than the budget.</summary>
+    private void CheckTier(QueueStore store, string which)
+    {
+        if (Config.MemoryBudget == 0)
+        {
+            Require(store.Tier is null, $"{which} memory tier exists with a budget of 0");
+            return;
+        }
+
+        Require(store.Tier is { } tier && tier.PeakBytes <= Config.MemoryBudget,
+            $"{which} memory tier peaked at {store.Tier?.PeakBytes} bytes, budget {Config.MemoryBudget}");
     }
 
     /// <summary>Compares everything the store holds with the model, plus the model-free checks.</summary>
@@ -123,6 +286,7 @@ internal sealed class QueueSut : IDisposable
         connection.Open();
         var live = new List<string>();
         var liveIds = new HashSet<long>();
+        long liveBytes = 0;
         using (var command = connection.CreateCommand())
         {
             command.CommandText = "SELECT id, body, priority, visible_at, enqueued_at, attempts, max_attempts, lease_token, last_error FROM dq_messages ORDER BY id;";
@@ -131,6 +295,7 @@ internal sealed class QueueSut : IDisposable
             {
                 var id = reader.GetInt64(0);
                 liveIds.Add(id);
+                liveBytes += reader.GetFieldValue<byte[]>(1).Length;
                 var token = reader.IsDBNull(7) ? (Guid?)null : new Guid(reader.GetFieldValue<byte[]>(7));
                 live.Add(Row(id, Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(1)), reader.GetInt32(2), reader.GetInt64(3), reader.GetInt64(4),
                     reader.GetInt32(5), reader.GetInt32(6), token is { } t ? TokenName(id, t) : "-", reader.IsDBNull(8) ? null : reader.GetString(8)));
@@ -176,10 +341,37 @@ internal sealed class QueueSut : IDisposable
             (counts.Ready, counts.Delayed, counts.Leased, counts.DeadLettered) == (expectedCounts.Ready, expectedCounts.Delayed, expectedCounts.Leased, expectedCounts.Dead),
             $"counts {counts} != model {expectedCounts}");
 
-        // Model-free checks: nothing confirmed is lost, nothing acked is back.
+        // The counters that admission reads (kept by triggers) must match the model too.
+        var stats = Queue.GetBackPressureStats();
+        var modelBytes = model.LiveBytes;
+        Require((stats.Messages, stats.Bytes, stats.DeadLetters) == (model.Live.Count, modelBytes, model.Dead.Count),
+            $"back-pressure counters messages={stats.Messages} bytes={stats.Bytes} dead={stats.DeadLetters}, model {model.Live.Count}/{modelBytes}/{model.Dead.Count}");
+
+        // Model-free checks: capacity respected, the tier within its budget, nothing confirmed is lost (unless the
+        // store reported dropping it), nothing acked is back.
+        Require(!(liveIds.Count > Config.MaxMessages), $"capacity exceeded: {liveIds.Count} live messages, MaxMessages {Config.MaxMessages}");
+        Require(!(liveBytes > Config.MaxBytes), $"capacity exceeded: {liveBytes} body bytes, MaxBytes {Config.MaxBytes}");
+
+        CheckTier(Store, "the store's");
+        if (_other is not null)
+        {
+            CheckTier(_other, "the other store's");
+        }
+
+        if (Queue.GetMemoryTierStats().Spilled)
+        {
+            Coverage.Count("steps ending with the tier spilled");
+        }
+
+        lock (_dropLock)
+        {
+            Require(_reportedDrops.Count == 0, $"MessagesDropped reported [{string.Join(",", _reportedDrops)}], but the model dropped nothing");
+        }
+
         foreach (var id in _confirmedEnqueues)
         {
-            Require(liveIds.Contains(id) || deadIds.Contains(id) || _confirmedAcks.Contains(id), $"message {id} was enqueued, never acked, and is gone");
+            Require(liveIds.Contains(id) || deadIds.Contains(id) || _confirmedAcks.Contains(id) || _dropped.Contains(id),
+                $"message {id} was enqueued, never acked or dropped, and is gone");
         }
 
         foreach (var id in _confirmedAcks)
@@ -246,6 +438,7 @@ internal sealed class QueueSut : IDisposable
     {
         try
         {
+            CloseOther();
             Store.Dispose();
         }
         finally
