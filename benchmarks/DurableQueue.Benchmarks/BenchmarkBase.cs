@@ -33,6 +33,22 @@ public abstract class BenchmarkBase
     }
 
     /// <summary>Adjusts the store's options before it is opened (e.g. the memory budget).</summary>
+    /// <summary>The raw baseline's consumer: claims up to <paramref name="batch"/> rows and deletes them, one commit each, until none is left.</summary>
+    protected void RawDrain(int batch)
+    {
+        var token = Guid.NewGuid().ToByteArray();
+        while (true)
+        {
+            var claimed = Raw.Claim(batch, token);
+            if (claimed.Count == 0)
+            {
+                return;
+            }
+
+            Raw.Delete(claimed, token);
+        }
+    }
+
     protected virtual void ConfigureStore(QueueStoreOptions options)
     {
     }

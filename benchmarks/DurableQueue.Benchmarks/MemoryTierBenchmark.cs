@@ -107,19 +107,4 @@ public class MemoryTierBenchmark : BenchmarkBase
             await Queue.AckManyAsync(messages.Select(m => m.Receipt));
         }
     }
-
-    private void RawDrain(int batch)
-    {
-        var token = Guid.NewGuid().ToByteArray();
-        while (true)
-        {
-            var claimed = Raw.Claim(batch, token);
-            if (claimed.Count == 0)
-            {
-                return;
-            }
-
-            Raw.Delete(claimed, token);
-        }
-    }
 }

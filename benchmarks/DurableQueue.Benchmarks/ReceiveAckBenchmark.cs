@@ -35,20 +35,6 @@ public class ReceiveAckBenchmark : BenchmarkBase
     [Benchmark(OperationsPerInvoke = Messages)]
     public Task Receive16_AckMany_4Consumers() => Consumers(4, 16);
 
-    private void RawDrain(int batch)
-    {
-        var token = Guid.NewGuid().ToByteArray();
-        while (true)
-        {
-            var claimed = Raw.Claim(batch, token);
-            if (claimed.Count == 0)
-            {
-                return;
-            }
-
-            Raw.Delete(claimed, token);
-        }
-    }
 
     private Task Consumers(int consumers, int batch) =>
         RunConcurrently(consumers, async _ =>
