@@ -52,7 +52,7 @@ internal sealed class Delivery
     /// <summary>Acks the message, runs the app's work and records the job's success in one unit of work.</summary>
     public async ValueTask<T> CompleteAsync<T>(Func<QueueTransaction, T>? work, byte[]? result, CancellationToken cancellationToken)
     {
-        if (Interlocked.CompareExchange(ref _state, Settling, Open) != Open)
+        if (!TryClaim())
         {
             throw new InvalidOperationException(HostingErrors.AlreadySettled);
         }
@@ -112,60 +112,41 @@ internal sealed class Delivery
     /// <summary>Gives the message back after a failed attempt (the core dead-letters it on the last one).</summary>
     public async ValueTask<NackOutcome?> NackAsync(string error, TimeSpan retryAfter, CancellationToken cancellationToken)
     {
-        if (Interlocked.CompareExchange(ref _state, Settling, Open) != Open)
+        if (!TryClaim())
         {
             return null;
         }
 
-        var start = Stopwatch.GetTimestamp();
-        try
+        return await SettleAsync("nack", async () =>
         {
-            NackOutcome outcome;
-            if (IsJob)
-            {
-                outcome = await Queue.Store.ExecuteAsync(
+            var outcome = IsJob
+                ? await Queue.Store.ExecuteAsync(
                     tx =>
                     {
                         var o = tx.Nack(Message, retryAfter, error);
                         _jobs.Failed(tx.Connection, Message.Id, tx.Now.ToUnixTimeMilliseconds(), Message.Attempt, o, error);
                         return o;
                     },
-                    cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                outcome = await Queue.NackAsync(Message, retryAfter, error, cancellationToken).ConfigureAwait(false);
-            }
-
-            _telemetry.RecordOperation(Queue.Name, "nack", "settle", start);
+                    cancellationToken).ConfigureAwait(false)
+                : await Queue.NackAsync(Message, retryAfter, error, cancellationToken).ConfigureAwait(false);
             if (IsJob && outcome == NackOutcome.DeadLettered)
             {
                 _jobs.NotifyFinished(Message.Id);
             }
 
             return outcome;
-        }
-        catch (Exception ex)
-        {
-            _telemetry.RecordOperation(Queue.Name, "nack", "settle", start, ex);
-            throw;
-        }
-        finally
-        {
-            Finish();
-        }
+        }).ConfigureAwait(false);
     }
 
     /// <summary>Moves an unreadable message to the dead-letter store at once.</summary>
     public async ValueTask<bool> DeadLetterAsync(string reason, CancellationToken cancellationToken)
     {
-        if (Interlocked.CompareExchange(ref _state, Settling, Open) != Open)
+        if (!TryClaim())
         {
             return false;
         }
 
-        var start = Stopwatch.GetTimestamp();
-        try
+        return await SettleAsync("dead_letter", async () =>
         {
             await Queue.Store.ExecuteAsync(
                 tx =>
@@ -177,29 +158,19 @@ internal sealed class Delivery
                     }
                 },
                 cancellationToken).ConfigureAwait(false);
-            _telemetry.RecordOperation(Queue.Name, "dead_letter", "settle", start);
             if (IsJob)
             {
                 _jobs.NotifyFinished(Message.Id);
             }
 
             return true;
-        }
-        catch (Exception ex)
-        {
-            _telemetry.RecordOperation(Queue.Name, "dead_letter", "settle", start, ex);
-            throw;
-        }
-        finally
-        {
-            Finish();
-        }
+        }).ConfigureAwait(false);
     }
 
     /// <summary>Acks the message of a cancelled job without running it.</summary>
     public async ValueTask SkipAsync(CancellationToken cancellationToken)
     {
-        if (Interlocked.CompareExchange(ref _state, Settling, Open) != Open)
+        if (!TryClaim())
         {
             return;
         }
@@ -216,30 +187,52 @@ internal sealed class Delivery
 
     /// <summary>
     /// Hands the message back at once, visible again with its attempt not spent; false when a settle got there first.
+    /// A job's status moves back with its message, in the same transaction.
     /// </summary>
     public async ValueTask<bool> TryReleaseAsync(CancellationToken cancellationToken)
     {
-        if (Interlocked.CompareExchange(ref _state, Settling, Open) != Open)
+        if (!TryClaim())
         {
             return false;
         }
 
         await RenewalCancellation.CancelAsync().ConfigureAwait(false);
-        var start = Stopwatch.GetTimestamp();
-        try
+        return await SettleAsync("release", async () =>
         {
-            await Queue.ReleaseAsync(Message.Receipt, cancellationToken).ConfigureAwait(false);
-            _telemetry.RecordOperation(Queue.Name, "release", "settle", start);
             if (IsJob)
             {
-                await Queue.Store.ExecuteAsync(tx => JobStore.Released(tx.Connection, Message.Id), cancellationToken).ConfigureAwait(false);
+                await Queue.Store.ExecuteAsync(
+                    tx =>
+                    {
+                        tx.Release(Message);
+                        JobStore.Released(tx.Connection, Message.Id);
+                    },
+                    cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await Queue.ReleaseAsync(Message.Receipt, cancellationToken).ConfigureAwait(false);
             }
 
             return true;
+        }).ConfigureAwait(false);
+    }
+
+    private bool TryClaim() => Interlocked.CompareExchange(ref _state, Settling, Open) == Open;
+
+    /// <summary>Runs a settle that ends the delivery whatever its outcome, timing it for the operation metric.</summary>
+    private async ValueTask<T> SettleAsync<T>(string operation, Func<ValueTask<T>> settle)
+    {
+        var start = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await settle().ConfigureAwait(false);
+            _telemetry.RecordOperation(Queue.Name, operation, "settle", start);
+            return result;
         }
         catch (Exception ex)
         {
-            _telemetry.RecordOperation(Queue.Name, "release", "settle", start, ex);
+            _telemetry.RecordOperation(Queue.Name, operation, "settle", start, ex);
             throw;
         }
         finally

@@ -109,6 +109,15 @@ public sealed class QueueTransaction
         _store.NoteRoomFreed(_context, message.QueueName); // back pressure
     }
 
+    /// <summary>Hands a received message back at once without spending its attempt (a worker shutting down).</summary>
+    internal void Release(QueueMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ThrowIfInactive();
+        Fenced(() => MessageCommands.Release(_context, message.QueueName, message.Receipt));
+        _context.AfterCommit(_store.StateOf(message.QueueName).Arrivals.Pulse);
+    }
+
     private void Fenced(Action settle)
     {
         try

@@ -24,6 +24,28 @@ public sealed class JobClientTests : IDisposable
             s => s.AddSingleton(_probe));
 
     [Fact]
+    public async Task Job_HandedBackAtShutdown_IsPendingAgainWithoutSpendingAnAttempt()
+    {
+        var clock = TempDb.NewClock();
+        var host = await StartAsync(clock);
+        // A handler that ignores its token: the shutdown hands the job back without waiting for it.
+        _probe.OnHandle = async (_, _) => await Task.Delay(Timeout.InfiniteTimeSpan, CancellationToken.None);
+        var id = await host.Jobs.SubmitAsync("sums", new AddRequest(1, 1), TestJson.Default.AddRequest);
+        await _probe.NextStartedAsync();
+        Assert.Equal(JobState.Running, (await host.Jobs.GetStatusAsync(id))!.State);
+
+        await host.StopAsync(new CancellationToken(canceled: true));
+
+        // The message and the job's status move back together, in one transaction.
+        var status = await host.Jobs.GetStatusAsync(id);
+        Assert.Equal(JobState.Pending, status!.State);
+        Assert.Equal(0, status.Attempts);
+        var info = await host.Store.GetQueue("sums").GetMessageAsync(id);
+        Assert.Equal(MessageState.Ready, info!.State);
+        await host.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Job_Succeeds_StatusAndResultLifecycle()
     {
         var clock = TempDb.NewClock();
