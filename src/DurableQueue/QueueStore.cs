@@ -187,12 +187,15 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
-        var needsSweep = ReadNow(c => MessageReads.AnyExpiredFinalLease(c, NowMs));
-        if (needsSweep)
+        // One connection in the common case: look for a due sweep, and read at once when there is none.
+        var (done, value) = ReadNow(c => MessageReads.AnyExpiredFinalLease(c, NowMs) ? (false, default(T)!) : (true, read(c)));
+        if (done)
         {
-            await _writer.SubmitAsync(static _ => 0, cancellationToken).ConfigureAwait(false);
+            return value;
         }
 
+        // Every writer batch starts with the sweep; an empty request is enough to run one.
+        await _writer.SubmitAsync(static _ => 0, cancellationToken).ConfigureAwait(false);
         return ReadNow(read);
     }
 
