@@ -48,16 +48,21 @@ internal static partial class Sql
         "SELECT min(t) FROM (" + string.Join(" UNION ALL ", Enumerable.Range(0, 10).Select(p =>
             $"SELECT min(visible_at) AS t FROM dq_messages WHERE queue_id = @queue AND priority = {p} AND visible_at > @now")) + ");";
 
-    public const string Ack = "DELETE FROM dq_messages WHERE id = @id AND lease_token = @token;";
+    // Settles are fenced by the lease token and by the queue of the handle: a receipt from another queue changes nothing.
+    private const string InQueue = " AND queue_id = (SELECT id FROM dq_queues WHERE name = @name)";
+
+    public const string Ack = "DELETE FROM dq_messages WHERE id = @id AND lease_token = @token" + InQueue + ";";
     public const string LeaseAttempts =
-        "SELECT attempts, max_attempts, queue_id, priority FROM dq_messages WHERE id = @id AND lease_token = @token;";
+        "SELECT attempts, max_attempts, queue_id, priority FROM dq_messages WHERE id = @id AND lease_token = @token" + InQueue + ";";
+    public const string LeaseQueueName =
+        "SELECT q.name FROM dq_messages m JOIN dq_queues q ON q.id = m.queue_id WHERE m.id = @id AND m.lease_token = @token;";
     public const string Nack =
         "UPDATE dq_messages SET lease_token = NULL, visible_at = @visible, last_error = @error WHERE id = @id AND lease_token = @token;";
     public const string Extend =
-        "UPDATE dq_messages SET visible_at = @until WHERE id = @id AND lease_token = @token RETURNING queue_id, priority;";
+        "UPDATE dq_messages SET visible_at = @until WHERE id = @id AND lease_token = @token" + InQueue + " RETURNING queue_id, priority;";
     public const string Release =
         "UPDATE dq_messages SET lease_token = NULL, visible_at = @now, attempts = max(attempts - 1, 0) " +
-        "WHERE id = @id AND lease_token = @token RETURNING queue_id, priority;";
+        "WHERE id = @id AND lease_token = @token" + InQueue + " RETURNING queue_id, priority;";
 
     public const string CopyToDeadLetters =
         "INSERT INTO dq_dead_letters(id, queue_id, priority, enqueued_at, attempts, max_attempts, dedup_key, headers, body, last_error, reason, dead_lettered_at) " +

@@ -131,8 +131,10 @@ internal interface IWriteSession : IDisposable
 }
 
 /// <summary>
-/// The queue's writes, run by the writer inside the batch transaction. Every settle is fenced by the lease token:
-/// a row whose token differs is not touched and <see cref="LeaseLostException"/> is thrown. Times are unix
+/// The queue's writes, run by the writer inside the batch transaction. Every settle is fenced by the lease token and
+/// the queue: a row whose token differs is not touched and <see cref="LeaseLostException"/> is thrown; a receipt whose
+/// lease is alive in another queue touches nothing either and throws <see cref="ArgumentException"/> (a settle through
+/// the wrong queue handle). Times are unix
 /// milliseconds from the store's clock (<see cref="WriteContext.Now"/>), never the database's own clock.
 /// </summary>
 internal interface IMessageCommands
