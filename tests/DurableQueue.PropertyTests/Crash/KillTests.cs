@@ -5,7 +5,7 @@ namespace DurableQueue.PropertyTests.Crash;
 
 /// <summary>
 /// Kills a producing and consuming child process (SIGKILL) at random moments, many times on one file, and checks
-/// after each kill what it had confirmed: DESIGN.md section 2, lines 1, 3, 6 and 7 across a process crash.
+/// after each kill what it had confirmed: guarantees 1, 3, 6 and 7 of docs/guarantees.md across a process crash.
 /// </summary>
 [Trait("Category", "Crash")]
 public sealed class KillTests(ITestOutputHelper output) : IDisposable

@@ -4,8 +4,8 @@ using Xunit.Abstractions;
 namespace DurableQueue.PropertyTests.Crash;
 
 /// <summary>
-/// Two processes on one file at once: DESIGN.md section 2 lines 3 and 4 (nothing lost, no message under two valid
-/// leases) across processes, and section 5's promise that SQLITE_BUSY never surfaces raw.
+/// Two processes on one file at once: guarantees 3 and 4 of docs/guarantees.md (nothing lost, no message under two valid
+/// leases) across processes, and the promise that SQLITE_BUSY never surfaces raw.
 /// </summary>
 [Trait("Category", "Crash")]
 public sealed class TwoProcessTests(ITestOutputHelper output) : IDisposable

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace DurableQueue.PropertyTests.Faults;
 
 /// <summary>
-/// Files the store must refuse (DESIGN.md section 5): each gives a typed <see cref="StoreFileException"/> that says
+/// Files the store must refuse (docs/guarantees.md, beyond the contract): each gives a typed <see cref="StoreFileException"/> that says
 /// what was found, and the file is left byte for byte as it was, so nothing committed in it is lost by the attempt.
 /// </summary>
 public sealed class BadFileTests(ITestOutputHelper output) : IDisposable
