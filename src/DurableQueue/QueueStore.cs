@@ -47,7 +47,10 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         }
 
         commands = new RoomFreedCommands(commands, this);
-        _writer = new StoreWriter(session, commands, driver.Capabilities.StatementRollback, options.TimeProvider, BeforeBatch);
+        _writer = new StoreWriter(session, commands, driver.Capabilities.StatementRollback, options.TimeProvider, options.BusyTimeout, BeforeBatch)
+        {
+            WaitingForLock = OnWaitingForWriteLock,
+        };
         _sweeper = new FinalLeaseSweeper(options.TimeProvider, _writer, PulseAllCapacities);
         _maintenance = new MaintenanceScheduler(options.TimeProvider, options.MaintenanceInterval, driver, _writer);
         _watcher = driver.WatchForeignCommits(PulseAllArrivals);
@@ -106,7 +109,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
             throw SchemaMigrator.Refuse(ex, fullPath);
         }
 
-        return SchemaMigrator.OpenGuarded(connection, fullPath, options.BusyTimeout, () =>
+        return SchemaMigrator.OpenGuarded(connection, fullPath, () =>
         {
             Prepare(connection, connections, fullPath);
             var enqueuePageLimit = ApplyDatabaseQuota(connection, options);

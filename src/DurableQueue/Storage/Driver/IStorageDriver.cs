@@ -98,8 +98,13 @@ internal interface IWriteSession : IDisposable
     /// </summary>
     bool InCallerCode { get; set; }
 
-    /// <summary>Begins the batch transaction, waiting for another process's write lock up to the busy timeout.</summary>
-    void Begin();
+    /// <summary>
+    /// Begins the batch transaction, waiting for another connection's write lock at most until
+    /// <paramref name="deadline"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp; one attempt without waiting
+    /// when it has passed). The writer computes the deadline from its requests' <c>BusyTimeout</c>.
+    /// </summary>
+    /// <exception cref="StorageBusyException">The lock was still held at the deadline; nothing was begun.</exception>
+    void Begin(long deadline);
 
     /// <summary>Gets a value indicating whether the batch transaction is still open (an I/O error may have ended it).</summary>
     bool TransactionActive { get; }
