@@ -5,6 +5,7 @@
 //   LEASE <id> <receipt> <expiresAtMs> <attempt> ReceiveAsync returned this delivery
 //   EXTEND <id> <receipt> <expiresAtMs>         ExtendLeaseAsync returned
 //   NACK <id> <receipt>                         NackAsync returned (retry after one visibility timeout)
+//   ACKING <id>                                 AckAsync is about to be called (each consumer settles one at a time)
 //   ACK <id>                                    AckAsync returned
 //   ERR <operation> <exception type> <sqlite code or -> <message>   an operation threw
 //   DONE                                        the run ended normally
@@ -168,6 +169,9 @@ static async Task Settle(MessageQueue queue, QueueMessage m, Random random, Repo
             return;
         }
 
+        // Printed first, so that an ack that commits just before a kill (its ACK line never written) can be told apart
+        // from a message that was lost.
+        report.Line($"ACKING {m.Id}");
         await queue.AckAsync(m);
         report.Line($"ACK {m.Id}");
     }
