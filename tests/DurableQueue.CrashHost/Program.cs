@@ -13,7 +13,8 @@
 //   modes: mixed (producers and consumers), produce, consume
 //   keys:  seed, enqueues (stop after that many; mixed/produce), seconds (run time; consume/mixed), visibilityMs,
 //          durability (Full|Normal), producers, consumers,
-//          idleMs (consumers stop after that long without a message)
+//          idleMs (consumers stop after that long without a message),
+//          start (now, or stdin: after READY, wait for the line GO on stdin, so that several hosts start together)
 using System.Globalization;
 using DurableQueue;
 using DurableQueue.CrashHost;
@@ -42,6 +43,12 @@ for (var attempt = 1; store is null; attempt++)
 
 var queue = store.GetQueue("work", new QueueOptions { VisibilityTimeout = settings.Visibility, MaxAttempts = 5 });
 report.Line("READY");
+if (settings.Start == "stdin" && Console.In.ReadLine() != "GO")
+{
+    Console.Error.WriteLine("expected GO on stdin");
+    return 3;
+}
+
 using var stop = new CancellationTokenSource();
 if (settings.Seconds > 0)
 {
@@ -184,7 +191,8 @@ static async Task Settle(MessageQueue queue, QueueMessage m, Random random, Repo
 namespace DurableQueue.CrashHost
 {
     internal sealed record HostSettings(
-        string Mode, string File, int Seed, int Enqueues, double Seconds, TimeSpan Visibility, Durability Durability, int Producers, int Consumers, int IdleMs)
+        string Mode, string File, int Seed, int Enqueues, double Seconds, TimeSpan Visibility, Durability Durability, int Producers, int Consumers, int IdleMs,
+        string Start)
     {
         public static HostSettings Parse(string[] args)
         {
@@ -200,7 +208,8 @@ namespace DurableQueue.CrashHost
                 Enum.Parse<Durability>(Get("durability", "Full")),
                 int.Parse(Get("producers", "2"), CultureInfo.InvariantCulture),
                 int.Parse(Get("consumers", "2"), CultureInfo.InvariantCulture),
-                int.Parse(Get("idleMs", "0"), CultureInfo.InvariantCulture));
+                int.Parse(Get("idleMs", "0"), CultureInfo.InvariantCulture),
+                Get("start", "now"));
         }
     }
 

@@ -11,6 +11,7 @@ internal sealed class HostProcess : IDisposable
 {
     private readonly Process _process;
     private readonly List<string> _lines = [];
+    private readonly List<long> _arrivals = [];
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _arrived = new(0);
 
@@ -30,6 +31,7 @@ internal sealed class HostProcess : IDisposable
         var info = new ProcessStartInfo
         {
             FileName = wrapper is null ? DotNet : wrapper[0],
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -61,6 +63,7 @@ internal sealed class HostProcess : IDisposable
                 lock (host._lock)
                 {
                     host._lines.Add(line);
+                    host._arrivals.Add(Stopwatch.GetTimestamp());
                 }
 
                 host._arrived.Release();
@@ -73,6 +76,7 @@ internal sealed class HostProcess : IDisposable
                 lock (host._lock)
                 {
                     host._lines.Add("STDERR " + line);
+                    host._arrivals.Add(Stopwatch.GetTimestamp());
                 }
             }
         };
@@ -80,6 +84,25 @@ internal sealed class HostProcess : IDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return host;
+    }
+
+    /// <summary>Lets a host started with <c>start=stdin</c> begin its work (the line GO on its stdin).</summary>
+    public void Go()
+    {
+        _process.StandardInput.WriteLine("GO");
+        _process.StandardInput.Flush();
+    }
+
+    /// <summary>Gets when each line of <see cref="Lines"/> arrived here (<see cref="Stopwatch"/> timestamps), in the same order.</summary>
+    public IReadOnlyList<long> Arrivals
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _arrivals];
+            }
+        }
     }
 
     public int LineCount
