@@ -5,6 +5,8 @@ using DurableQueue.Hosting.Diagnostics;
 using DurableQueue.Hosting.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -64,6 +66,8 @@ public static class DurableQueueServiceCollectionExtensions
                 BusyTimeout = options.BusyTimeout,
             };
             var store = sp.GetService<StoreOpener>() is { } opener ? opener.Open(sp, storeOptions) : QueueStore.Open(options.Path!, storeOptions);
+            var logger = sp.GetService<ILogger<QueueStore>>() ?? (ILogger)NullLogger.Instance;
+            store.QueueSettingsConflict += (_, e) => Log.QueueSettingsConflict(logger, e.QueueName, e.Differences);
 
             // Fix each handled queue's options first, so that any later GetQueue(name) (the app's, a worker's) shares them.
             var handlerOptions = sp.GetRequiredService<IOptionsMonitor<QueueHandlerOptions>>();

@@ -155,11 +155,17 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     /// Gets a named queue of this store. Queues need no creation: a queue exists once a message was enqueued to it.
     /// </summary>
     /// <param name="name">The queue name: 1 to 128 letters, digits, '.', '_', '-' or ':', starting with a letter or digit.</param>
-    /// <param name="options">The queue options; the first call for a name fixes them for this store.</param>
+    /// <param name="options">
+    /// The queue options; the first call for a name fixes them for this store. Explicit options are stored in the file, so
+    /// that stores opening the queue without options (another process, the dq tool) use them; without options, the
+    /// settings stored in the file apply, or the defaults when none are. Explicit options that differ from the stored
+    /// settings win for this store, replace them, and raise <see cref="QueueSettingsConflict"/>.
+    /// </param>
     /// <returns>A handle on the queue; handles are cheap and thread-safe.</returns>
     /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name, or an option is out of range.</exception>
     /// <exception cref="InvalidOperationException">The queue was opened before with different options.</exception>
     /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
+    /// <exception cref="DurableQueueException">The settings stored in the file could not be read (a storage failure).</exception>
     public MessageQueue GetQueue(string name, QueueOptions? options = null)
     {
         Validate.QueueName(name, nameof(name));
@@ -173,7 +179,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         {
             var copy = options.Clone();
             copy.Validate();
-            state = _queues.GetOrAdd(name, static (n, s) => QueueState.Create(n, s.copy, s.store), (copy, store: this));
+            state = OpenWithOptions(name, copy);
             if (!state.Options.SameAs(copy))
             {
                 throw new InvalidOperationException(ErrorMessages.QueueOptionsConflict(name));
@@ -190,7 +196,8 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     public ValueTask<IReadOnlyList<string>> GetQueueNamesAsync(CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyList<string>>(static r => r.QueueNames(), cancellationToken);
 
-    internal QueueState StateOf(string name) => _queues.GetOrAdd(name, static (n, store) => QueueState.Create(n, new QueueOptions(), store), this);
+    internal QueueState StateOf(string name) =>
+        _queues.TryGetValue(name, out var state) ? state : _queues.GetOrAdd(name, static (n, store) => QueueState.Create(n, store.StoredOrDefaultOptions(n), store), this);
 
     internal bool TryGetState(string name, out QueueState? state) => _queues.TryGetValue(name, out state);
 
@@ -223,7 +230,11 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
 
     internal Memory.MemoryTier? Tier => _tier;
 
-    private void BeforeBatch(WriteContext context) => _sweeper.Sweep(context);
+    private void BeforeBatch(WriteContext context)
+    {
+        _sweeper.Sweep(context);
+        StorePendingSettings(context);
+    }
 
     /// <summary>Arms the timer that dead-letters a last-attempt lease the moment it expires.</summary>
     internal void ScheduleSweep(long dueAtMs) => _sweeper.Schedule(dueAtMs);

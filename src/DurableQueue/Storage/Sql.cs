@@ -23,6 +23,17 @@ internal static partial class Sql
     public const string ReadCommitMarker = "SELECT value FROM dq_meta WHERE key = 'last_commit';";
 
     public const string FindQueue = "SELECT id FROM dq_queues WHERE name = @name;";
+
+    // Queue settings (schema version 3).
+    private const string SettingsColumns = "visibility_ms, max_attempts, max_messages, max_bytes, full_mode, full_wait_ms";
+    public const string ReadQueueSettings = "SELECT " + SettingsColumns + " FROM dq_queue_settings WHERE queue_name = @name;";
+    public const string ReadAllQueueSettings = "SELECT queue_name, " + SettingsColumns + " FROM dq_queue_settings;";
+    public const string StoreQueueSettings =
+        "INSERT INTO dq_queue_settings(queue_name, " + SettingsColumns + ", stored_at) " +
+        "VALUES (@name, @visibility, @maxAttempts, @maxMessages, @maxBytes, @fullMode, @fullWait, @now) " +
+        "ON CONFLICT(queue_name) DO UPDATE SET visibility_ms = excluded.visibility_ms, max_attempts = excluded.max_attempts, " +
+        "max_messages = excluded.max_messages, max_bytes = excluded.max_bytes, full_mode = excluded.full_mode, " +
+        "full_wait_ms = excluded.full_wait_ms, stored_at = excluded.stored_at;";
     public const string CreateQueue =
         "INSERT INTO dq_queues(name, created_at) VALUES (@name, @now) ON CONFLICT(name) DO NOTHING;";
     public const string QueueNames = "SELECT name FROM dq_queues ORDER BY name;";

@@ -204,6 +204,12 @@ internal interface IMessageCommands
 
     /// <summary>Throws <see cref="StorageFullException"/> when the store is past its enqueue quota (backends without a quota do nothing).</summary>
     void CheckQuota(WriteContext context);
+
+    /// <summary>
+    /// Stores the settings of the queue named <paramref name="queueName"/> (replacing any stored before), for stores
+    /// that open the queue without options. Times are kept in whole milliseconds. Does not create the queue.
+    /// </summary>
+    void StoreQueueSettings(WriteContext context, string queueName, QueueOptions options);
 }
 
 /// <summary>The queue's reads, on a reader connection. Times are unix milliseconds from the store's clock.</summary>
@@ -232,6 +238,9 @@ internal interface IStoreReader
     StoreStatistics Statistics(long now);
 
     StoreVerification Verify(long now);
+
+    /// <summary>Returns the settings stored for the queue (see <see cref="IMessageCommands.StoreQueueSettings"/>), or null when none are.</summary>
+    QueueOptions? QueueSettings(string queueName);
 }
 
 /// <summary>

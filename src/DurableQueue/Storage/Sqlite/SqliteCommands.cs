@@ -258,6 +258,18 @@ internal sealed class SqliteCommands : IMessageCommands
         }
     }
 
+    public void StoreQueueSettings(WriteContext context, string queueName, QueueOptions options) =>
+        context.Command(Sql.StoreQueueSettings)
+            .Bind("@name", queueName)
+            .Bind("@visibility", QueueSettingsCodec.Milliseconds(options.VisibilityTimeout))
+            .Bind("@maxAttempts", options.MaxAttempts)
+            .Bind("@maxMessages", options.MaxMessages)
+            .Bind("@maxBytes", options.MaxBytes)
+            .Bind("@fullMode", options.FullMode.ToString())
+            .Bind("@fullWait", options.FullWaitTimeout is { } wait ? QueueSettingsCodec.Milliseconds(wait) : null)
+            .Bind("@now", context.Now)
+            .ExecuteNonQuery();
+
     private static (int Attempts, int MaxAttempts, long QueueId, int Priority) LeaseOf(WriteContext context, string queueName, MessageReceipt receipt)
     {
         using var reader = context.Command(Sql.LeaseAttempts)
