@@ -200,6 +200,24 @@ public sealed partial class MessageQueueTests
         Assert.Equal(0, (await queue.GetCountsAsync()).Total);
     }
 
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(64L * 1024 * 1024)]
+    public async Task EnqueueAsync_DeduplicatedMessage_UsesNoId(long memoryBudget)
+    {
+        await using var t = TestStore.Create(o => o.MemoryBudgetBytes = memoryBudget);
+        var queue = t.Store.GetQueue("q");
+        var first = await queue.EnqueueAsync("first", new EnqueueOptions { DeduplicationKey = "k" });
+
+        var again = await queue.EnqueueAsync("again", new EnqueueOptions { DeduplicationKey = "k" });
+        var batch = await queue.EnqueueBatchAsync([new OutgoingMessage("dup"u8.ToArray(), new EnqueueOptions { DeduplicationKey = "k" }), new OutgoingMessage("new"u8.ToArray())]);
+        var next = await queue.EnqueueAsync("next");
+
+        Assert.Equal(first, again);
+        Assert.Equal([first, new MessageId(first.Value + 1)], batch);
+        Assert.Equal(first.Value + 2, next.Value);
+    }
+
     [Fact]
     public async Task EnqueueAsync_SameDeduplicationKeyWhileLive_ReturnsSameIdAndAddsNothing()
     {

@@ -31,6 +31,15 @@ internal sealed class SqliteCommands : IMessageCommands
 
     public MessageId Enqueue(WriteContext context, long queueId, in PendingMessage message, out bool inserted)
     {
+        // A live message with the same deduplication key: hand back its id and add nothing. Looked up before the
+        // INSERT, whose conflict clause would still take a new id from the AUTOINCREMENT sequence.
+        if (message.DedupKey is not null
+            && context.Command(Sql.FindByDedupKey).Bind("@queue", queueId).Bind("@dedup", message.DedupKey).ExecuteScalar() is long live)
+        {
+            inserted = false;
+            return new MessageId(live);
+        }
+
         var command = context.Command(Sql.Insert)
             .Bind("@queue", queueId)
             .Bind("@priority", message.Priority)
