@@ -86,6 +86,8 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
             throw new DirectoryNotFoundException(ErrorMessages.DirectoryMissing(directory));
         }
 
+        var walBytes = Diagnostics.StoreRecovery.WalBytesBeforeOpen(fullPath); // recovery report
+        var newFile = !File.Exists(fullPath) || new FileInfo(fullPath).Length == 0; // recovery report
         var connections = new ConnectionFactory(fullPath, options);
         SqliteConnection connection;
         try
@@ -101,7 +103,13 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         {
             Prepare(connection, connections, fullPath);
             var enqueuePageLimit = ApplyDatabaseQuota(connection, options); // back pressure: disk quota
-            return new QueueStore(fullPath, options, connections, connection) { _enqueuePageLimit = enqueuePageLimit }; // back pressure
+            var (session, report) = Recover(connection, options, walBytes, newFile); // recovery report
+            var opened = (options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), options.TimeProvider.GetTimestamp());
+            return new QueueStore(fullPath, options, connections, connection)
+            {
+                _enqueuePageLimit = enqueuePageLimit, // back pressure
+                Session = session, Recovery = report, OpenedClock = opened, // recovery report
+            };
         });
     }
 
@@ -368,6 +376,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     private void Close()
     {
         _writer.Dispose();
+        CloseSession(); // recovery report: a clean end
         Maintenance.Checkpoint(_writerConnection, Options.BusyTimeout);
         _writerConnection.Dispose();
         _connections.ClearReaderPool();

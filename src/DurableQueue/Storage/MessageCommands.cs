@@ -47,7 +47,7 @@ internal static class MessageCommands
         var messages = new List<QueueMessage>(ids.Count);
         if (ids.Count > 0)
         {
-            var token = Guid.NewGuid();
+            var token = context.NewLeaseToken();
             var until = context.Now + visibilityMs;
             foreach (var id in ids)
             {
@@ -73,7 +73,7 @@ internal static class MessageCommands
     {
         var cache = tier.GetOrCreate(context, queueId);
         var messages = new List<QueueMessage>(Math.Min(max, 64));
-        var token = Guid.NewGuid();
+        var token = context.NewLeaseToken();
         var until = context.Now + visibilityMs;
         for (var priority = 0; priority < QueueCache.Priorities && messages.Count < max; priority++)
         {

@@ -41,7 +41,7 @@ internal sealed class StoreWriter : IDisposable
         _connections = connections;
         _options = options;
         _beforeBatch = beforeBatch;
-        _context = new WriteContext(connection, options.TimeProvider, tier);
+        _context = new WriteContext(connection, options.TimeProvider, tier) { SessionId = options.SessionId };
         _commitMarker = Random.Shared.NextInt64(1, long.MaxValue / 2);
         _thread = new Thread(Run) { IsBackground = true, Name = "DurableQueue writer" };
         _thread.Start();
@@ -301,7 +301,7 @@ internal sealed class StoreWriter : IDisposable
             if (changed || markCommit)
             {
                 marker = ++_commitMarker;
-                _context.Command(Sql.WriteCommitMarker).Bind("@marker", marker).ExecuteNonQuery();
+                _context.Command(Sql.WriteCommitMarkerAndTime).Bind("@marker", marker).Bind("@now", _context.Now).ExecuteNonQuery();
             }
 
             try
