@@ -171,7 +171,10 @@ internal static class DurabilityDoctor
                 "Remove nobarrier / barrier=0 from the mount options, unless the storage has a battery- or capacitor-backed cache."));
         }
 
-        var device = ProcFiles.BlockDevice(mount.Major, mount.Minor);
+        // sysfs describes this machine's devices, not those of a mount table read from elsewhere.
+        var device = mountId is not null || options.MountInfoPath == MountTable.DefaultPath
+            ? ProcFiles.BlockDevice(mount.Major, mount.Minor)
+            : default;
         if (device.Removable || device.Usb || device.Card)
         {
             var what = device.Card ? "an SD card or eMMC" : device.Usb ? "a USB-attached disk" : "a removable medium";
