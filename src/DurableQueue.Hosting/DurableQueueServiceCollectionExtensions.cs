@@ -5,6 +5,8 @@ using DurableQueue.Hosting.Diagnostics;
 using DurableQueue.Hosting.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -61,7 +63,9 @@ public static class DurableQueueServiceCollectionExtensions
                 TimeProvider = options.TimeProvider ?? sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 PollInterval = options.PollInterval,
                 BusyTimeout = options.BusyTimeout,
+                ReleaseLeasesOfEndedSessions = options.ReleaseLeasesOfEndedSessions,
             });
+            StoreStartup.Report(store, sp.GetService<ILoggerFactory>()?.CreateLogger<QueueStore>() ?? NullLogger<QueueStore>.Instance, sp.GetRequiredService<HostingTelemetry>());
 
             // Fix each handled queue's options first, so that any later GetQueue(name) (the app's, a worker's) shares them.
             var handlerOptions = sp.GetRequiredService<IOptionsMonitor<QueueHandlerOptions>>();
