@@ -15,7 +15,8 @@ builder.Services.AddDurableQueue()
     .AddHandler<HeartbeatHandler>("maintenance")
     // Every 10 seconds (six fields: seconds first). Each occurrence fires once, even with several copies running.
     .AddRecurringJob("heartbeat", "*/10 * * * * *", "maintenance", o => o.Format = Cronos.CronFormat.IncludeSeconds);
-builder.Services.AddHealthChecks().AddDurableQueue();
+// The store logs its recovery report when it opens: one line after a clean stop, what was left after a crash or kill.
+builder.Services.AddHealthChecks().AddDurableQueue().AddDurableQueueDurability();
 builder.Services.AddHostedService<Producer>();
 
 await builder.Build().RunAsync();
