@@ -185,10 +185,18 @@ public sealed class RecoveryAndDurabilityTests : IDisposable
 
             return false;
         });
-        var reachedHeld = await reading.WaitAsync(TimeSpan.FromSeconds(60));
+        bool reachedHeld;
+        try
+        {
+            reachedHeld = await reading.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
         Assert.True(reachedHeld, "the crash host ended before it held its leases: " + await process.StandardError.ReadToEndAsync());
-        process.Kill(entireProcessTree: true);
-        await process.WaitForExitAsync();
         Assert.Equal(count, leased.Count);
         return leased;
     }
