@@ -574,8 +574,12 @@ internal sealed class DashboardEndpoints
         }
     }
 
-    private void Audit(HttpContext http, string action, string target, string result) =>
+    /// <summary>Logs a write action with its user, and makes the next page refresh read the store it changed.</summary>
+    private void Audit(HttpContext http, string action, string target, string result)
+    {
+        _monitor.Invalidate();
         Log.Action(_logger, action, target, http.User.Identity?.Name ?? "(anonymous)", result);
+    }
 
     private static MessageId? ParseId(string text) =>
         long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0 ? new MessageId(value) : null;

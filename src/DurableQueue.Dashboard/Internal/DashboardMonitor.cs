@@ -22,6 +22,7 @@ internal sealed class DashboardMonitor
     private Snapshot? _latest;
     private Task<Snapshot>? _reading;
     private long _reads;
+    private long _generation;
 
     public DashboardMonitor(QueueStore store, DashboardOptions options, TimeProvider clock)
     {
@@ -54,6 +55,17 @@ internal sealed class DashboardMonitor
         }
 
         return reading.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Forgets the latest reading after a write action of the dashboard, so the next request reads the store again.</summary>
+    public void Invalidate()
+    {
+        lock (_lock)
+        {
+            _generation++;
+            _latest = null;
+            _reading = null;
+        }
     }
 
     /// <summary>Gets the history samples taken after <paramref name="sinceMs"/>, oldest first.</summary>
@@ -144,6 +156,12 @@ internal sealed class DashboardMonitor
 
     private async Task<Snapshot> ReadAsync()
     {
+        long generation;
+        lock (_lock)
+        {
+            generation = _generation;
+        }
+
         try
         {
             // Off the caller's stack: a synchronous store read must not run under the lock.
@@ -163,6 +181,12 @@ internal sealed class DashboardMonitor
             var snapshot = new Snapshot(_clock.GetUtcNow(), statistics, totals.ToDictionary(t => t.Name, StringComparer.Ordinal), capacities);
             lock (_lock)
             {
+                if (generation != _generation)
+                {
+                    // A write action of the dashboard ran meanwhile: hand this reading to its callers, keep it for no one else.
+                    return snapshot;
+                }
+
                 _latest = snapshot;
                 _reading = null;
                 var at = snapshot.TakenAt.ToUnixTimeMilliseconds();
@@ -180,7 +204,10 @@ internal sealed class DashboardMonitor
         {
             lock (_lock)
             {
-                _reading = null;
+                if (generation == _generation)
+                {
+                    _reading = null;
+                }
             }
 
             throw;
