@@ -33,6 +33,9 @@ internal sealed class DashboardMonitor
         _historyLength = options.HistoryLength;
     }
 
+    /// <summary>Occurs after the sampler recorded a sample or skipped one (for tests).</summary>
+    internal event Action? Sampled;
+
     /// <summary>Gets how many times the store was read (for tests and benchmarks).</summary>
     public long Reads => Interlocked.Read(ref _reads);
 
@@ -120,6 +123,8 @@ internal sealed class DashboardMonitor
                 {
                     // A busy or failing read leaves a gap in the chart; the next tick tries again.
                 }
+
+                Sampled?.Invoke();
             }
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
