@@ -409,10 +409,12 @@
           rows.delete(name);
         }
       }
-      // Keep the rows in the server's (name) order; append moves an existing node.
+      // Keep the rows in the server's (name) order, moving only rows out of place: a moved row would lose keyboard focus.
+      let expected = tbody.firstChild;
       for (const q of queues) {
         const tr = rows.get(q.name).tr;
-        if (tbody.lastChild !== tr) tbody.append(tr);
+        if (tr === expected) expected = expected.nextSibling;
+        else tbody.insertBefore(tr, expected);
       }
     }
 
@@ -951,7 +953,7 @@
     return { view: 'overview' };
   }
 
-  function render() {
+  function render(event) {
     const route = parseRoute();
     state.route = route;
     const view = route.view === 'queue' ? queueView(route.name)
@@ -967,8 +969,9 @@
     }
     main().replaceChildren(view.root);
     if (state.overview && view.update) view.update(state.overview);
-    // Move focus to the new page so keyboard and screen-reader users start at its top.
-    main().focus();
+    // After a navigation inside the dashboard, move focus to the new page so keyboard and screen-reader users start at
+    // its top; on first load the browser's own order (skip link first) stays.
+    if (event) main().focus();
   }
 
   async function start() {
@@ -985,7 +988,7 @@
     }
     $('mode').textContent = state.session.writeActions ? 'Write actions on' : 'Read-only';
     window.addEventListener('hashchange', render);
-    render();
+    render(null);
     poll();
   }
 
