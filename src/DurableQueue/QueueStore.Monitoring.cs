@@ -1,13 +1,12 @@
 using System.Diagnostics.CodeAnalysis;
-using DurableQueue.Storage;
-using Microsoft.Data.Sqlite;
+using DurableQueue.Storage.Driver;
 
 namespace DurableQueue;
 
 // Monitoring without side effects: running totals for rates, and the handles this store has opened.
 public sealed partial class QueueStore
 {
-    /// <summary>Reads the running totals of every queue of the file in one query (for rates on dashboards and in metrics).</summary>
+    /// <summary>Reads the running totals of every queue of the store (for rates on dashboards and in metrics): one short read per queue.</summary>
     /// <param name="cancellationToken">A token to cancel the operation.</param>
     /// <returns>The totals of each queue, in ordinal name order; empty when the file has no queue.</returns>
     /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
@@ -31,16 +30,15 @@ public sealed partial class QueueStore
         return queue is not null;
     }
 
-    private static List<QueueTotals> ReadTotals(SqliteConnection connection)
+    private static List<QueueTotals> ReadTotals(IStoreReader reader)
     {
+        // Each queue's counters are one row kept exact by the store in the transaction of every change: its live
+        // messages plus its removed total is every message that ever entered it.
         var totals = new List<QueueTotals>();
-        using var command = connection.CreateCommand();
-        command.CommandText = Sql.QueueTotals;
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        foreach (var name in reader.QueueNames())
         {
-            var left = reader.GetInt64(2);
-            totals.Add(new QueueTotals(reader.GetString(0), reader.GetInt64(1) + left, left));
+            var row = reader.QueueStatsByName(name);
+            totals.Add(new QueueTotals(name, row.Messages + row.RemovedTotal, row.RemovedTotal));
         }
 
         return totals;
