@@ -21,6 +21,7 @@ internal sealed class DashboardMonitor
     private readonly LinkedList<(long At, Snapshot Snapshot)> _rateWindow = new();
     private Snapshot? _latest;
     private Task<Snapshot>? _reading;
+    private static long s_totalReads;
     private long _reads;
     private long _generation;
 
@@ -38,6 +39,9 @@ internal sealed class DashboardMonitor
 
     /// <summary>Gets how many times the store was read (for tests and benchmarks).</summary>
     public long Reads => Interlocked.Read(ref _reads);
+
+    /// <summary>Returns the readings of every dashboard of the process since the last call, and starts again from zero (for benchmarks).</summary>
+    internal static long TakeTotalReads() => Interlocked.Exchange(ref s_totalReads, 0);
 
     public long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -172,6 +176,7 @@ internal sealed class DashboardMonitor
             // Off the caller's stack: a synchronous store read must not run under the lock.
             await Task.Yield();
             Interlocked.Increment(ref _reads);
+            Interlocked.Increment(ref s_totalReads);
             var statistics = await _store.GetStatisticsAsync().ConfigureAwait(false);
             var totals = await _store.GetQueueTotalsAsync().ConfigureAwait(false);
             var capacities = new Dictionary<string, BackPressureStats>(StringComparer.Ordinal);
