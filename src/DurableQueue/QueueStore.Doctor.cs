@@ -16,10 +16,20 @@ public sealed partial class QueueStore
     /// <returns>The findings, each with its severity, what it means and what to do.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A threshold in <paramref name="options"/> is negative.</exception>
     /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
+    /// <exception cref="NotSupportedException">The store is not on a SQLite file (the doctor checks files).</exception>
     public async ValueTask<DurabilityReport> DiagnoseAsync(DiagnoseOptions? options = null, CancellationToken cancellationToken = default)
     {
         var checks = (options ?? new DiagnoseOptions()).Validated();
-        var facts = await ReadAsync(c => DoctorFacts.Read(c, NowMs), cancellationToken).ConfigureAwait(false);
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_driver.Kind != Storage.Driver.StorageKind.Sqlite)
+        {
+            throw new NotSupportedException(ErrorMessages.DoctorNeedsFile(Path));
+        }
+
+        // A due sweep of expired last attempts first, as every read does, so that the counts read are current.
+        await ReadAsync(static _ => 0, cancellationToken).ConfigureAwait(false);
+        var facts = _driver.ReadConnection(c => DoctorFacts.Read((Microsoft.Data.Sqlite.SqliteConnection)c, NowMs));
         // File system and process checks read /proc and sysfs, and the probe writes: off the caller's thread.
         return await Task.Run(() => DurabilityDoctor.Run(Path, facts, new DoctorContext(Clock, Session, OpenedClock, checks)), cancellationToken)
             .ConfigureAwait(false);

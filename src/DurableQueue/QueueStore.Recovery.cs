@@ -11,9 +11,11 @@ public sealed partial class QueueStore
     /// Gets what this store found when it opened the file: whether every earlier session closed cleanly and, after an
     /// unclean end, the leases it left, the last attempts dead-lettered meanwhile, and whether SQLite replayed a WAL.
     /// </summary>
-    public RecoveryReport Recovery { get; private init; } = null!;
+    /// <remarks>Only a store on a SQLite file records sessions; on another backend the report is empty (clean, nothing found).</remarks>
+    public RecoveryReport Recovery { get; private init; } = new() { IsRecorded = false };
 
-    internal StoreSession Session { get; private init; } = null!;
+    /// <summary>The store's session in the file; null on a backend that records none.</summary>
+    internal StoreSession? Session { get; private init; }
 
     /// <summary>The store's clock reading and monotonic timestamp when it opened, for the doctor's clock-jump check.</summary>
     internal (long WallMs, long Timestamp) OpenedClock { get; private init; }
@@ -28,9 +30,14 @@ public sealed partial class QueueStore
 
     private void CloseSession()
     {
+        if (Session is null || _writer.Session.Connection is not SqliteConnection connection)
+        {
+            return;
+        }
+
         try
         {
-            StoreRecovery.Close(_writerConnection, Session, Clock);
+            StoreRecovery.Close(connection, Session, Clock);
         }
         catch (SqliteException ex)
         {

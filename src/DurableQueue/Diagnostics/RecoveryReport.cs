@@ -21,6 +21,9 @@ public sealed class RecoveryReport
     {
     }
 
+    /// <summary>Gets a value indicating whether the backend records sessions (a SQLite file does); when not, the report is empty.</summary>
+    internal bool IsRecorded { get; init; } = true;
+
     /// <summary>Gets a value indicating whether every earlier session closed its store cleanly (also true for a new file).</summary>
     public bool IsClean => EndedSessions == 0;
 
@@ -81,6 +84,11 @@ public sealed class RecoveryReport
     {
         var text = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
+        if (!IsRecorded)
+        {
+            return "no recovery report: this backend does not record sessions";
+        }
+
         if (IsNewFile)
         {
             return "new file: nothing to recover";

@@ -67,7 +67,7 @@ public sealed class RecoveryTests
         var message = Assert.Single(await queue.ReceiveAsync());
 
         var prefix = BitConverter.ToInt64(message.Receipt.Token.ToByteArray(), 0);
-        Assert.Equal(t.Store.Session.Id, prefix);
+        Assert.Equal(t.Store.Session!.Id, prefix);
         using (var raw = t.OpenRaw())
         {
             Assert.Equal([t.Store.Session.Key], raw.Query<string>("SELECT key FROM dq_meta WHERE key LIKE 'session:%'"));
