@@ -5,7 +5,7 @@
 // A small background consumer works the jobs off. Run the server:
 //   dotnet run -- --Port 5080 --Capacity 100 --WorkMs 50
 // and a client that retries 503s with exponential backoff and full jitter:
-//   dotnet run -- --client http://127.0.0.1:5080 --Jobs 500
+//   dotnet run -- --client http://127.0.0.1:5080 --Jobs 200
 using DurableQueue;
 using HttpIngest;
 
