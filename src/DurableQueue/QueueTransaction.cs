@@ -109,6 +109,25 @@ public sealed class QueueTransaction
         _store.NoteRoomFreed(_context, message.QueueName); // back pressure
     }
 
+    /// <summary>Deletes one live message by id as part of the unit of work, whatever its state (a leased one too).</summary>
+    /// <param name="queueName">The name of the queue.</param>
+    /// <param name="id">The message id.</param>
+    /// <returns><see langword="true"/> when the message was deleted; <see langword="false"/> when the queue has no live message with that id.</returns>
+    /// <remarks>A consumer that holds the message's lease gets <see cref="LeaseLostException"/> when it settles it.</remarks>
+    /// <exception cref="ArgumentException"><paramref name="queueName"/> is invalid.</exception>
+    public bool Delete(string queueName, MessageId id)
+    {
+        Validate.QueueName(queueName, nameof(queueName));
+        ThrowIfInactive();
+        if (!MessageCommands.Delete(_context, _context.QueueId(queueName), id.Value))
+        {
+            return false;
+        }
+
+        _store.NoteRoomFreed(_context, queueName); // back pressure
+        return true;
+    }
+
     /// <summary>Hands a received message back at once without spending its attempt (a worker shutting down).</summary>
     internal void Release(QueueMessage message)
     {

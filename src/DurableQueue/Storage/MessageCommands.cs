@@ -305,6 +305,18 @@ internal static class MessageCommands
         return removed;
     }
 
+    /// <summary>Deletes one live message of the queue, whatever its state (a leased one too); false when there is none with that id.</summary>
+    public static bool Delete(WriteContext context, long queueId, long id)
+    {
+        if (context.Command(Sql.DeleteQueueMessage).Bind("@id", id).Bind("@queue", queueId).ExecuteNonQuery() == 0)
+        {
+            return false;
+        }
+
+        context.Tier?.OnRemoved(id);
+        return true;
+    }
+
     public static int PurgeDeadLetters(WriteContext context, long queueId, int limit) =>
         context.Command(Sql.PurgeDeadLetters).Bind("@queue", queueId).Bind("@limit", limit).ExecuteNonQuery();
 
