@@ -85,13 +85,14 @@ public static class DurableQueueServiceCollectionExtensions
         services.TryAddSingleton(static sp => new JobClient(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<HostingTelemetry>()));
         services.TryAddSingleton(static sp => new MessageProducer(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<HostingTelemetry>()));
         services.TryAddSingleton<RecurringJobScheduler>();
+        services.TryAddSingleton<DeadLetterHistory>();
         services.TryAddSingleton<MaintenanceService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HostedMaintenance>(static sp => new HostedMaintenance(sp.GetRequiredService<MaintenanceService>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HostedScheduler>(static sp => new HostedScheduler(sp.GetRequiredService<RecurringJobScheduler>())));
         return new DurableQueueBuilder(services, catalog, configSectionPath);
     }
 
-    /// <summary>Adds a health check that reports degraded or unhealthy on backlog age or dead letters, by <see cref="DurableQueueOptions.Health"/>.</summary>
+    /// <summary>Adds a health check that reports degraded or unhealthy on backlog age or on the rate of new dead letters, by <see cref="DurableQueueOptions.Health"/>.</summary>
     /// <param name="builder">The health checks builder.</param>
     /// <param name="name">The check's name.</param>
     /// <param name="tags">Tags to filter checks by, or <see langword="null"/>.</param>
@@ -100,7 +101,7 @@ public static class DurableQueueServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         return builder.Add(new Diagnostics.HealthChecks.HealthCheckRegistration(
-            name, static sp => new DurableQueueHealthCheck(sp.GetRequiredService<JobStore>()), failureStatus: null, tags));
+            name, static sp => new DurableQueueHealthCheck(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<DeadLetterHistory>()), failureStatus: null, tags));
     }
 
     // Thin wrappers so that TryAddEnumerable can tell the two hosted services apart by implementation type.

@@ -30,11 +30,11 @@ internal static class HostingDefaults
 
     public static readonly TimeSpan OldestMessageAgeDegraded = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan OldestMessageAgeUnhealthy = TimeSpan.FromMinutes(10);
-    public const long DeadLettersDegraded = 1;
-    public const long DeadLettersUnhealthy = 100;
+    public static readonly TimeSpan DeadLetterWindow = TimeSpan.FromMinutes(5);
+    public const long NewDeadLettersDegraded = 5;
 
-    /// <summary>The longest error text kept with a failed attempt.</summary>
-    public const int MaxErrorLength = 4000;
+    /// <summary>The longest error text (type and message) kept with a failed attempt.</summary>
+    public const int MaxErrorLength = 1000;
 
     /// <summary>A settle during shutdown gets its own short deadline instead of the stopping token.</summary>
     public static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(10);

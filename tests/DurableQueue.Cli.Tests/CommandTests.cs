@@ -130,7 +130,7 @@ public sealed class CommandTests : IDisposable
 
         var purge = await Dq.RunAsync("dead", "purge", path, "orders", "--yes");
         Assert.True(purge.ExitCode == 0, purge.ToString());
-        Assert.Contains("deleted 1 dead letters", purge.Out);
+        Assert.Contains("deleted 1 dead letter of 'orders'", purge.Out);
         await using (var store = QueueStore.Open(path))
         {
             Assert.Equal(0, (await store.GetQueue("orders").GetCountsAsync()).DeadLettered);
