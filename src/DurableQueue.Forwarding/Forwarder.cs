@@ -130,7 +130,7 @@ public sealed partial class Forwarder
         {
             return new ForwarderStatus(
                 Name, QueueName, _link, _linkDownSince, Interlocked.Read(ref _forwarded), Interlocked.Read(ref _deadLettered),
-                Interlocked.Read(ref _retries), _options.Window - _slots.CurrentCount, _rate, lag, _lastError, _lastErrorAt);
+                Interlocked.Read(ref _retries), _held.Count, _rate, lag, _lastError, _lastErrorAt);
         }
     }
 
@@ -155,7 +155,6 @@ public sealed partial class Forwarder
         _telemetry.Attach(this);
         var settler = Task.Run(SettleLoopAsync, CancellationToken.None);
         var keeper = KeepLoopAsync(stop.Token);
-        var replenisher = _messageLimiter is null && _byteLimiter is null ? Task.CompletedTask : ReplenishLoopAsync(stop.Token);
         try
         {
             await RecoverAsync(stop.Token).ConfigureAwait(false);
@@ -173,7 +172,6 @@ public sealed partial class Forwarder
             _settlements.Writer.TryComplete();
             await settler.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await keeper.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            await replenisher.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             _telemetry.Detach(this);
             _messageLimiter?.Dispose();
             _byteLimiter?.Dispose();
@@ -279,26 +277,14 @@ public sealed partial class Forwarder
 
     private static TokenBucketRateLimiter? Limiter(int? perSecond) => perSecond is not { } rate ? null : new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
     {
-        // Replenished by the forwarder's clock (ReplenishLoopAsync) in tenths of a second, up to one second's worth.
+        // Refilled in tenths of a second by the limiter's own timer, up to one second's worth (the burst).
         TokenLimit = rate,
         TokensPerPeriod = Math.Max(1, rate / 10),
-        ReplenishmentPeriod = ReplenishPeriod,
-        AutoReplenishment = false,
+        ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+        AutoReplenishment = true,
         QueueLimit = int.MaxValue,
         QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
     });
-
-    private static readonly TimeSpan ReplenishPeriod = TimeSpan.FromMilliseconds(100);
-
-    private async Task ReplenishLoopAsync(CancellationToken stopping)
-    {
-        using var timer = new PeriodicTimer(ReplenishPeriod, _clock);
-        while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
-        {
-            _messageLimiter?.TryReplenish();
-            _byteLimiter?.TryReplenish();
-        }
-    }
 
     private static async ValueTask AcquireAsync(TokenBucketRateLimiter? limiter, int? bucket, long permits, CancellationToken cancellationToken)
     {

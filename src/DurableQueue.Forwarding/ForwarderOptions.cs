@@ -59,12 +59,15 @@ public sealed class ForwarderOptions
     [Range(typeof(TimeSpan), "00:00:00.500", "1.00:00:00")]
     public TimeSpan BreakDuration { get; set; } = ForwardingDefaults.BreakDuration;
 
-    /// <summary>Gets or sets the most messages sent per second, or <see langword="null"/> for no limit (a metered link).</summary>
+    /// <summary>
+    /// Gets or sets the most messages sent per second, or <see langword="null"/> for no limit (a metered link). The
+    /// limit is a token bucket refilled every 100 ms on the system clock, holding one second's worth (the largest burst).
+    /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     [Range(1, int.MaxValue)]
     public int? MessagesPerSecond { get; set; }
 
-    /// <summary>Gets or sets the most body bytes sent per second, or <see langword="null"/> for no limit (a metered link).</summary>
+    /// <summary>Gets or sets the most body bytes sent per second, or <see langword="null"/> for no limit (a metered link); a token bucket like <see cref="MessagesPerSecond"/>.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
     [Range(1, int.MaxValue)]
     public int? BytesPerSecond { get; set; }
