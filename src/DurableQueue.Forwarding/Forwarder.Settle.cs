@@ -62,8 +62,11 @@ public sealed partial class Forwarder
                 Log.LeaseLost(_logger, Name, receipt.Id.Value);
             }
 
-            Release(receipt);
+            _held.TryRemove(receipt, out _);
         }
+
+        // All at once: the receive loop then leases a whole chunk in one commit instead of one message per commit.
+        _slots.Release(acks.Count);
 
         var forwarded = acks.Count - (lostSet?.Count ?? 0);
         Interlocked.Add(ref _forwarded, forwarded);
