@@ -1,14 +1,16 @@
 // A Generic Host app with DurableQueue: a producer, two handlers (one fails now and then), a recurring job and a job
 // whose result is awaited. Run it with `dotnet run`, stop it with Ctrl+C, start it again: it picks up where it stopped
-// (the queue lives in worker-sample.db next to the project).
+// (the queue lives in worker-sample.db next to the project). It has a web host for the dashboard:
+// open http://127.0.0.1:5000/queues/ while it runs.
 using System.Text.Json.Serialization;
 using DurableQueue;
 using DurableQueue.Hosting;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-var builder = Host.CreateApplicationBuilder(args);
+var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddDurableQueue()
     .AddHandler<Email, EmailHandler>("emails", SampleJson.Default.Email)
     .AddJobHandler<ReportRequest, Report, ReportHandler>("reports", SampleJson.Default.ReportRequest, SampleJson.Default.Report)
@@ -18,7 +20,10 @@ builder.Services.AddDurableQueue()
 builder.Services.AddHealthChecks().AddDurableQueue();
 builder.Services.AddHostedService<Producer>();
 
-await builder.Build().RunAsync();
+var app = builder.Build();
+// Read-only, bodies hidden, and answered only for requests from this machine: the defaults.
+app.MapDurableQueueDashboard("/queues");
+await app.RunAsync();
 
 internal sealed record Email(int Number, string To);
 
