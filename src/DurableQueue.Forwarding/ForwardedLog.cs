@@ -1,10 +1,10 @@
 using System.Security.Cryptography;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace DurableQueue.Forwarding;
 
 /// <summary>
-/// The forwarders' own small tables in the queue's file, written through the store's unit of work (so on its single
+/// The forwarders' own small tables in the queue's database (plain SQL that SQLite and PostgreSQL both take), written through the store's unit of work (so on its single
 /// writer, in its transactions):
 /// <list type="bullet">
 /// <item><c>dqf_meta</c>: a random id for this file, the prefix of every message id the remote sees, so that ids
@@ -18,8 +18,8 @@ namespace DurableQueue.Forwarding;
 internal sealed class ForwardedLog
 {
     private const string Create =
-        "CREATE TABLE IF NOT EXISTS dqf_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT; " +
-        "CREATE TABLE IF NOT EXISTS dqf_recovered (queue TEXT NOT NULL, id INTEGER NOT NULL, rejected TEXT, PRIMARY KEY (queue, id)) STRICT, WITHOUT ROWID; " +
+        "CREATE TABLE IF NOT EXISTS dqf_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); " +
+        "CREATE TABLE IF NOT EXISTS dqf_recovered (queue TEXT NOT NULL, id BIGINT NOT NULL, rejected TEXT, PRIMARY KEY (queue, id)); " +
         "INSERT INTO dqf_meta(key, value) VALUES ('file_id', @fileId) ON CONFLICT(key) DO NOTHING;";
 
     private const string ReadFileId = "SELECT value FROM dqf_meta WHERE key = 'file_id';";
@@ -44,7 +44,7 @@ internal sealed class ForwardedLog
         {
             using (var create = Command(tx.Connection, Create))
             {
-                create.Parameters.AddWithValue("@fileId", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
+                Add(create, "@fileId", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
                 create.ExecuteNonQuery();
             }
 
@@ -57,7 +57,7 @@ internal sealed class ForwardedLog
             var recovered = new Dictionary<long, string?>();
             using (var rows = Command(tx.Connection, ReadRecovered))
             {
-                rows.Parameters.AddWithValue("@queue", _queue);
+                Add(rows, "@queue", _queue);
                 using var reader = rows.ExecuteReader();
                 while (reader.Read())
                 {
@@ -73,9 +73,9 @@ internal sealed class ForwardedLog
         _store.ExecuteAsync(tx =>
         {
             using var insert = Command(tx.Connection, Insert);
-            var queue = insert.Parameters.AddWithValue("@queue", _queue);
-            var id = insert.Parameters.Add("@id", SqliteType.Integer);
-            var rejected = insert.Parameters.Add("@rejected", SqliteType.Text);
+            Add(insert, "@queue", _queue);
+            var id = Add(insert, "@id", 0L);
+            var rejected = Add(insert, "@rejected", DBNull.Value);
             foreach (var entry in entries)
             {
                 id.Value = entry.Id;
@@ -91,8 +91,8 @@ internal sealed class ForwardedLog
         return list.Count == 0 ? ValueTask.CompletedTask : _store.ExecuteAsync(tx =>
         {
             using var delete = Command(tx.Connection, Delete);
-            delete.Parameters.AddWithValue("@queue", _queue);
-            var id = delete.Parameters.Add("@id", SqliteType.Integer);
+            Add(delete, "@queue", _queue);
+            var id = Add(delete, "@id", 0L);
             foreach (var value in list)
             {
                 id.Value = value;
@@ -115,15 +115,24 @@ internal sealed class ForwardedLog
             }
 
             using var delete = Command(tx.Connection, Delete);
-            delete.Parameters.AddWithValue("@queue", _queue);
-            delete.Parameters.AddWithValue("@id", message.Id.Value);
+            Add(delete, "@queue", _queue);
+            Add(delete, "@id", message.Id.Value);
             delete.ExecuteNonQuery();
         }, cancellationToken);
 
-    private static SqliteCommand Command(SqliteConnection connection, string sql)
+    private static DbCommand Command(DbConnection connection, string sql)
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
         return command;
+    }
+
+    private static DbParameter Add(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+        return parameter;
     }
 }
