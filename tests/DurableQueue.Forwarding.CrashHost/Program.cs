@@ -35,7 +35,7 @@ await using var sink = new MqttSink(new MqttSinkOptions
     Host = "127.0.0.1",
     Port = port,
     TopicSelector = m => "fwd/" + m.OrderingKey,
-    Timeout = TimeSpan.FromSeconds(5),
+    Timeout = TimeSpan.FromSeconds(10),
 });
 var forwarder = new Forwarder("telemetry", queue, sink, new ForwarderOptions
 {

@@ -69,7 +69,7 @@ public sealed class HttpForwardingTests
         await receiver.WaitUntilAsync(r => r.Count >= good.Count, Wait.Long, "every good message after the outage");
         await Wait.UntilAsync(async () => (await queue.GetCountsAsync()).Total == 0, Wait.Long, "the local queue to be empty");
 
-        Assert.Equal(good, receiver.Requests.Select(r => r.LocalId).ToList());
+        Assert.Equal(good, receiver.Requests.Select(r => r.LocalId).Distinct().ToList());
         var deadLetter = Assert.Single(await queue.GetDeadLettersAsync());
         Assert.Equal(bad, deadLetter.Id.Value);
         Assert.StartsWith("HTTP 422", deadLetter.Reason, StringComparison.Ordinal);
@@ -85,18 +85,6 @@ public sealed class HttpForwardingTests
         await using var store = TempStore.Create();
         var path = store.FilePath;
         await store.Store.DisposeAsync();
-
-        var forwarded = 0L;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == "DurableQueue" && instrument.Name == "durablequeue.forwarder.messages.forwarded")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref forwarded, value));
-        listener.Start();
 
         var builder = Host.CreateApplicationBuilder();
         builder.Services.AddDurableQueue(o => o.Path = path)
@@ -114,6 +102,21 @@ public sealed class HttpForwardingTests
                 }));
         builder.Services.AddHealthChecks().AddDurableQueueForwarders();
         using var host = builder.Build();
+
+        // Only this host's meter (its IMeterFactory): other tests forward in parallel on the static one.
+        var meterFactory = host.Services.GetRequiredService<IMeterFactory>();
+        var forwarded = 0L;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument.Meter.Scope, meterFactory) && instrument.Meter.Name == "DurableQueue"
+                && instrument.Name == "durablequeue.forwarder.messages.forwarded")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref forwarded, value));
+        listener.Start();
         await host.StartAsync();
         var queue = host.Services.GetRequiredService<QueueStore>().GetQueue("telemetry");
         var registry = host.Services.GetRequiredService<ForwarderRegistry>();

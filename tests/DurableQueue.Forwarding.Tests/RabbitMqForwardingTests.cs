@@ -14,7 +14,7 @@ public sealed class RabbitMqForwardingTests(RabbitMqNode node)
         HostName = "127.0.0.1",
         Port = node.Port,
         RoutingKeySelector = m => m.Headers.GetValueOrDefault("route", queue),
-        Timeout = TimeSpan.FromSeconds(3),
+        Timeout = TimeSpan.FromSeconds(10),
     });
 
     /// <summary>Declares a durable queue (bound to the default exchange by its name) and returns its name.</summary>
@@ -61,7 +61,7 @@ public sealed class RabbitMqForwardingTests(RabbitMqNode node)
         await using (var running = new RunningForwarder(new Forwarder("telemetry", queue, sink, MqttForwardingTests.Options())))
         {
             await Wait.UntilAsync(async () => (await queue.GetCountsAsync()).Total == 0, Wait.Long, "the local queue to be empty");
-            Assert.Equal(ids.Count, running.Forwarder.GetStatus().Forwarded);
+            await Wait.UntilAsync(() => running.Forwarder.GetStatus().Forwarded == ids.Count, Wait.Long, "the forwarded count");
         }
 
         var messages = await DrainAsync(target);
