@@ -54,6 +54,23 @@ internal static class Wait
     public static Task UntilAsync(Func<bool> condition, TimeSpan timeout, string what) =>
         UntilAsync(() => Task.FromResult(condition()), timeout, what);
 
+    /// <summary>Waits, woken by each release of <paramref name="signal"/> (one per arrival), until the condition holds; fails after the timeout.</summary>
+    public static async Task ForSignalAsync(SemaphoreSlim signal, Func<bool> condition, TimeSpan timeout, Func<string> what)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        while (!condition())
+        {
+            try
+            {
+                await signal.WaitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"Timed out after {timeout.TotalSeconds:0} s waiting for {what()}.");
+            }
+        }
+    }
+
     public static readonly TimeSpan Long = TimeSpan.FromSeconds(60);
 }
 

@@ -69,21 +69,8 @@ internal sealed class HttpReceiver : IAsyncDisposable
         return receiver;
     }
 
-    public async Task WaitUntilAsync(Func<IReadOnlyList<Received>, bool> condition, TimeSpan timeout, string what)
-    {
-        using var deadline = new CancellationTokenSource(timeout);
-        while (!condition(Requests))
-        {
-            try
-            {
-                await _arrived.WaitAsync(deadline.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.Fail($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}; the receiver has {Requests.Count} request(s).");
-            }
-        }
-    }
+    public Task WaitUntilAsync(Func<IReadOnlyList<Received>, bool> condition, TimeSpan timeout, string what) =>
+        Wait.ForSignalAsync(_arrived, () => condition(Requests), timeout, () => $"{what}; the receiver has {Requests.Count} request(s)");
 
     public async ValueTask DisposeAsync()
     {

@@ -80,21 +80,8 @@ internal sealed class MqttReceiver : IAsyncDisposable
     }
 
     /// <summary>Waits, woken by each arriving message, until <paramref name="condition"/> holds; fails after the timeout.</summary>
-    public async Task WaitUntilAsync(Func<IReadOnlyList<Received>, bool> condition, TimeSpan timeout, string what)
-    {
-        using var deadline = new CancellationTokenSource(timeout);
-        while (!condition(Messages))
-        {
-            try
-            {
-                await _arrived.WaitAsync(deadline.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.Fail($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}; the receiver has {DistinctCount} distinct message(s).");
-            }
-        }
-    }
+    public Task WaitUntilAsync(Func<IReadOnlyList<Received>, bool> condition, TimeSpan timeout, string what) =>
+        Wait.ForSignalAsync(_arrived, () => condition(Messages), timeout, () => $"{what}; the receiver has {DistinctCount} distinct message(s)");
 
     public async ValueTask DisposeAsync()
     {
