@@ -52,8 +52,10 @@ public sealed partial class Forwarder
             return;
         }
 
-        var lost = await RetryBusyAsync(() => _queue.AckManyAsync(acks.Select(a => a.Entry!.Lease!.Receipt), LocalToken())).ConfigureAwait(false);
-        var lostSet = lost.Count == 0 ? null : lost.ToHashSet();
+        // Acked in chunks, concurrently: the writer takes them into one or a few commits, and the app's enqueues in between.
+        var chunks = await Task.WhenAll(acks.Chunk(ForwardingDefaults.LocalChunk).Select(chunk =>
+            RetryBusyAsync(() => _queue.AckManyAsync(chunk.Select(a => a.Entry!.Lease!.Receipt), LocalToken())))).ConfigureAwait(false);
+        var lostSet = chunks.Any(c => c.Count > 0) ? chunks.SelectMany(c => c).ToHashSet() : null;
         foreach (var ack in acks)
         {
             var receipt = ack.Entry!.Lease!.Receipt;

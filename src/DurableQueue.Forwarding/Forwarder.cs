@@ -191,7 +191,8 @@ public sealed partial class Forwarder
         {
             await _slots.WaitAsync(stopping).ConfigureAwait(false);
             var taken = 1;
-            while (taken < 1000 && _slots.Wait(0, CancellationToken.None))
+            // Leases in chunks: a long write would hold up the app's own enqueues, which share the store's one writer.
+            while (taken < ForwardingDefaults.LocalChunk && _slots.Wait(0, CancellationToken.None))
             {
                 taken++;
             }

@@ -21,6 +21,9 @@ internal static class ForwardingDefaults
     /// <summary>How long to wait before a write that found the file busy is tried again.</summary>
     public static readonly TimeSpan BusyRetryDelay = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>The most messages leased or acked in one write, so that the app's enqueues are not held up for long.</summary>
+    public const int LocalChunk = 256;
+
     /// <summary>The page size of the start-up scan for messages a previous run held.</summary>
     public const int ScanPage = 1000;
 
