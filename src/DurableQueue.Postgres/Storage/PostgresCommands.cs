@@ -1,0 +1,292 @@
+using DurableQueue.Storage;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace DurableQueue.Postgres.Storage;
+
+/// <summary>
+/// The queue's writes on PostgreSQL, run by the store's writer inside its batch transaction. Unlike a SQLite file,
+/// other hosts write the same rows at the same time, so every step that depends on an earlier one holds a row lock
+/// (FOR UPDATE) or is one statement, and every fenced change checks that it changed a row: a settle whose token no
+/// longer matches throws <see cref="LeaseLostException"/> and changes nothing.
+/// </summary>
+internal sealed class PostgresCommands
+{
+    private readonly PostgresSql _sql;
+    private readonly int _admissionLockClass;
+
+    public PostgresCommands(PostgresSql sql)
+    {
+        _sql = sql;
+        _admissionLockClass = PostgresSchema.AdmissionLockClass(sql.Schema);
+    }
+
+    /// <summary>Returns the id of a queue, creating its row if needed (two hosts may create it at once: the unique name decides).</summary>
+    public long QueueId(PostgresWriteSession session, long now, string name)
+    {
+        if (session.ExecuteScalar(_sql.FindQueue, Text(name)) is long id)
+        {
+            return id;
+        }
+
+        if (session.ExecuteScalar(_sql.CreateQueue, Text(name), Int64(now)) is long created)
+        {
+            return created;
+        }
+
+        // Another host created it after our first look and committed; a new statement sees it.
+        return (long)session.ExecuteScalar(_sql.FindQueue, Text(name))!;
+    }
+
+    public MessageId Enqueue(PostgresWriteSession session, long now, string queueName, long queueId, in PendingMessage message)
+    {
+        var visibleAt = message.VisibleAt(now);
+        session.NotifyOnCommit(queueName);
+        if (message.DedupKey is null)
+        {
+            return new MessageId((long)session.ExecuteScalar(_sql.Insert, InsertParameters(now, queueId, message, visibleAt))!);
+        }
+
+        // With a key: a live message with the same key wins and its id comes back. The INSERT waits for a host that is
+        // inserting the same key right now; if that host's message is gone again by the time we look, insert again.
+        while (true)
+        {
+            if (session.ExecuteScalar(_sql.InsertDedup, InsertParameters(now, queueId, message, visibleAt)) is long id)
+            {
+                return new MessageId(id);
+            }
+
+            if (session.ExecuteScalar(_sql.FindByDedupKey, Int64(queueId), Text(message.DedupKey)) is long existing)
+            {
+                return new MessageId(existing);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Leases up to <paramref name="max"/> ready messages in delivery order with one statement; rows another host is
+    /// leasing or settling right now are skipped (FOR UPDATE SKIP LOCKED), so hosts never wait for each other here.
+    /// </summary>
+    public List<QueueMessage> Receive(
+        PostgresWriteSession session, long now, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt)
+    {
+        var token = Guid.NewGuid();
+        var until = now + visibilityMs;
+        var rows = new List<(long VisibleAt, QueueMessage Message)>(Math.Min(max, 64));
+        using (var reader = session.ExecuteReader(_sql.Lease, Int64(queueId), Int64(now), Int32(max), Uuid(token), Int64(until)))
+        {
+            // RETURNING id, priority, enqueued_at, attempts, max_attempts, last_error, headers, body, old visible_at
+            while (reader.Read())
+            {
+                var message = new QueueMessage(
+                    queueName,
+                    new MessageReceipt(new MessageId(reader.GetInt64(0)), token),
+                    reader.GetFieldValue<byte[]>(7),
+                    HeaderCodec.Decode(reader.IsDBNull(6) ? null : reader.GetString(6)),
+                    reader.GetInt16(1),
+                    reader.GetInt32(3),
+                    reader.GetInt32(4),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
+                    DateTimeOffset.FromUnixTimeMilliseconds(until),
+                    reader.IsDBNull(5) ? null : reader.GetString(5));
+                rows.Add((reader.GetInt64(8), message));
+            }
+        }
+
+        rows.Sort(static (a, b) =>
+        {
+            var byPriority = a.Message.Priority.CompareTo(b.Message.Priority);
+            if (byPriority != 0)
+            {
+                return byPriority;
+            }
+
+            var byVisible = a.VisibleAt.CompareTo(b.VisibleAt);
+            return byVisible != 0 ? byVisible : a.Message.Id.Value.CompareTo(b.Message.Id.Value);
+        });
+
+        var messages = rows.ConvertAll(r => r.Message);
+        nextVisibleAt = messages.Count < max ? session.ExecuteScalar(_sql.NextVisible, Int64(queueId), Int64(now)) as long? : null;
+        return messages;
+    }
+
+    public void Ack(PostgresWriteSession session, string queueName, MessageReceipt receipt)
+    {
+        if (session.ExecuteNonQuery(_sql.Ack, Int64(receipt.Id.Value), Uuid(receipt.Token)) == 0)
+        {
+            throw new LeaseLostException(queueName, receipt.Id);
+        }
+    }
+
+    public NackOutcome Nack(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, long retryAfterMs, string? error)
+    {
+        var (attempts, maxAttempts) = LockLease(session, queueName, receipt);
+        if (attempts >= maxAttempts)
+        {
+            MoveLeasedToDeadLetters(session, now, queueName, receipt, DeadLetterReasons.LastAttemptFailed, error);
+            return NackOutcome.DeadLettered;
+        }
+
+        // The row is locked by this transaction since LockLease: the token still matches.
+        session.ExecuteNonQuery(_sql.Nack, Int64(receipt.Id.Value), Uuid(receipt.Token), Int64(now + retryAfterMs), NullableText(error));
+        session.NotifyOnCommit(queueName);
+        return NackOutcome.Retrying;
+    }
+
+    public long Extend(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, long visibilityMs)
+    {
+        var until = now + visibilityMs;
+        if (session.ExecuteNonQuery(_sql.Extend, Int64(receipt.Id.Value), Uuid(receipt.Token), Int64(until)) == 0)
+        {
+            throw new LeaseLostException(queueName, receipt.Id);
+        }
+
+        return until;
+    }
+
+    public void DeadLetter(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, string reason) =>
+        MoveLeasedToDeadLetters(session, now, queueName, receipt, reason, error: null);
+
+    /// <summary>Hands a message back at once without spending the attempt (graceful shutdown).</summary>
+    public void Release(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt)
+    {
+        if (session.ExecuteNonQuery(_sql.Release, Int64(receipt.Id.Value), Uuid(receipt.Token), Int64(now)) == 0)
+        {
+            throw new LeaseLostException(queueName, receipt.Id);
+        }
+
+        session.NotifyOnCommit(queueName);
+    }
+
+    /// <summary>
+    /// Dead-letters expired leases on their last attempt, of every queue, up to 1000 per call; rows another host is
+    /// changing right now are left to that host or a later sweep. Returns how many moved.
+    /// </summary>
+    public int SweepExpiredFinalLeases(PostgresWriteSession session, long now) =>
+        session.ExecuteNonQuery(_sql.SweepExpiredFinalLeases, Int64(now), Text(DeadLetterReasons.LastLeaseExpired));
+
+    public long? NextFinalLeaseExpiry(PostgresWriteSession session) => session.ExecuteScalar(_sql.NextFinalLeaseExpiry) as long?;
+
+    public bool RequeueDeadLetter(PostgresWriteSession session, long now, string queueName, long queueId, long id)
+    {
+        // Locks the dead letter: two hosts requeueing it at once move it once.
+        if (session.ExecuteScalar(_sql.LockDeadLetter, Int64(id), Int64(queueId)) is not bool hasKey)
+        {
+            return false;
+        }
+
+        var inserted = hasKey
+            ? session.ExecuteScalar(_sql.RequeueWithKey, Int64(id), Int64(queueId), Int64(now)) is long
+            : session.ExecuteNonQuery(_sql.RequeueWithoutKey, Int64(id), Int64(queueId), Int64(now)) == 1;
+        if (!inserted)
+        {
+            // A live message holds its deduplication key now: move it back without the key rather than lose it.
+            session.ExecuteNonQuery(_sql.RequeueWithoutKey, Int64(id), Int64(queueId), Int64(now));
+        }
+
+        session.ExecuteNonQuery(_sql.DeleteDeadLetter, Int64(id), Int64(queueId));
+        session.NotifyOnCommit(queueName);
+        return true;
+    }
+
+    public List<long> DeadLetterIds(PostgresWriteSession session, long queueId, long after, int limit) =>
+        ReadIds(session.ExecuteReader(_sql.DeadLetterIds, Int64(queueId), Int64(after), Int32(limit)));
+
+    public int Purge(PostgresWriteSession session, long queueId, int limit) =>
+        session.ExecuteNonQuery(_sql.Purge, Int64(queueId), Int32(limit));
+
+    public int PurgeDeadLetters(PostgresWriteSession session, long queueId, int limit) =>
+        session.ExecuteNonQuery(_sql.PurgeDeadLetters, Int64(queueId), Int32(limit));
+
+    /// <summary>
+    /// Takes the queue's admission lock for the rest of the transaction, then counts the queue: admissions to one
+    /// bounded queue run one at a time across hosts, so a bound holds even with many producers on many hosts.
+    /// Returns (messages, bytes, dead letters, removed total hint).
+    /// </summary>
+    public (long Messages, long Bytes, long DeadLetters, long RemovedTotal) QueueStats(PostgresWriteSession session, long queueId)
+    {
+        session.ExecuteNonQuery(_sql.LockQueueForAdmission, Int32(_admissionLockClass), Int32(unchecked((int)queueId)));
+        long messages = 0, bytes = 0, deadLetters = 0;
+        using (var reader = session.ExecuteReader(_sql.QueueStats, Int64(queueId)))
+        {
+            if (reader.Read())
+            {
+                messages = reader.GetInt64(0);
+                bytes = reader.GetInt64(1);
+                deadLetters = reader.GetInt64(2);
+            }
+        }
+
+        var removed = session.ExecuteScalar(_sql.RemovedTotal) as long? ?? 0;
+        return (messages, bytes, deadLetters, removed);
+    }
+
+    public IEnumerable<(long Id, long Bytes)> DroppableOldest(PostgresWriteSession session, long queueId, long now)
+    {
+        using var reader = session.ExecuteReader(_sql.DroppableOldest, Int64(queueId), Int64(now));
+        while (reader.Read())
+        {
+            yield return (reader.GetInt64(0), reader.GetInt32(1));
+        }
+    }
+
+    public void DeleteMessage(PostgresWriteSession session, long id) => session.ExecuteNonQuery(_sql.DeleteMessage, Int64(id));
+
+    private (int Attempts, int MaxAttempts) LockLease(PostgresWriteSession session, string queueName, MessageReceipt receipt)
+    {
+        using var reader = session.ExecuteReader(_sql.LockLease, Int64(receipt.Id.Value), Uuid(receipt.Token));
+        if (!reader.Read())
+        {
+            throw new LeaseLostException(queueName, receipt.Id);
+        }
+
+        return (reader.GetInt32(0), reader.GetInt32(1));
+    }
+
+    private void MoveLeasedToDeadLetters(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, string reason, string? error)
+    {
+        var moved = session.ExecuteNonQuery(
+            _sql.MoveLeasedToDeadLetters, Int64(receipt.Id.Value), Uuid(receipt.Token), NullableText(error), Text(reason), Int64(now));
+        if (moved == 0)
+        {
+            throw new LeaseLostException(queueName, receipt.Id);
+        }
+    }
+
+    private static List<long> ReadIds(NpgsqlDataReader reader)
+    {
+        using (reader)
+        {
+            var ids = new List<long>();
+            while (reader.Read())
+            {
+                ids.Add(reader.GetInt64(0));
+            }
+
+            return ids;
+        }
+    }
+
+    private static NpgsqlParameter[] InsertParameters(long now, long queueId, in PendingMessage message, long visibleAt) =>
+    [
+        Int64(queueId),
+        new NpgsqlParameter<short> { TypedValue = (short)message.Priority },
+        Int64(visibleAt),
+        Int64(now),
+        Int32(message.MaxAttempts),
+        NullableText(message.DedupKey),
+        NullableText(message.Headers),
+        new NpgsqlParameter<byte[]> { TypedValue = message.Body, NpgsqlDbType = NpgsqlDbType.Bytea },
+    ];
+
+    internal static NpgsqlParameter Int64(long value) => new NpgsqlParameter<long> { TypedValue = value };
+
+    internal static NpgsqlParameter Int32(int value) => new NpgsqlParameter<int> { TypedValue = value };
+
+    internal static NpgsqlParameter Uuid(Guid value) => new NpgsqlParameter<Guid> { TypedValue = value };
+
+    internal static NpgsqlParameter Text(string value) => new NpgsqlParameter<string> { TypedValue = value, NpgsqlDbType = NpgsqlDbType.Text };
+
+    internal static NpgsqlParameter NullableText(string? value) =>
+        new NpgsqlParameter { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
+}

@@ -1,0 +1,206 @@
+using System.Text.Json;
+using DurableQueue.Storage;
+using Npgsql;
+using static DurableQueue.Postgres.Storage.PostgresCommands;
+
+namespace DurableQueue.Postgres.Storage;
+
+/// <summary>The queue's reads on PostgreSQL, each on a pooled connection of its own (no transaction, one snapshot per statement).</summary>
+internal sealed class PostgresReads
+{
+    private readonly PostgresSql _sql;
+    private readonly NpgsqlConnection _connection;
+
+    public PostgresReads(PostgresSql sql, NpgsqlConnection connection)
+    {
+        _sql = sql;
+        _connection = connection;
+    }
+
+    public QueueCounts Counts(string queueName, long now)
+    {
+        using var reader = Reader(_sql.Counts, Text(queueName), Int64(now));
+        if (!reader.Read())
+        {
+            return default;
+        }
+
+        return new QueueCounts(
+            reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(4),
+            reader.IsDBNull(3) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)));
+    }
+
+    public List<MessageInfo> Peek(string queueName, long now, int limit)
+    {
+        var messages = ReadMessages(Reader(_sql.PeekReady, Text(queueName), Int64(now), Int32(limit)), now);
+        if (messages.Count < limit)
+        {
+            messages.AddRange(ReadMessages(Reader(_sql.PeekLater, Text(queueName), Int64(now), Int32(limit - messages.Count)), now));
+        }
+
+        return messages;
+    }
+
+    public MessageInfo? Get(string queueName, long id, long now) =>
+        ReadMessages(Reader(_sql.GetMessage, Text(queueName), Int64(id)), now) is [var message] ? message : null;
+
+    public List<MessageInfo> MessagesAfter(string queueName, long after, int limit, long now) =>
+        ReadMessages(Reader(_sql.MessagesAfter, Text(queueName), Int64(after), Int32(limit)), now);
+
+    public List<DeadLetter> DeadLetters(string queueName, long after, int limit) =>
+        ReadDeadLetters(Reader(_sql.DeadLetters, Text(queueName), Int64(after), Int32(limit)), queueName);
+
+    public DeadLetter? GetDeadLetter(string queueName, long id) =>
+        ReadDeadLetters(Reader(_sql.GetDeadLetter, Text(queueName), Int64(id)), queueName) is [var letter] ? letter : null;
+
+    public List<string> QueueNames()
+    {
+        using var reader = Reader(_sql.QueueNames);
+        var names = new List<string>();
+        while (reader.Read())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }
+
+    public bool AnyExpiredFinalLease(long now) => (bool)Scalar(_sql.AnyExpiredFinalLease, Int64(now))!;
+
+    public bool QueueExists(string queueName) => (bool)Scalar(_sql.QueueExists, Text(queueName))!;
+
+    /// <summary>Returns (messages, bytes, dead letters) of a queue; zeros when it does not exist.</summary>
+    public (long Messages, long Bytes, long DeadLetters) QueueStatsByName(string queueName)
+    {
+        using var reader = Reader(_sql.QueueStatsByName, Text(queueName));
+        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)) : default;
+    }
+
+    public long SchemaVersion() => PostgresSchema.ReadVersion(_connection, _sql);
+
+    public long LastMessageId() => Scalar(_sql.LastMessageId) as long? ?? 0;
+
+    public long MessageTotal() => (long)Scalar(_sql.MessageTotal)!;
+
+    public long DeadLetterTotal() => (long)Scalar(_sql.DeadLetterTotal)!;
+
+    public long SchemaBytes() => (long)Scalar(_sql.SchemaBytes, Text(_sql.Schema))!;
+
+    /// <summary>Checks the queue's invariants; returns the ones that fail with the number of rows that break them.</summary>
+    public List<VerificationProblem> Verify(out List<string> checks)
+    {
+        checks = [];
+        var problems = new List<VerificationProblem>();
+        foreach (var (check, sql, description) in _sql.Invariants)
+        {
+            checks.Add(check);
+            var count = (long)Scalar(sql)!;
+            if (count != 0)
+            {
+                problems.Add(new VerificationProblem(check, count, description));
+            }
+        }
+
+        checks.Add("bad-headers");
+        long badHeaders = 0;
+        using (var reader = Reader(_sql.HeadersToCheck))
+        {
+            while (reader.Read())
+            {
+                if (!IsJson(reader.GetString(0)))
+                {
+                    badHeaders++;
+                }
+            }
+        }
+
+        if (badHeaders != 0)
+        {
+            problems.Add(new VerificationProblem("bad-headers", badHeaders, "rows have headers that are not valid JSON"));
+        }
+
+        return problems;
+    }
+
+    private static bool IsJson(string text)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private NpgsqlDataReader Reader(string sql, params NpgsqlParameter[] parameters)
+    {
+        using var command = new NpgsqlCommand(sql, _connection);
+        command.Parameters.AddRange(parameters);
+        return command.ExecuteReader();
+    }
+
+    private object? Scalar(string sql, params NpgsqlParameter[] parameters)
+    {
+        using var command = new NpgsqlCommand(sql, _connection);
+        command.Parameters.AddRange(parameters);
+        var value = command.ExecuteScalar();
+        return value is DBNull ? null : value;
+    }
+
+    private static List<MessageInfo> ReadMessages(NpgsqlDataReader reader, long now)
+    {
+        using (reader)
+        {
+            // id, priority, visible_at, enqueued_at, attempts, max_attempts, has token, dedup_key, headers, body, last_error
+            var messages = new List<MessageInfo>();
+            while (reader.Read())
+            {
+                var visibleAt = reader.GetInt64(2);
+                var state = visibleAt <= now ? MessageState.Ready : reader.GetBoolean(6) ? MessageState.Leased : MessageState.Delayed;
+                messages.Add(new MessageInfo(
+                    new MessageId(reader.GetInt64(0)),
+                    state,
+                    reader.GetFieldValue<byte[]>(9),
+                    HeaderCodec.Decode(reader.IsDBNull(8) ? null : reader.GetString(8)),
+                    reader.GetInt16(1),
+                    reader.GetInt32(4),
+                    reader.GetInt32(5),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
+                    DateTimeOffset.FromUnixTimeMilliseconds(visibleAt),
+                    reader.IsDBNull(10) ? null : reader.GetString(10),
+                    reader.IsDBNull(7) ? null : reader.GetString(7)));
+            }
+
+            return messages;
+        }
+    }
+
+    private static List<DeadLetter> ReadDeadLetters(NpgsqlDataReader reader, string queueName)
+    {
+        using (reader)
+        {
+            // id, priority, enqueued_at, attempts, max_attempts, headers, body, last_error, reason, dead_lettered_at
+            var letters = new List<DeadLetter>();
+            while (reader.Read())
+            {
+                letters.Add(new DeadLetter(
+                    new MessageId(reader.GetInt64(0)),
+                    queueName,
+                    reader.GetFieldValue<byte[]>(6),
+                    HeaderCodec.Decode(reader.IsDBNull(5) ? null : reader.GetString(5)),
+                    reader.GetInt16(1),
+                    reader.GetInt32(3),
+                    reader.GetInt32(4),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(9)),
+                    reader.GetString(8),
+                    reader.IsDBNull(7) ? null : reader.GetString(7)));
+            }
+
+            return letters;
+        }
+    }
+}

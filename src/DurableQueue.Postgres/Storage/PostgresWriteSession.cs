@@ -1,0 +1,376 @@
+using System.Data;
+using System.Diagnostics;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace DurableQueue.Postgres.Storage;
+
+/// <summary>
+/// The PostgreSQL writer's connection and the control of its batch transaction. Transaction control costs no round
+/// trips of its own: BEGIN is sent by Npgsql in front of the first statement, and SAVEPOINT / RELEASE are held back and
+/// sent in one batch with the next statement (or with the COMMIT), so a request of one statement is one round trip.
+/// The wake-ups the batch owes (NOTIFY) travel with the COMMIT and are delivered by the server only if it commits.
+/// </summary>
+/// <remarks>Used by the store's writer thread only; not thread-safe.</remarks>
+internal sealed class PostgresWriteSession : IDisposable
+{
+    private const string ProbeSavepoint = "dq_probe";
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly List<string> _pending = [];
+    private readonly HashSet<string> _notify = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string[]> _savepoints = new(StringComparer.Ordinal);
+    private readonly string _location;
+    private NpgsqlConnection? _connection;
+    private NpgsqlTransaction? _transaction;
+    private bool _callerCodeRan;
+    private bool _inCallerCode;
+
+    public PostgresWriteSession(NpgsqlDataSource dataSource, PostgresSql sql, string location)
+    {
+        _dataSource = dataSource;
+        Sql = sql;
+        _location = location;
+    }
+
+    public PostgresSql Sql { get; }
+
+    /// <summary>Gets the connection, opening it (again, after a broken one) when needed.</summary>
+    public NpgsqlConnection Connection
+    {
+        get
+        {
+            if (_connection is null || _connection.State != ConnectionState.Open)
+            {
+                _connection?.Dispose();
+                _connection = null;
+                _connection = _dataSource.OpenConnection();
+            }
+
+            return _connection;
+        }
+    }
+
+    /// <summary>Gets the server process id of the connection (0 when none is open), so that the listener can ignore our own wake-ups.</summary>
+    public int ProcessId => _connection is { State: ConnectionState.Open } c ? c.ProcessID : 0;
+
+    public bool InCallerCode
+    {
+        get => _inCallerCode;
+        set
+        {
+            _inCallerCode = value;
+            _callerCodeRan |= value;
+        }
+    }
+
+    /// <summary>
+    /// Gets a value indicating whether the batch transaction is still open. PostgreSQL does not tell Npgsql's
+    /// transaction object about a COMMIT or ROLLBACK sent as SQL, so after app code ran on the connection a savepoint
+    /// probes it: outside a transaction block the server refuses a savepoint.
+    /// </summary>
+    public bool TransactionActive
+    {
+        get
+        {
+            if (_transaction is null || _connection is not { State: ConnectionState.Open })
+            {
+                return false;
+            }
+
+            if (!_callerCodeRan)
+            {
+                return true;
+            }
+
+            _callerCodeRan = false;
+            try
+            {
+                ExecuteNonQuery($"SAVEPOINT {ProbeSavepoint}; RELEASE SAVEPOINT {ProbeSavepoint};");
+                return true;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.NoActiveSqlTransaction)
+            {
+                return false;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InFailedSqlTransaction)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Gets -1: PostgreSQL has no cheap per-connection change counter.</summary>
+    public long ChangeCount => -1;
+
+    public void Begin()
+    {
+        Debug.Assert(_transaction is null, "A batch transaction is already open.");
+        _pending.Clear();
+        _notify.Clear();
+        _callerCodeRan = false;
+        // Read committed: each statement sees what other hosts committed before it; FOR UPDATE SKIP LOCKED does the rest.
+        _transaction = Connection.BeginTransaction(IsolationLevel.ReadCommitted);
+    }
+
+    public void Savepoint(string name) => _pending.Add(SavepointSql(name, 0));
+
+    public void ReleaseSavepoint(string name)
+    {
+        // A request that sent no statement: its savepoint was never sent either.
+        if (_pending.Count > 0 && ReferenceEquals(_pending[^1], SavepointSql(name, 0)))
+        {
+            _pending.RemoveAt(_pending.Count - 1);
+            return;
+        }
+
+        _pending.Add(SavepointSql(name, 1));
+    }
+
+    public void RollbackToSavepoint(string name)
+    {
+        if (_pending.Count > 0 && ReferenceEquals(_pending[^1], SavepointSql(name, 0)))
+        {
+            _pending.RemoveAt(_pending.Count - 1);
+            return;
+        }
+
+        _pending.Add(SavepointSql(name, 2));
+        _pending.Add(SavepointSql(name, 1));
+        Flush();
+    }
+
+    /// <summary>Registers a wake-up for the receivers of a queue in every process; sent with the COMMIT.</summary>
+    public void NotifyOnCommit(string queueName) => _notify.Add(queueName);
+
+    /// <summary>
+    /// Commits the batch, with the held-back savepoint statements and the wake-ups in the same round trip. With
+    /// <paramref name="mark"/>, the transaction id is read first, so that a commit whose reply was lost can be looked up
+    /// on a new connection: it returns normally when the commit landed and throws when it did not or cannot be told.
+    /// </summary>
+    public void Commit(bool mark)
+    {
+        var transaction = _transaction ?? throw new InvalidOperationException("No batch transaction is open.");
+        _transaction = null;
+        long? xid = null;
+        try
+        {
+            if (mark)
+            {
+                using var batch = NewBatch();
+                // First of the result sets (the savepoint statements have none), so ExecuteScalar reads it.
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.CurrentTransactionId));
+                AddNotifications(batch);
+                xid = (long)batch.ExecuteScalar()!;
+                transaction.Commit();
+            }
+            else if (_pending.Count == 0 && _notify.Count == 0)
+            {
+                transaction.Commit();
+            }
+            else
+            {
+                using var batch = NewBatch();
+                AddNotifications(batch);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT;"));
+                batch.ExecuteNonQuery();
+                transaction.Dispose();
+            }
+        }
+        catch (Exception ex) when (xid is { } id && PostgresErrors.IsUnreachable(ex))
+        {
+            DropConnection();
+            if (!CommitLanded(id, ex))
+            {
+                throw;
+            }
+
+            Trace.TraceWarning("DurableQueue: COMMIT reported {0} but the batch is in the database.", ex.Message);
+        }
+        catch (Exception ex) when (PostgresErrors.IsUnreachable(ex))
+        {
+            DropConnection();
+            throw new StorageUnavailableException(PostgresErrorMessages.CommitOutcomeUnknown(_location, ex.Message), ex);
+        }
+        finally
+        {
+            _pending.Clear();
+            _notify.Clear();
+        }
+    }
+
+    public void Rollback()
+    {
+        var transaction = _transaction;
+        _transaction = null;
+        _pending.Clear();
+        _notify.Clear();
+        if (transaction is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (_connection is { State: ConnectionState.Open })
+            {
+                transaction.Rollback();
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+        {
+            // A transaction the app ended itself, or a broken connection: the server has nothing left to roll back.
+            Trace.TraceWarning("DurableQueue: ROLLBACK failed: {0}", ex.Message);
+            if (PostgresErrors.IsUnreachable(ex))
+            {
+                DropConnection();
+            }
+        }
+        finally
+        {
+            transaction.Dispose();
+        }
+    }
+
+    /// <summary>Runs a statement that returns no rows, after the held-back transaction control; returns the rows it changed.</summary>
+    public int ExecuteNonQuery(string sql, params NpgsqlParameter[] parameters)
+    {
+        using var batch = NewBatch();
+        var command = Add(batch, sql, parameters);
+        batch.ExecuteNonQuery();
+        return command.RecordsAffected;
+    }
+
+    /// <summary>Runs a statement and returns the first column of its first row, or null when it returns none.</summary>
+    public object? ExecuteScalar(string sql, params NpgsqlParameter[] parameters)
+    {
+        using var batch = NewBatch();
+        Add(batch, sql, parameters);
+        var value = batch.ExecuteScalar();
+        return value is DBNull ? null : value;
+    }
+
+    /// <summary>Runs a statement and returns a reader over its rows; dispose the reader before the next statement.</summary>
+    public NpgsqlDataReader ExecuteReader(string sql, params NpgsqlParameter[] parameters)
+    {
+        using var batch = NewBatch();
+        Add(batch, sql, parameters);
+        return batch.ExecuteReader();
+    }
+
+    /// <summary>Sends the held-back transaction control now.</summary>
+    public void Flush()
+    {
+        if (_pending.Count == 0)
+        {
+            return;
+        }
+
+        using var batch = NewBatch();
+        batch.ExecuteNonQuery();
+    }
+
+    /// <summary>Closes a connection that broke, so that the next batch opens a new one.</summary>
+    public void DropConnection()
+    {
+        _transaction = null;
+        _pending.Clear();
+        _notify.Clear();
+        var connection = _connection;
+        _connection = null;
+        try
+        {
+            connection?.Dispose();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or ObjectDisposedException)
+        {
+            Trace.TraceWarning("DurableQueue: closing a broken connection failed: {0}", ex.Message);
+        }
+    }
+
+    public void Dispose()
+    {
+        Rollback();
+        DropConnection();
+    }
+
+    private NpgsqlBatch NewBatch()
+    {
+        var batch = new NpgsqlBatch(Connection);
+        foreach (var statement in _pending)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(statement));
+        }
+
+        _pending.Clear();
+        return batch;
+    }
+
+    private void AddNotifications(NpgsqlBatch batch)
+    {
+        foreach (var queue in _notify)
+        {
+            var command = new NpgsqlBatchCommand(Sql.Notify);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Sql.Channel, NpgsqlDbType = NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = queue, NpgsqlDbType = NpgsqlDbType.Text });
+            batch.BatchCommands.Add(command);
+        }
+    }
+
+    private static NpgsqlBatchCommand Add(NpgsqlBatch batch, string sql, NpgsqlParameter[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(parameter);
+        }
+
+        batch.BatchCommands.Add(command);
+        return command;
+    }
+
+    /// <summary>Looks the transaction up on a new connection after its COMMIT reply was lost.</summary>
+    private bool CommitLanded(long xid, Exception cause)
+    {
+        // The server may still be finishing the commit (or noticing the lost client and aborting): ask a few times.
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            string? status;
+            try
+            {
+                using var connection = _dataSource.OpenConnection();
+                using var command = new NpgsqlCommand(Sql.TransactionStatus, connection);
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = xid.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                status = command.ExecuteScalar() as string;
+            }
+            catch (Exception ex) when (PostgresErrors.IsUnreachable(ex))
+            {
+                throw new StorageUnavailableException(PostgresErrorMessages.CommitOutcomeUnknown(_location, cause.Message), cause);
+            }
+
+            switch (status)
+            {
+                case "committed":
+                    return true;
+                case "aborted":
+                    return false;
+            }
+
+            Thread.Sleep(50);
+        }
+
+        throw new StorageUnavailableException(PostgresErrorMessages.CommitOutcomeUnknown(_location, cause.Message), cause);
+    }
+
+    // Savepoint names are the library's own constants; their statements are built once each and compared by reference.
+    private string SavepointSql(string name, int verb)
+    {
+        if (!_savepoints.TryGetValue(name, out var sql))
+        {
+            sql = [$"SAVEPOINT {name};", $"RELEASE SAVEPOINT {name};", $"ROLLBACK TO SAVEPOINT {name};"];
+            _savepoints.Add(name, sql);
+        }
+
+        return sql[verb];
+    }
+}
