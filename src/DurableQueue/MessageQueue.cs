@@ -88,7 +88,7 @@ public sealed partial class MessageQueue
         return _store.WriteAsync(
             context =>
             {
-                var id = MessageCommands.Enqueue(context, QueueIdOf(context), message);
+                var id = context.Commands.Enqueue(context, QueueIdOf(context), message, out _);
                 context.AfterCommit(_state.Arrivals.Pulse);
                 return id;
             },
@@ -133,7 +133,7 @@ public sealed partial class MessageQueue
                 var ids = new MessageId[pending.Length];
                 for (var i = 0; i < pending.Length; i++)
                 {
-                    ids[i] = MessageCommands.Enqueue(context, queueId, pending[i]);
+                    ids[i] = context.Commands.Enqueue(context, queueId, pending[i], out _);
                 }
 
                 context.AfterCommit(_state.Arrivals.Pulse);

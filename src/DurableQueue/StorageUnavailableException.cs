@@ -1,9 +1,10 @@
 namespace DurableQueue;
 
 /// <summary>
-/// The exception thrown when the storage could not be reached: a database server that is down, restarting or out of
-/// connections, or a connection that broke during the operation. The operation can be retried once the server is back;
-/// a write whose commit was interrupted may or may not have landed, so retry only what is safe to repeat.
+/// The exception thrown when the store's database server cannot be reached or dropped the connection (a
+/// PostgreSQL server that is down or restarting). The operation may or may not have been applied when the
+/// connection broke during a commit: a retry is safe for settles (fenced by the lease) and for enqueues that carry a
+/// deduplication key.
 /// </summary>
 public sealed class StorageUnavailableException : DurableQueueException
 {

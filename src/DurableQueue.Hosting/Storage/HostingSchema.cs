@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.Data.Sqlite;
@@ -19,7 +20,7 @@ internal static class HostingSchema
     public static ValueTask MigrateAsync(QueueStore store, CancellationToken cancellationToken) =>
         store.ExecuteAsync(tx => Migrate(tx.Connection, store.Path), cancellationToken);
 
-    private static void Migrate(SqliteConnection connection, string path)
+    private static void Migrate(DbConnection connection, string path)
     {
         var current = connection.Scalar(JobSql.ReadVersion) is long v ? v : 0;
         if (current > LatestVersion)

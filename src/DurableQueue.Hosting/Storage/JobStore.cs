@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Collections.Concurrent;
 using DurableQueue.Hosting.Diagnostics;
 using Microsoft.Data.Sqlite;
@@ -60,11 +61,11 @@ internal sealed class JobStore : IDisposable
 
     // ---- Writes: called inside QueueStore.ExecuteAsync, on tx.Connection. ----
 
-    public static void InsertJob(SqliteConnection connection, MessageId id, string queue, long now, long? runAt) =>
+    public static void InsertJob(DbConnection connection, MessageId id, string queue, long now, long? runAt) =>
         connection.Execute(JobSql.InsertJob, ("@id", id.Value), ("@queue", queue), ("@now", now), ("@runAt", runAt));
 
     /// <summary>Marks a job running; false when it was cancelled (or had succeeded), so its message must be acked unhandled.</summary>
-    public static bool Claim(SqliteConnection connection, MessageId id, long now, int attempt)
+    public static bool Claim(DbConnection connection, MessageId id, long now, int attempt)
     {
         if (connection.Execute(JobSql.ClaimJob, ("@id", id.Value), ("@now", now), ("@attempt", attempt)) > 0)
         {
@@ -75,7 +76,7 @@ internal sealed class JobStore : IDisposable
         return connection.Scalar(JobSql.JobState, ("@id", id.Value)) is null;
     }
 
-    public void Succeeded(SqliteConnection connection, MessageId id, long now, int attempt, byte[]? result)
+    public void Succeeded(DbConnection connection, MessageId id, long now, int attempt, byte[]? result)
     {
         connection.Execute(JobSql.JobSucceeded, ("@id", id.Value), ("@now", now), ("@attempt", attempt), ("@expires", Expiry(now)));
         if (result is not null)
@@ -84,7 +85,7 @@ internal sealed class JobStore : IDisposable
         }
     }
 
-    public void Failed(SqliteConnection connection, MessageId id, long now, int attempt, NackOutcome outcome, string error) =>
+    public void Failed(DbConnection connection, MessageId id, long now, int attempt, NackOutcome outcome, string error) =>
         connection.Execute(
             JobSql.JobFailed,
             ("@id", id.Value),
@@ -94,9 +95,9 @@ internal sealed class JobStore : IDisposable
             ("@error", error),
             ("@expires", Expiry(now)));
 
-    public static void Released(SqliteConnection connection, MessageId id) => connection.Execute(JobSql.JobReleased, ("@id", id.Value));
+    public static void Released(DbConnection connection, MessageId id) => connection.Execute(JobSql.JobReleased, ("@id", id.Value));
 
-    public bool Cancel(SqliteConnection connection, MessageId id, long now) =>
+    public bool Cancel(DbConnection connection, MessageId id, long now) =>
         connection.Execute(JobSql.CancelJob, ("@id", id.Value), ("@now", now), ("@expires", Expiry(now))) > 0;
 
     private long Expiry(long now) => now + (long)Options.JobRetention.TotalMilliseconds;
@@ -257,7 +258,7 @@ internal sealed class JobStore : IDisposable
             Nullable(reader, 6), reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetBoolean(8));
     });
 
-    private static long? Nullable(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
+    private static long? Nullable(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
 
     private T Read<T>(Func<SqliteConnection, T> read)
     {

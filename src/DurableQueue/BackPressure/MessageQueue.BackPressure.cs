@@ -211,25 +211,22 @@ public sealed partial class MessageQueue
     // Keep in step with the unbounded insert in MessageQueue.EnqueueAsync (wake-ups, memory tier).
     private MessageId InsertOne(WriteContext context, long queueId, PendingMessage message)
     {
-        var id = MessageCommands.Enqueue(context, queueId, message);
-        _store.CheckDatabaseQuota(context);
+        var id = Admission.InsertWithinQuota(context, queueId, message);
         context.AfterCommit(_state.Arrivals.Pulse);
         return id;
     }
 
     /// <summary>Registers the wake-up of producers waiting for room, to run if this batch commits (back pressure hook).</summary>
-    private void NoteRoomFreed(WriteContext context) => _store.NoteRoomFreed(context, _state);
-
     /// <summary>Requeues a dead letter only if the queue has room; never waits, never drops (back pressure hook).</summary>
     private bool RequeueWithinCapacity(WriteContext context, long queueId, long id)
     {
         if (!_state.Options.IsBounded)
         {
-            return MessageCommands.RequeueDeadLetter(context, queueId, id);
+            return context.Commands.RequeueDeadLetter(context, queueId, id);
         }
 
         var capacity = _store.CapacityOf(_state);
-        if (Admission.Guard(context, capacity, queueId, () => MessageCommands.RequeueDeadLetter(context, queueId, id), out var wrote) is { } full)
+        if (Admission.Guard(context, capacity, queueId, () => context.Commands.RequeueDeadLetter(context, queueId, id), out var wrote) is { } full)
         {
             capacity.CountRejected();
             throw full.ToException(Name);
