@@ -33,4 +33,7 @@ internal static class PostgresErrorMessages
 
     public static string BadSchemaName(string name) =>
         F($"'{name}' is not a valid schema name: use 1 to 63 bytes, without a NUL character.");
+
+    public static string NoDatabaseQuota =>
+        "MaxDatabaseBytes is a quota of a SQLite file; a PostgreSQL store has none. Leave it unset and size the server's disk, or bound the queues (QueueOptions.MaxMessages, MaxBytes).";
 }

@@ -3,8 +3,8 @@ using System.Collections.Concurrent;
 namespace DurableQueue.Testing.Postgres;
 
 /// <summary>
-/// One test cluster for every test class of a collection, started before the first and stopped after the last, with
-/// one database per test class. A test assembly declares the collection:
+/// The test cluster for the classes of a collection (the process's one cluster, <see cref="SharedPostgres"/>), with one
+/// database per test class. A test assembly declares the collection:
 /// <c>[CollectionDefinition(PostgresCollection.Name)] public sealed class PostgresCollectionDefinition : ICollectionFixture&lt;PostgresClusterFixture&gt;;</c>
 /// and its classes join it with <c>[Collection(PostgresCollection.Name)]</c>.
 /// </summary>
@@ -27,16 +27,11 @@ public sealed class PostgresClusterFixture : IAsyncLifetime
     }
 
     /// <inheritdoc/>
-    public async Task InitializeAsync() => _cluster = await PostgresCluster.StartAsync().ConfigureAwait(false);
+    public async Task InitializeAsync() => _cluster = await SharedPostgres.ClusterAsync().ConfigureAwait(false);
 
-    /// <inheritdoc/>
-    public async Task DisposeAsync()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync().ConfigureAwait(false);
-        }
-    }
+    /// <summary>Does nothing: the cluster is stopped when the test process exits.</summary>
+    /// <returns>A completed task.</returns>
+    public Task DisposeAsync() => Task.CompletedTask;
 }
 
 /// <summary>The name of the xunit collection that shares one <see cref="PostgresClusterFixture"/>.</summary>

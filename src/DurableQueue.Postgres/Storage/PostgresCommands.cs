@@ -1,4 +1,6 @@
+using DurableQueue.BackPressure;
 using DurableQueue.Storage;
+using DurableQueue.Storage.Driver;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -10,10 +12,14 @@ namespace DurableQueue.Postgres.Storage;
 /// (FOR UPDATE) or is one statement, and every fenced change checks that it changed a row: a settle whose token no
 /// longer matches throws <see cref="LeaseLostException"/> and changes nothing.
 /// </summary>
-internal sealed class PostgresCommands
+internal sealed class PostgresCommands : IMessageCommands
 {
     private readonly PostgresSql _sql;
     private readonly int _admissionLockClass;
+
+    // Queue names by id, for the wake-ups (NOTIFY carries the name); filled by QueueId, which the writer calls first
+    // for every queue it touches. Writer thread only.
+    private readonly Dictionary<long, string> _names = [];
 
     public PostgresCommands(PostgresSql sql)
     {
@@ -22,6 +28,13 @@ internal sealed class PostgresCommands
     }
 
     /// <summary>Returns the id of a queue, creating its row if needed (two hosts may create it at once: the unique name decides).</summary>
+    public long QueueId(WriteContext context, string name)
+    {
+        var id = QueueId(Session(context), context.Now, name);
+        _names[id] = name;
+        return id;
+    }
+
     public long QueueId(PostgresWriteSession session, long now, string name)
     {
         if (session.ExecuteScalar(_sql.FindQueue, Text(name)) is long id)
@@ -38,10 +51,14 @@ internal sealed class PostgresCommands
         return (long)session.ExecuteScalar(_sql.FindQueue, Text(name))!;
     }
 
-    public MessageId Enqueue(PostgresWriteSession session, long now, string queueName, long queueId, in PendingMessage message)
+    public MessageId Enqueue(WriteContext context, long queueId, in PendingMessage message, out bool inserted) =>
+        Enqueue(Session(context), context.Now, NameOf(queueId), queueId, message, out inserted);
+
+    public MessageId Enqueue(PostgresWriteSession session, long now, string queueName, long queueId, in PendingMessage message, out bool inserted)
     {
         var visibleAt = message.VisibleAt(now);
         session.NotifyOnCommit(queueName);
+        inserted = true;
         if (message.DedupKey is null)
         {
             return new MessageId((long)session.ExecuteScalar(_sql.Insert, InsertParameters(now, queueId, message, visibleAt))!);
@@ -58,6 +75,7 @@ internal sealed class PostgresCommands
 
             if (session.ExecuteScalar(_sql.FindByDedupKey, Int64(queueId), Text(message.DedupKey)) is long existing)
             {
+                inserted = false;
                 return new MessageId(existing);
             }
         }
@@ -67,6 +85,9 @@ internal sealed class PostgresCommands
     /// Leases up to <paramref name="max"/> ready messages in delivery order with one statement; rows another host is
     /// leasing or settling right now are skipped (FOR UPDATE SKIP LOCKED), so hosts never wait for each other here.
     /// </summary>
+    public List<QueueMessage> Receive(WriteContext context, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt) =>
+        Receive(Session(context), context.Now, queueName, queueId, max, visibilityMs, out nextVisibleAt);
+
     public List<QueueMessage> Receive(
         PostgresWriteSession session, long now, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt)
     {
@@ -110,6 +131,8 @@ internal sealed class PostgresCommands
         return messages;
     }
 
+    public void Ack(WriteContext context, string queueName, MessageReceipt receipt) => Ack(Session(context), queueName, receipt);
+
     public void Ack(PostgresWriteSession session, string queueName, MessageReceipt receipt)
     {
         if (session.ExecuteNonQuery(_sql.Ack, Int64(receipt.Id.Value), Uuid(receipt.Token)) == 0)
@@ -117,6 +140,9 @@ internal sealed class PostgresCommands
             throw new LeaseLostException(queueName, receipt.Id);
         }
     }
+
+    public NackOutcome Nack(WriteContext context, string queueName, MessageReceipt receipt, long retryAfterMs, string? error) =>
+        Nack(Session(context), context.Now, queueName, receipt, retryAfterMs, error);
 
     public NackOutcome Nack(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, long retryAfterMs, string? error)
     {
@@ -133,6 +159,9 @@ internal sealed class PostgresCommands
         return NackOutcome.Retrying;
     }
 
+    public long Extend(WriteContext context, string queueName, MessageReceipt receipt, long visibilityMs) =>
+        Extend(Session(context), context.Now, queueName, receipt, visibilityMs);
+
     public long Extend(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, long visibilityMs)
     {
         var until = now + visibilityMs;
@@ -144,8 +173,13 @@ internal sealed class PostgresCommands
         return until;
     }
 
+    public void DeadLetter(WriteContext context, string queueName, MessageReceipt receipt, string reason) =>
+        DeadLetter(Session(context), context.Now, queueName, receipt, reason);
+
     public void DeadLetter(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, string reason) =>
         MoveLeasedToDeadLetters(session, now, queueName, receipt, reason, error: null);
+
+    public void Release(WriteContext context, string queueName, MessageReceipt receipt) => Release(Session(context), context.Now, queueName, receipt);
 
     /// <summary>Hands a message back at once without spending the attempt (graceful shutdown).</summary>
     public void Release(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt)
@@ -162,10 +196,17 @@ internal sealed class PostgresCommands
     /// Dead-letters expired leases on their last attempt, of every queue, up to 1000 per call; rows another host is
     /// changing right now are left to that host or a later sweep. Returns how many moved.
     /// </summary>
+    public int SweepExpiredFinalLeases(WriteContext context) => SweepExpiredFinalLeases(Session(context), context.Now);
+
     public int SweepExpiredFinalLeases(PostgresWriteSession session, long now) =>
         session.ExecuteNonQuery(_sql.SweepExpiredFinalLeases, Int64(now), Text(DeadLetterReasons.LastLeaseExpired));
 
+    public long? NextFinalLeaseExpiry(WriteContext context) => NextFinalLeaseExpiry(Session(context));
+
     public long? NextFinalLeaseExpiry(PostgresWriteSession session) => session.ExecuteScalar(_sql.NextFinalLeaseExpiry) as long?;
+
+    public bool RequeueDeadLetter(WriteContext context, long queueId, long id) =>
+        RequeueDeadLetter(Session(context), context.Now, NameOf(queueId), queueId, id);
 
     public bool RequeueDeadLetter(PostgresWriteSession session, long now, string queueName, long queueId, long id)
     {
@@ -189,11 +230,18 @@ internal sealed class PostgresCommands
         return true;
     }
 
+    public List<long> DeadLetterIds(WriteContext context, long queueId, long after, int limit) =>
+        DeadLetterIds(Session(context), queueId, after, limit);
+
     public List<long> DeadLetterIds(PostgresWriteSession session, long queueId, long after, int limit) =>
         ReadIds(session.ExecuteReader(_sql.DeadLetterIds, Int64(queueId), Int64(after), Int32(limit)));
 
+    public int Purge(WriteContext context, long queueId, int limit) => Purge(Session(context), queueId, limit);
+
     public int Purge(PostgresWriteSession session, long queueId, int limit) =>
         session.ExecuteNonQuery(_sql.Purge, Int64(queueId), Int32(limit));
+
+    public int PurgeDeadLetters(WriteContext context, long queueId, int limit) => PurgeDeadLetters(Session(context), queueId, limit);
 
     public int PurgeDeadLetters(PostgresWriteSession session, long queueId, int limit) =>
         session.ExecuteNonQuery(_sql.PurgeDeadLetters, Int64(queueId), Int32(limit));
@@ -203,7 +251,9 @@ internal sealed class PostgresCommands
     /// bounded queue run one at a time across hosts, so a bound holds even with many producers on many hosts.
     /// Returns (messages, bytes, dead letters, removed total hint).
     /// </summary>
-    public (long Messages, long Bytes, long DeadLetters, long RemovedTotal) QueueStats(PostgresWriteSession session, long queueId)
+    public QueueStatsRow QueueStats(WriteContext context, long queueId) => QueueStats(Session(context), queueId);
+
+    public QueueStatsRow QueueStats(PostgresWriteSession session, long queueId)
     {
         session.ExecuteNonQuery(_sql.LockQueueForAdmission, Int32(_admissionLockClass), Int32(unchecked((int)queueId)));
         long messages = 0, bytes = 0, deadLetters = 0;
@@ -218,8 +268,11 @@ internal sealed class PostgresCommands
         }
 
         var removed = session.ExecuteScalar(_sql.RemovedTotal) as long? ?? 0;
-        return (messages, bytes, deadLetters, removed);
+        return new QueueStatsRow(messages, bytes, deadLetters, removed);
     }
+
+    public IEnumerable<(long Id, long Bytes)> DroppableOldest(WriteContext context, long queueId) =>
+        DroppableOldest(Session(context), queueId, context.Now);
 
     public IEnumerable<(long Id, long Bytes)> DroppableOldest(PostgresWriteSession session, long queueId, long now)
     {
@@ -230,7 +283,17 @@ internal sealed class PostgresCommands
         }
     }
 
-    public void DeleteMessage(PostgresWriteSession session, long id) => session.ExecuteNonQuery(_sql.DeleteMessage, Int64(id));
+    public void DeleteMessage(WriteContext context, long id) => Session(context).ExecuteNonQuery(_sql.DeleteMessage, Int64(id));
+
+    /// <summary>Does nothing: a PostgreSQL store has no database quota (the server's administrator sizes the disk).</summary>
+    public void CheckQuota(WriteContext context)
+    {
+    }
+
+    private static PostgresWriteSession Session(WriteContext context) => (PostgresWriteSession)context.Session;
+
+    // A queue id the writer has not resolved by name in this process (a dead letter requeued by id): wake every queue.
+    private string NameOf(long queueId) => _names.TryGetValue(queueId, out var name) ? name : "";
 
     private (int Attempts, int MaxAttempts) LockLease(PostgresWriteSession session, string queueName, MessageReceipt receipt)
     {

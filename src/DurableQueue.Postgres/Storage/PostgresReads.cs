@@ -1,20 +1,25 @@
+using System.Data;
 using System.Text.Json;
+using DurableQueue.BackPressure;
 using DurableQueue.Storage;
+using DurableQueue.Storage.Driver;
 using Npgsql;
 using static DurableQueue.Postgres.Storage.PostgresCommands;
 
 namespace DurableQueue.Postgres.Storage;
 
 /// <summary>The queue's reads on PostgreSQL, each on a pooled connection of its own (no transaction, one snapshot per statement).</summary>
-internal sealed class PostgresReads
+internal sealed class PostgresReads : IStoreReader
 {
     private readonly PostgresSql _sql;
     private readonly NpgsqlConnection _connection;
+    private readonly string _location;
 
-    public PostgresReads(PostgresSql sql, NpgsqlConnection connection)
+    public PostgresReads(PostgresSql sql, NpgsqlConnection connection, string location)
     {
         _sql = sql;
         _connection = connection;
+        _location = location;
     }
 
     public QueueCounts Counts(string queueName, long now)
@@ -69,11 +74,74 @@ internal sealed class PostgresReads
 
     public bool QueueExists(string queueName) => (bool)Scalar(_sql.QueueExists, Text(queueName))!;
 
-    /// <summary>Returns (messages, bytes, dead letters) of a queue; zeros when it does not exist.</summary>
-    public (long Messages, long Bytes, long DeadLetters) QueueStatsByName(string queueName)
+    /// <summary>Returns the counts of a queue (zeros when it does not exist); the removed total is the server's delete count of the message table.</summary>
+    public QueueStatsRow QueueStatsByName(string queueName)
     {
-        using var reader = Reader(_sql.QueueStatsByName, Text(queueName));
-        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)) : default;
+        long messages = 0, bytes = 0, deadLetters = 0;
+        using (var reader = Reader(_sql.QueueStatsByName, Text(queueName)))
+        {
+            if (reader.Read())
+            {
+                (messages, bytes, deadLetters) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+            }
+        }
+
+        return new QueueStatsRow(messages, bytes, deadLetters, Scalar(_sql.RemovedTotal) as long? ?? 0);
+    }
+
+    /// <summary>
+    /// Reads the store's statistics in one snapshot. The file-shaped fields say what they can on a server: the size is
+    /// the schema's tables and indexes, pages are 8 KiB server pages, and there is no WAL of the store's own.
+    /// </summary>
+    public StoreStatistics Statistics(long now) => InSnapshot(() =>
+    {
+        var queues = QueueNames().ConvertAll(name =>
+        {
+            var counts = Counts(name, now);
+            TimeSpan? age = counts.OldestReadyEnqueuedAt is { } oldest
+                ? TimeSpan.FromMilliseconds(Math.Max(0, now - oldest.ToUnixTimeMilliseconds()))
+                : null;
+            return new QueueStatistics(name, counts, age);
+        });
+        const long pageSize = 8192;
+        var bytes = SchemaBytes();
+        return new StoreStatistics(
+            _location, DateTimeOffset.FromUnixTimeMilliseconds(now), SchemaVersion(), bytes, 0, pageSize, bytes / pageSize, 0, "postgresql",
+            false, LastMessageId(), queues);
+    });
+
+    /// <summary>Checks the queue's invariants and that the per-queue counts add up, in one snapshot.</summary>
+    public StoreVerification Verify(long now) => InSnapshot(() =>
+    {
+        var problems = Verify(out var checks);
+        checks.Add("counts-consistent");
+        long live = 0, dead = 0;
+        foreach (var name in QueueNames())
+        {
+            var counts = Counts(name, now);
+            live += counts.Total;
+            dead += counts.DeadLettered;
+        }
+
+        var liveRows = MessageTotal();
+        var deadRows = DeadLetterTotal();
+        if (live != liveRows || dead != deadRows)
+        {
+            problems.Add(new VerificationProblem(
+                "counts-consistent",
+                Math.Abs(liveRows - live) + Math.Abs(deadRows - dead),
+                $"the per-queue counts ({live} live, {dead} dead-lettered) do not add up to the rows ({liveRows} live, {deadRows} dead-lettered)"));
+        }
+
+        return new StoreVerification([], problems, checks);
+    });
+
+    private T InSnapshot<T>(Func<T> read)
+    {
+        using var transaction = _connection.BeginTransaction(IsolationLevel.RepeatableRead);
+        var result = read();
+        transaction.Commit();
+        return result;
     }
 
     public long SchemaVersion() => PostgresSchema.ReadVersion(_connection, _sql);

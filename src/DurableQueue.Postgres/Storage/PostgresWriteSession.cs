@@ -1,5 +1,8 @@
 using System.Data;
+using System.Data.Common;
 using System.Diagnostics;
+using System.Globalization;
+using DurableQueue.Storage.Driver;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -12,7 +15,7 @@ namespace DurableQueue.Postgres.Storage;
 /// The wake-ups the batch owes (NOTIFY) travel with the COMMIT and are delivered by the server only if it commits.
 /// </summary>
 /// <remarks>Used by the store's writer thread only; not thread-safe.</remarks>
-internal sealed class PostgresWriteSession : IDisposable
+internal sealed class PostgresWriteSession : IWriteSession
 {
     private const string ProbeSavepoint = "dq_probe";
 
@@ -21,19 +24,43 @@ internal sealed class PostgresWriteSession : IDisposable
     private readonly HashSet<string> _notify = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string[]> _savepoints = new(StringComparer.Ordinal);
     private readonly string _location;
+    private readonly string _connectionSettings;
+    private readonly Func<Exception, Exception> _map;
     private NpgsqlConnection? _connection;
+    private NpgsqlBatch? _readerBatch;
+    private long _changes;
     private NpgsqlTransaction? _transaction;
     private bool _callerCodeRan;
     private bool _inCallerCode;
 
-    public PostgresWriteSession(NpgsqlDataSource dataSource, PostgresSql sql, string location)
+    /// <param name="dataSource">Where to connect.</param>
+    /// <param name="sql">The schema's statements.</param>
+    /// <param name="commands">The statements of the queue, run on this session.</param>
+    /// <param name="location">The store's location, for messages.</param>
+    /// <param name="options">The store options: durability and the lock wait.</param>
+    /// <param name="map">Turns provider exceptions into the library's typed ones.</param>
+    public PostgresWriteSession(
+        NpgsqlDataSource dataSource, PostgresSql sql, IMessageCommands commands, string location, QueueStoreOptions options, Func<Exception, Exception> map)
     {
         _dataSource = dataSource;
         Sql = sql;
+        Commands = commands;
         _location = location;
+        _map = map;
+        // Per connection, so set again after a reconnect. Durability.Normal lets a commit return before its WAL is
+        // flushed (a server crash may lose the last moments; the database stays consistent), as SQLite's NORMAL does.
+        // The lock wait is the store's BusyTimeout: a row held longer by another host fails as StorageBusyException.
+        _connectionSettings = string.Create(
+            CultureInfo.InvariantCulture,
+            $"SET synchronous_commit = {(options.Durability == Durability.Full ? "on" : "off")}; " +
+            $"SET lock_timeout = {(long)Math.Max(1, options.BusyTimeout.TotalMilliseconds)};");
     }
 
     public PostgresSql Sql { get; }
+
+    public IMessageCommands Commands { get; }
+
+    DbConnection IWriteSession.Connection => Connection;
 
     /// <summary>Gets the connection, opening it (again, after a broken one) when needed.</summary>
     public NpgsqlConnection Connection
@@ -44,7 +71,19 @@ internal sealed class PostgresWriteSession : IDisposable
             {
                 _connection?.Dispose();
                 _connection = null;
-                _connection = _dataSource.OpenConnection();
+                var connection = _dataSource.OpenConnection();
+                try
+                {
+                    using var settings = new NpgsqlCommand(_connectionSettings, connection);
+                    settings.ExecuteNonQuery();
+                }
+                catch
+                {
+                    connection.Dispose();
+                    throw;
+                }
+
+                _connection = connection;
             }
 
             return _connection;
@@ -100,8 +139,18 @@ internal sealed class PostgresWriteSession : IDisposable
         }
     }
 
-    /// <summary>Gets -1: PostgreSQL has no cheap per-connection change counter.</summary>
-    public long ChangeCount => -1;
+    /// <summary>
+    /// Gets the number of rows the session's own statements changed (the server reports it per statement); SQL the
+    /// app runs on the connection in a unit of work is not counted, but a unit of work marks its commit anyway.
+    /// </summary>
+    public long ChangeCount
+    {
+        get
+        {
+            SettleReader();
+            return _changes;
+        }
+    }
 
     public void Begin()
     {
@@ -228,7 +277,14 @@ internal sealed class PostgresWriteSession : IDisposable
         }
         finally
         {
-            transaction.Dispose();
+            try
+            {
+                transaction.Dispose();
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
+            {
+                Trace.TraceWarning("DurableQueue: disposing a failed transaction: {0}", ex.Message);
+            }
         }
     }
 
@@ -238,6 +294,7 @@ internal sealed class PostgresWriteSession : IDisposable
         using var batch = NewBatch();
         var command = Add(batch, sql, parameters);
         batch.ExecuteNonQuery();
+        Count(command);
         return command.RecordsAffected;
     }
 
@@ -245,17 +302,50 @@ internal sealed class PostgresWriteSession : IDisposable
     public object? ExecuteScalar(string sql, params NpgsqlParameter[] parameters)
     {
         using var batch = NewBatch();
-        Add(batch, sql, parameters);
+        var command = Add(batch, sql, parameters);
         var value = batch.ExecuteScalar();
+        Count(command);
         return value is DBNull ? null : value;
     }
 
     /// <summary>Runs a statement and returns a reader over its rows; dispose the reader before the next statement.</summary>
     public NpgsqlDataReader ExecuteReader(string sql, params NpgsqlParameter[] parameters)
     {
-        using var batch = NewBatch();
+        var batch = NewBatch();
         Add(batch, sql, parameters);
-        return batch.ExecuteReader();
+        try
+        {
+            var reader = batch.ExecuteReader();
+            // Its row count is known once the caller closed the reader: taken at the next statement.
+            _readerBatch = batch;
+            return reader;
+        }
+        catch
+        {
+            batch.Dispose();
+            throw;
+        }
+    }
+
+    public Exception Map(Exception exception) => _map(exception);
+
+    private void Count(NpgsqlBatchCommand command)
+    {
+        // -1 for statements that change nothing (SELECT, SAVEPOINT).
+        if (command.RecordsAffected > 0)
+        {
+            _changes += command.RecordsAffected;
+        }
+    }
+
+    private void SettleReader()
+    {
+        if (_readerBatch is { } batch)
+        {
+            _readerBatch = null;
+            Count(batch.BatchCommands[^1]);
+            batch.Dispose();
+        }
     }
 
     /// <summary>Sends the held-back transaction control now.</summary>
@@ -274,6 +364,8 @@ internal sealed class PostgresWriteSession : IDisposable
     public void DropConnection()
     {
         _transaction = null;
+        _readerBatch?.Dispose();
+        _readerBatch = null;
         _pending.Clear();
         _notify.Clear();
         var connection = _connection;
@@ -296,6 +388,7 @@ internal sealed class PostgresWriteSession : IDisposable
 
     private NpgsqlBatch NewBatch()
     {
+        SettleReader();
         var batch = new NpgsqlBatch(Connection);
         foreach (var statement in _pending)
         {

@@ -45,7 +45,8 @@ internal sealed class Harness : IAsyncDisposable
 
     public PostgresWriteSession NewSession()
     {
-        var session = new PostgresWriteSession(DataSource, Sql, Location);
+        var session = new PostgresWriteSession(
+            DataSource, Sql, Commands, Location, new QueueStoreOptions(), ex => PostgresErrors.Map(ex, Location, Sql.Schema));
         _sessions.Add(session);
         return session;
     }
@@ -74,7 +75,7 @@ internal sealed class Harness : IAsyncDisposable
     public MessageId Enqueue(PostgresWriteSession session, long queueId, string queueName, string body, EnqueueOptions? options = null)
     {
         var message = DurableQueue.Storage.PendingMessage.Create(System.Text.Encoding.UTF8.GetBytes(body), options, 3, 1 << 20);
-        return InBatch(session, s => Commands.Enqueue(s, Now, queueName, queueId, message));
+        return InBatch(session, s => Commands.Enqueue(s, Now, queueName, queueId, message, out _));
     }
 
     public List<QueueMessage> Receive(PostgresWriteSession session, long queueId, string queueName, int max, long visibilityMs = 30_000) =>
@@ -83,7 +84,7 @@ internal sealed class Harness : IAsyncDisposable
     public T Read<T>(Func<PostgresReads, T> read)
     {
         using var connection = DataSource.OpenConnection();
-        return read(new PostgresReads(Sql, connection));
+        return read(new PostgresReads(Sql, connection, Location));
     }
 
     public async ValueTask DisposeAsync()
