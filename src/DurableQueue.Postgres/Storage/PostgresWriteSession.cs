@@ -50,10 +50,14 @@ internal sealed class PostgresWriteSession : IWriteSession
         // Per connection, so set again after a reconnect. Durability.Normal lets a commit return before its WAL is
         // flushed (a server crash may lose the last moments; the database stays consistent), as SQLite's NORMAL does.
         // The lock wait is the store's BusyTimeout: a row held longer by another host fails as StorageBusyException.
+        // The queue's schema goes first on the search path (before what the connection string set), so that SQL an app
+        // runs in a unit of work may name the dq_ tables as it would in a SQLite file; the store's own statements name
+        // the schema in full and do not depend on it.
         _connectionSettings = string.Create(
             CultureInfo.InvariantCulture,
             $"SET synchronous_commit = {(options.Durability == Durability.Full ? "on" : "off")}; " +
-            $"SET lock_timeout = {(long)Math.Max(1, options.BusyTimeout.TotalMilliseconds)};");
+            $"SET lock_timeout = {(long)Math.Max(1, options.BusyTimeout.TotalMilliseconds)}; " +
+            $"SELECT set_config('search_path', '{sql.QuotedSchema.Replace("'", "''", StringComparison.Ordinal)}, ' || current_setting('search_path'), false);");
     }
 
     public PostgresSql Sql { get; }
@@ -125,7 +129,9 @@ internal sealed class PostgresWriteSession : IWriteSession
             _callerCodeRan = false;
             try
             {
-                ExecuteNonQuery($"SAVEPOINT {ProbeSavepoint}; RELEASE SAVEPOINT {ProbeSavepoint};");
+                _pending.Add(SavepointSql(ProbeSavepoint, 0));
+                _pending.Add(SavepointSql(ProbeSavepoint, 1));
+                Flush();
                 return true;
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.NoActiveSqlTransaction)
