@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using DurableQueue.BackPressure;
 using DurableQueue.Storage;
 using DurableQueue.Storage.Driver;
@@ -20,6 +21,14 @@ internal sealed class PostgresCommands : IMessageCommands
     // Queue names by id, for the wake-ups (NOTIFY carries the name); filled by QueueId, which the writer calls first
     // for every queue it touches. Writer thread only.
     private readonly Dictionary<long, string> _names = [];
+
+    // Messages that left each queue through this store, counted after the commit: the drain-rate samples of bounded
+    // queues. (A SQLite file counts every process's removals in a trigger-kept row; here one row updated by every ack
+    // of every host would serialise them, so each store counts what it removed itself.)
+    private readonly ConcurrentDictionary<long, long> _removed = new();
+
+    /// <summary>Returns how many messages left a queue through this store since it opened.</summary>
+    public long RemovedTotal(long queueId) => _removed.TryGetValue(queueId, out var n) ? n : 0;
 
     public PostgresCommands(PostgresSql sql)
     {
@@ -131,28 +140,27 @@ internal sealed class PostgresCommands : IMessageCommands
         return messages;
     }
 
-    public void Ack(WriteContext context, string queueName, MessageReceipt receipt) => Ack(Session(context), queueName, receipt);
+    public void Ack(WriteContext context, string queueName, MessageReceipt receipt) =>
+        Removed(context, Ack(Session(context), queueName, receipt));
 
-    public void Ack(PostgresWriteSession session, string queueName, MessageReceipt receipt)
+    /// <summary>Deletes the leased message; returns its queue id.</summary>
+    public long Ack(PostgresWriteSession session, string queueName, MessageReceipt receipt) =>
+        session.ExecuteScalar(_sql.Ack, Int64(receipt.Id.Value), Uuid(receipt.Token)) as long? ?? throw new LeaseLostException(queueName, receipt.Id);
+
+    public NackOutcome Nack(WriteContext context, string queueName, MessageReceipt receipt, long retryAfterMs, string? error)
     {
-        if (session.ExecuteNonQuery(_sql.Ack, Int64(receipt.Id.Value), Uuid(receipt.Token)) == 0)
-        {
-            throw new LeaseLostException(queueName, receipt.Id);
-        }
-    }
-
-    public NackOutcome Nack(WriteContext context, string queueName, MessageReceipt receipt, long retryAfterMs, string? error) =>
-        Nack(Session(context), context.Now, queueName, receipt, retryAfterMs, error);
-
-    public NackOutcome Nack(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, long retryAfterMs, string? error)
-    {
-        var (attempts, maxAttempts) = LockLease(session, queueName, receipt);
+        var (attempts, maxAttempts) = LockLease(Session(context), queueName, receipt);
         if (attempts >= maxAttempts)
         {
-            MoveLeasedToDeadLetters(session, now, queueName, receipt, DeadLetterReasons.LastAttemptFailed, error);
+            Removed(context, MoveLeasedToDeadLetters(Session(context), context.Now, queueName, receipt, DeadLetterReasons.LastAttemptFailed, error));
             return NackOutcome.DeadLettered;
         }
 
+        return NackLocked(Session(context), context.Now, queueName, receipt, retryAfterMs, error);
+    }
+
+    private NackOutcome NackLocked(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, long retryAfterMs, string? error)
+    {
         // The row is locked by this transaction since LockLease: the token still matches.
         session.ExecuteNonQuery(_sql.Nack, Int64(receipt.Id.Value), Uuid(receipt.Token), Int64(now + retryAfterMs), NullableText(error));
         session.NotifyOnCommit(queueName);
@@ -174,10 +182,7 @@ internal sealed class PostgresCommands : IMessageCommands
     }
 
     public void DeadLetter(WriteContext context, string queueName, MessageReceipt receipt, string reason) =>
-        DeadLetter(Session(context), context.Now, queueName, receipt, reason);
-
-    public void DeadLetter(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, string reason) =>
-        MoveLeasedToDeadLetters(session, now, queueName, receipt, reason, error: null);
+        Removed(context, MoveLeasedToDeadLetters(Session(context), context.Now, queueName, receipt, reason, error: null));
 
     public void Release(WriteContext context, string queueName, MessageReceipt receipt) => Release(Session(context), context.Now, queueName, receipt);
 
@@ -196,10 +201,16 @@ internal sealed class PostgresCommands : IMessageCommands
     /// Dead-letters expired leases on their last attempt, of every queue, up to 1000 per call; rows another host is
     /// changing right now are left to that host or a later sweep. Returns how many moved.
     /// </summary>
-    public int SweepExpiredFinalLeases(WriteContext context) => SweepExpiredFinalLeases(Session(context), context.Now);
+    public int SweepExpiredFinalLeases(WriteContext context)
+    {
+        var queues = ReadIds(Session(context).ExecuteReader(_sql.SweepExpiredFinalLeases, Int64(context.Now), Text(DeadLetterReasons.LastLeaseExpired)));
+        foreach (var queueId in queues)
+        {
+            Removed(context, queueId);
+        }
 
-    public int SweepExpiredFinalLeases(PostgresWriteSession session, long now) =>
-        session.ExecuteNonQuery(_sql.SweepExpiredFinalLeases, Int64(now), Text(DeadLetterReasons.LastLeaseExpired));
+        return queues.Count;
+    }
 
     public long? NextFinalLeaseExpiry(WriteContext context) => NextFinalLeaseExpiry(Session(context));
 
@@ -236,7 +247,12 @@ internal sealed class PostgresCommands : IMessageCommands
     public List<long> DeadLetterIds(PostgresWriteSession session, long queueId, long after, int limit) =>
         ReadIds(session.ExecuteReader(_sql.DeadLetterIds, Int64(queueId), Int64(after), Int32(limit)));
 
-    public int Purge(WriteContext context, long queueId, int limit) => Purge(Session(context), queueId, limit);
+    public int Purge(WriteContext context, long queueId, int limit)
+    {
+        var purged = Purge(Session(context), queueId, limit);
+        Removed(context, queueId, purged);
+        return purged;
+    }
 
     public int Purge(PostgresWriteSession session, long queueId, int limit) =>
         session.ExecuteNonQuery(_sql.Purge, Int64(queueId), Int32(limit));
@@ -256,19 +272,10 @@ internal sealed class PostgresCommands : IMessageCommands
     public QueueStatsRow QueueStats(PostgresWriteSession session, long queueId)
     {
         session.ExecuteNonQuery(_sql.LockQueueForAdmission, Int32(_admissionLockClass), Int32(unchecked((int)queueId)));
-        long messages = 0, bytes = 0, deadLetters = 0;
-        using (var reader = session.ExecuteReader(_sql.QueueStats, Int64(queueId)))
-        {
-            if (reader.Read())
-            {
-                messages = reader.GetInt64(0);
-                bytes = reader.GetInt64(1);
-                deadLetters = reader.GetInt64(2);
-            }
-        }
-
-        var removed = session.ExecuteScalar(_sql.RemovedTotal) as long? ?? 0;
-        return new QueueStatsRow(messages, bytes, deadLetters, removed);
+        using var reader = session.ExecuteReader(_sql.QueueStats, Int64(queueId));
+        return reader.Read()
+            ? new QueueStatsRow(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), RemovedTotal(queueId))
+            : new QueueStatsRow(0, 0, 0, RemovedTotal(queueId));
     }
 
     public IEnumerable<(long Id, long Bytes)> DroppableOldest(WriteContext context, long queueId) =>
@@ -283,7 +290,13 @@ internal sealed class PostgresCommands : IMessageCommands
         }
     }
 
-    public void DeleteMessage(WriteContext context, long id) => Session(context).ExecuteNonQuery(_sql.DeleteMessage, Int64(id));
+    public void DeleteMessage(WriteContext context, long id)
+    {
+        if (Session(context).ExecuteScalar(_sql.DeleteMessage, Int64(id)) is long queueId)
+        {
+            Removed(context, queueId);
+        }
+    }
 
     /// <summary>Does nothing: a PostgreSQL store has no database quota (the server's administrator sizes the disk).</summary>
     public void CheckQuota(WriteContext context)
@@ -306,13 +319,17 @@ internal sealed class PostgresCommands : IMessageCommands
         return (reader.GetInt32(0), reader.GetInt32(1));
     }
 
-    private void MoveLeasedToDeadLetters(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, string reason, string? error)
+    /// <summary>Moves a leased message to the dead letters in one fenced statement; returns its queue id.</summary>
+    private long MoveLeasedToDeadLetters(PostgresWriteSession session, long now, string queueName, MessageReceipt receipt, string reason, string? error) =>
+        session.ExecuteScalar(
+            _sql.MoveLeasedToDeadLetters, Int64(receipt.Id.Value), Uuid(receipt.Token), NullableText(error), Text(reason), Int64(now)) as long?
+        ?? throw new LeaseLostException(queueName, receipt.Id);
+
+    private void Removed(WriteContext context, long queueId, long count = 1)
     {
-        var moved = session.ExecuteNonQuery(
-            _sql.MoveLeasedToDeadLetters, Int64(receipt.Id.Value), Uuid(receipt.Token), NullableText(error), Text(reason), Int64(now));
-        if (moved == 0)
+        if (count > 0)
         {
-            throw new LeaseLostException(queueName, receipt.Id);
+            context.AfterCommit(() => _removed.AddOrUpdate(queueId, count, (_, n) => n + count));
         }
     }
 

@@ -52,7 +52,7 @@ internal sealed class PostgresDriver : IStorageDriver
         try
         {
             using var connection = _dataSource.OpenConnection();
-            return read(new PostgresReads(_sql, connection, Location));
+            return read(new PostgresReads(_sql, connection, Location, _commands.RemovedTotal));
         }
         catch (Exception ex)
         {

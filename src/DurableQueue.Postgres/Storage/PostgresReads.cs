@@ -14,12 +14,18 @@ internal sealed class PostgresReads : IStoreReader
     private readonly PostgresSql _sql;
     private readonly NpgsqlConnection _connection;
     private readonly string _location;
+    private readonly Func<long, long> _removedTotal;
 
-    public PostgresReads(PostgresSql sql, NpgsqlConnection connection, string location)
+    /// <param name="sql">The schema's statements.</param>
+    /// <param name="connection">An open connection, used by one thread.</param>
+    /// <param name="location">The store's location.</param>
+    /// <param name="removedTotal">The messages that left a queue (by id) through this store: the drain-rate samples.</param>
+    public PostgresReads(PostgresSql sql, NpgsqlConnection connection, string location, Func<long, long> removedTotal)
     {
         _sql = sql;
         _connection = connection;
         _location = location;
+        _removedTotal = removedTotal;
     }
 
     public QueueCounts Counts(string queueName, long now)
@@ -74,19 +80,13 @@ internal sealed class PostgresReads : IStoreReader
 
     public bool QueueExists(string queueName) => (bool)Scalar(_sql.QueueExists, Text(queueName))!;
 
-    /// <summary>Returns the counts of a queue (zeros when it does not exist); the removed total is the server's delete count of the message table.</summary>
+    /// <summary>Returns the counts of a queue (zeros when it does not exist) and the messages that left it through this store.</summary>
     public QueueStatsRow QueueStatsByName(string queueName)
     {
-        long messages = 0, bytes = 0, deadLetters = 0;
-        using (var reader = Reader(_sql.QueueStatsByName, Text(queueName)))
-        {
-            if (reader.Read())
-            {
-                (messages, bytes, deadLetters) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
-            }
-        }
-
-        return new QueueStatsRow(messages, bytes, deadLetters, Scalar(_sql.RemovedTotal) as long? ?? 0);
+        using var reader = Reader(_sql.QueueStatsByName, Text(queueName));
+        return reader.Read()
+            ? new QueueStatsRow(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), _removedTotal(reader.GetInt64(0)))
+            : default;
     }
 
     /// <summary>

@@ -56,7 +56,7 @@ internal sealed class PostgresSql
             ") AS next;";
 
         // Settles, each fenced by the lease token. $1 id, $2 token.
-        Ack = $"DELETE FROM {s}.dq_messages WHERE id = $1 AND lease_token = $2;";
+        Ack = $"DELETE FROM {s}.dq_messages WHERE id = $1 AND lease_token = $2 RETURNING queue_id;";
         // Locks the row for the rest of the transaction, so that the decision made on its attempts still holds when
         // the next statement changes it.
         LockLease = $"SELECT attempts, max_attempts FROM {s}.dq_messages WHERE id = $1 AND lease_token = $2 FOR UPDATE;";
@@ -76,7 +76,7 @@ internal sealed class PostgresSql
         MoveLeasedToDeadLetters =
             $"WITH moved AS (DELETE FROM {s}.dq_messages WHERE id = $1 AND lease_token = $2 RETURNING {movedColumns}, last_error) " +
             $"INSERT INTO {s}.dq_dead_letters {deadLetterColumns} " +
-            $"SELECT {movedColumns}, coalesce($3, last_error), $4, $5 FROM moved;";
+            $"SELECT {movedColumns}, coalesce($3, last_error), $4, $5 FROM moved RETURNING queue_id;";
 
         // Every expired lease on its last attempt, of every queue, in one statement. Rows another host is changing
         // right now are skipped: that host settles them, or a later sweep takes them. $1 now, $2 reason.
@@ -85,7 +85,7 @@ internal sealed class PostgresSql
             "LIMIT 1000 FOR UPDATE SKIP LOCKED), " +
             $"moved AS (DELETE FROM {s}.dq_messages m USING due WHERE m.id = due.id RETURNING m.{movedColumns.Replace(", ", ", m.", StringComparison.Ordinal)}, m.last_error) " +
             $"INSERT INTO {s}.dq_dead_letters {deadLetterColumns} " +
-            $"SELECT {movedColumns}, last_error, $2, $1 FROM moved;";
+            $"SELECT {movedColumns}, last_error, $2, $1 FROM moved RETURNING queue_id;";
         NextFinalLeaseExpiry =
             $"SELECT min(visible_at) FROM {s}.dq_messages WHERE lease_token IS NOT NULL AND attempts >= max_attempts;";
         AnyExpiredFinalLease =
@@ -94,7 +94,7 @@ internal sealed class PostgresSql
         // Purges. $1 queue, $2 limit.
         Purge = $"DELETE FROM {s}.dq_messages WHERE id IN (SELECT id FROM {s}.dq_messages WHERE queue_id = $1 LIMIT $2);";
         PurgeDeadLetters = $"DELETE FROM {s}.dq_dead_letters WHERE id IN (SELECT id FROM {s}.dq_dead_letters WHERE queue_id = $1 LIMIT $2);";
-        DeleteMessage = $"DELETE FROM {s}.dq_messages WHERE id = $1;";
+        DeleteMessage = $"DELETE FROM {s}.dq_messages WHERE id = $1 RETURNING queue_id;";
 
         // Dead letters back into their queue. $1 id, $2 queue.
         DeadLetterIds = $"SELECT id FROM {s}.dq_dead_letters WHERE queue_id = $1 AND id > $2 ORDER BY id LIMIT $3;";
@@ -123,9 +123,6 @@ internal sealed class PostgresSql
             $"SELECT (SELECT count(*) FROM {s}.dq_messages WHERE queue_id = $1), " +
             $"(SELECT coalesce(sum(octet_length(body)), 0)::bigint FROM {s}.dq_messages WHERE queue_id = $1), " +
             $"(SELECT count(*) FROM {s}.dq_dead_letters WHERE queue_id = $1);";
-        // Cumulative deletes from the message table (all queues, all hosts), from the server's statistics: the drain-rate
-        // hint of a full queue's retry-after. Approximate by nature; never used for a decision.
-        RemovedTotal = $"SELECT coalesce(n_tup_del, 0) FROM pg_stat_user_tables WHERE relid = to_regclass('{s}.dq_messages');";
         DroppableOldest =
             $"SELECT id, octet_length(body) FROM {s}.dq_messages WHERE queue_id = $1 AND lease_token IS NULL AND visible_at <= $2 ORDER BY id;";
 
@@ -166,7 +163,7 @@ internal sealed class PostgresSql
             $"SELECT {deadLetterReadColumns} FROM {s}.dq_dead_letters d WHERE d.queue_id = {queueByName} AND d.id > $2 ORDER BY d.id LIMIT $3;";
         GetDeadLetter = $"SELECT {deadLetterReadColumns} FROM {s}.dq_dead_letters d WHERE d.id = $2 AND d.queue_id = {queueByName};";
         QueueStatsByName =
-            $"SELECT (SELECT count(*) FROM {s}.dq_messages WHERE queue_id = q.id), " +
+            $"SELECT q.id, (SELECT count(*) FROM {s}.dq_messages WHERE queue_id = q.id), " +
             $"(SELECT coalesce(sum(octet_length(body)), 0)::bigint FROM {s}.dq_messages WHERE queue_id = q.id), " +
             $"(SELECT count(*) FROM {s}.dq_dead_letters WHERE queue_id = q.id) FROM {s}.dq_queues q WHERE q.name = $1;";
 
@@ -290,8 +287,6 @@ internal sealed class PostgresSql
     public string LockQueueForAdmission { get; }
 
     public string QueueStats { get; }
-
-    public string RemovedTotal { get; }
 
     public string DroppableOldest { get; }
 

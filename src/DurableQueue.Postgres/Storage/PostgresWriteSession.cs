@@ -31,6 +31,7 @@ internal sealed class PostgresWriteSession : IWriteSession
     private long _changes;
     private NpgsqlTransaction? _transaction;
     private bool _callerCodeRan;
+    private bool _endedByCaller;
     private bool _inCallerCode;
 
     /// <param name="dataSource">Where to connect.</param>
@@ -102,8 +103,14 @@ internal sealed class PostgresWriteSession : IWriteSession
         get => _inCallerCode;
         set
         {
+            if (value)
+            {
+                // The app's SQL goes straight to the connection: the request's savepoint must be on the server first.
+                Flush();
+                _callerCodeRan = true;
+            }
+
             _inCallerCode = value;
-            _callerCodeRan |= value;
         }
     }
 
@@ -116,7 +123,7 @@ internal sealed class PostgresWriteSession : IWriteSession
     {
         get
         {
-            if (_transaction is null || _connection is not { State: ConnectionState.Open })
+            if (_transaction is null || _endedByCaller || _connection is not { State: ConnectionState.Open })
             {
                 return false;
             }
@@ -136,6 +143,7 @@ internal sealed class PostgresWriteSession : IWriteSession
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.NoActiveSqlTransaction)
             {
+                _endedByCaller = true;
                 return false;
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InFailedSqlTransaction)
@@ -164,6 +172,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         _pending.Clear();
         _notify.Clear();
         _callerCodeRan = false;
+        _endedByCaller = false;
         // Read committed: each statement sees what other hosts committed before it; FOR UPDATE SKIP LOCKED does the rest.
         _transaction = Connection.BeginTransaction(IsolationLevel.ReadCommitted);
     }

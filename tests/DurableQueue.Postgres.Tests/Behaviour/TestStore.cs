@@ -24,8 +24,11 @@ internal sealed class TestStore : IAsyncDisposable
         Store = store;
     }
 
-    /// <summary>Gets the store's location (its database, without credentials).</summary>
-    public string Path => Store.Path;
+    /// <summary>
+    /// Gets what stands for the store's file: a raw, unpooled connection string with the store's schema on its search
+    /// path (helpers that open the "file" directly, such as the row counts of the back-pressure tests, open this).
+    /// </summary>
+    public string Path => new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false, SearchPath = Schema }.ConnectionString;
 
     public string ConnectionString { get; }
 
@@ -70,8 +73,7 @@ internal sealed class TestStore : IAsyncDisposable
     /// <summary>Opens a plain, unpooled connection with the store's schema first on the search path, as a tool outside the store would.</summary>
     public NpgsqlConnection OpenRaw()
     {
-        var builder = new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false, SearchPath = Schema };
-        var connection = new NpgsqlConnection(builder.ConnectionString);
+        var connection = new NpgsqlConnection(Path);
         connection.Open();
         return connection;
     }

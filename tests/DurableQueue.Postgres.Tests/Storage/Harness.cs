@@ -84,7 +84,7 @@ internal sealed class Harness : IAsyncDisposable
     public T Read<T>(Func<PostgresReads, T> read)
     {
         using var connection = DataSource.OpenConnection();
-        return read(new PostgresReads(Sql, connection, Location));
+        return read(new PostgresReads(Sql, connection, Location, Commands.RemovedTotal));
     }
 
     public async ValueTask DisposeAsync()

@@ -18,12 +18,19 @@ public sealed class CapacityConcurrencyTests
         {
             using var command = tx.Connection.CreateCommand();
             command.CommandText =
+#if POSTGRES
+                "CREATE TABLE test_high_water(n bigint NOT NULL); INSERT INTO test_high_water VALUES (0);" +
+                "CREATE FUNCTION test_high_water_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+                "UPDATE test_high_water SET n = greatest(n, (SELECT count(*) FROM dq_messages WHERE queue_id = NEW.queue_id)); RETURN NULL; END $$;" +
+                "CREATE TRIGGER test_high_water_mark AFTER INSERT ON dq_messages FOR EACH ROW EXECUTE FUNCTION test_high_water_mark();";
+#else
                 "CREATE TABLE test_high_water(n INTEGER NOT NULL); INSERT INTO test_high_water VALUES (0);" +
                 "CREATE TRIGGER test_high_water_mark AFTER INSERT ON dq_messages BEGIN " +
                 "UPDATE test_high_water SET n = max(n, (SELECT count(*) FROM dq_messages WHERE queue_id = new.queue_id)); END;";
+#endif
             command.ExecuteNonQuery();
         });
-        await using var other = QueueStore.Open(t.Path, t.Options());
+        await using var other = t.OpenSecond();
         var options = Bounded(maxMessages: Capacity, mode: mode);
         var queues = new[] { t.Store.GetQueue("q", options), other.GetQueue("q", options) };
 
@@ -92,9 +99,16 @@ public sealed class CapacityConcurrencyTests
         {
             using var command = tx.Connection.CreateCommand();
             command.CommandText =
+#if POSTGRES
+                "CREATE TABLE test_high_water(n bigint NOT NULL); INSERT INTO test_high_water VALUES (0);" +
+                "CREATE FUNCTION test_high_water_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+                "UPDATE test_high_water SET n = greatest(n, (SELECT count(*) FROM dq_messages WHERE queue_id = NEW.queue_id)); RETURN NULL; END $$;" +
+                "CREATE TRIGGER test_high_water_mark AFTER INSERT ON dq_messages FOR EACH ROW EXECUTE FUNCTION test_high_water_mark();";
+#else
                 "CREATE TABLE test_high_water(n INTEGER NOT NULL); INSERT INTO test_high_water VALUES (0);" +
                 "CREATE TRIGGER test_high_water_mark AFTER INSERT ON dq_messages BEGIN " +
                 "UPDATE test_high_water SET n = max(n, (SELECT count(*) FROM dq_messages WHERE queue_id = new.queue_id)); END;";
+#endif
             command.ExecuteNonQuery();
         });
         var queue = t.Store.GetQueue("q");
