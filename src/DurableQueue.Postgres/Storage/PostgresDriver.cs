@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics;
 using DurableQueue.Storage.Driver;
 using Npgsql;
@@ -45,6 +46,8 @@ internal sealed class PostgresDriver : IStorageDriver
 
     public DriverCapabilities Capabilities => new(StatementRollback: false, MemoryTier: false, DatabaseQuota: false);
 
+    public StorageKind Kind => StorageKind.Postgres;
+
     public IWriteSession OpenWriteSession() => _session = new PostgresWriteSession(_dataSource, _sql, _commands, Location, _options, MapError);
 
     public T Read<T>(Func<IStoreReader, T> read)
@@ -53,6 +56,34 @@ internal sealed class PostgresDriver : IStorageDriver
         {
             using var connection = _dataSource.OpenConnection();
             return read(new PostgresReads(_sql, connection, Location, _commands.RemovedTotal));
+        }
+        catch (Exception ex)
+        {
+            var mapped = MapError(ex);
+            if (ReferenceEquals(mapped, ex))
+            {
+                throw;
+            }
+
+            throw mapped;
+        }
+    }
+
+    /// <summary>
+    /// Runs SQL of a layer above the core on a pooled connection whose search path starts with the queue's schema (set
+    /// for this use; Npgsql resets the session when the connection goes back to the pool).
+    /// </summary>
+    public T ReadConnection<T>(Func<DbConnection, T> read)
+    {
+        try
+        {
+            using var connection = _dataSource.OpenConnection();
+            using (var command = new NpgsqlCommand(_sql.PrependSearchPath, connection))
+            {
+                command.ExecuteNonQuery();
+            }
+
+            return read(connection);
         }
         catch (Exception ex)
         {

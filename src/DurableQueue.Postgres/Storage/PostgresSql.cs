@@ -126,6 +126,10 @@ internal sealed class PostgresSql
         DroppableOldest =
             $"SELECT id, octet_length(body) FROM {s}.dq_messages WHERE queue_id = $1 AND lease_token IS NULL AND visible_at <= $2 ORDER BY id;";
 
+        // The schema first on a connection's search path, before what it had (the app's own tables stay reachable).
+        PrependSearchPath =
+            $"SELECT set_config('search_path', '{QuotedSchema.Replace("'", "''", StringComparison.Ordinal)}, ' || current_setting('search_path'), false);";
+
         // Wake-ups: delivered to every listener when the transaction commits (never on rollback); identical
         // notifications of one transaction are merged by the server.
         Notify = "SELECT pg_notify($1, $2);";
@@ -289,6 +293,8 @@ internal sealed class PostgresSql
     public string QueueStats { get; }
 
     public string DroppableOldest { get; }
+
+    public string PrependSearchPath { get; }
 
     public string Notify { get; }
 

@@ -57,8 +57,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         _connectionSettings = string.Create(
             CultureInfo.InvariantCulture,
             $"SET synchronous_commit = {(options.Durability == Durability.Full ? "on" : "off")}; " +
-            $"SET lock_timeout = {(long)Math.Max(1, options.BusyTimeout.TotalMilliseconds)}; " +
-            $"SELECT set_config('search_path', '{sql.QuotedSchema.Replace("'", "''", StringComparison.Ordinal)}, ' || current_setting('search_path'), false);");
+            $"SET lock_timeout = {(long)Math.Max(1, options.BusyTimeout.TotalMilliseconds)}; ") + sql.PrependSearchPath;
     }
 
     public PostgresSql Sql { get; }
