@@ -34,6 +34,12 @@ internal static class PostgresErrorMessages
     public static string BadSchemaName(string name) =>
         F($"'{name}' is not a valid schema name: use 1 to 63 bytes, without a NUL character.");
 
+    public static string TransactionCompleted =>
+        "The NpgsqlTransaction has completed; enqueue inside an open transaction, before it commits.";
+
+    public static string NotOnPostgres(string location) =>
+        F($"The store at '{location}' is not a PostgreSQL store; an NpgsqlTransaction can only enqueue to a store opened with QueueStore.OpenPostgres or QueueStore.Open(NpgsqlDataSource).");
+
     public static string NoDatabaseQuota =>
         "MaxDatabaseBytes is a quota of a SQLite file; a PostgreSQL store has none. Leave it unset and size the server's disk, or bound the queues (QueueOptions.MaxMessages, MaxBytes).";
 }

@@ -18,9 +18,9 @@ internal sealed class PostgresCommands : IMessageCommands
     private readonly PostgresSql _sql;
     private readonly int _admissionLockClass;
 
-    // Queue names by id, for the wake-ups (NOTIFY carries the name); filled by QueueId, which the writer calls first
-    // for every queue it touches. Writer thread only.
-    private readonly Dictionary<long, string> _names = [];
+    // Queue names by id, for the wake-ups (NOTIFY carries the name); filled by QueueId, which the writer (and an
+    // outbox enqueue) calls first for every queue it touches.
+    private readonly ConcurrentDictionary<long, string> _names = new();
 
     // Messages that left each queue through this store, counted after the commit: the drain-rate samples of bounded
     // queues. (A SQLite file counts every process's removals in a trigger-kept row; here one row updated by every ack

@@ -42,6 +42,8 @@ internal sealed class PostgresDriver : IStorageDriver
 
     public PostgresSql Sql => _sql;
 
+    public PostgresCommands Commands => _commands;
+
     public NpgsqlDataSource DataSource => _dataSource;
 
     public DriverCapabilities Capabilities => new(StatementRollback: false, MemoryTier: false, DatabaseQuota: false);

@@ -133,7 +133,8 @@ internal sealed class PostgresSql
         // Wake-ups: delivered to every listener when the transaction commits (never on rollback); identical
         // notifications of one transaction are merged by the server.
         Notify = "SELECT pg_notify($1, $2);";
-        Listen = $"LISTEN {QuoteIdentifier(Channel)};";
+        // The application name marks the connection in pg_stat_activity (reset when it goes back to the pool).
+        Listen = $"SET application_name = '{ListenerName(Channel)}'; LISTEN {QuoteIdentifier(Channel)};";
 
         // Commit outcome: the batch's transaction id, so that a commit whose reply was lost can be looked up.
         CurrentTransactionId = "SELECT pg_current_xact_id()::text::bigint;";
@@ -343,6 +344,18 @@ internal sealed class PostgresSql
 
         var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(schema));
         return "dq_" + Convert.ToHexStringLower(hash.AsSpan(0, 16));
+    }
+
+    /// <summary>Returns the application name of a channel's listener connections ("dq listen " and the channel, cut to 63 bytes).</summary>
+    public static string ListenerName(string channel)
+    {
+        var name = "dq listen " + channel;
+        while (System.Text.Encoding.UTF8.GetByteCount(name) > 63)
+        {
+            name = name[..^1];
+        }
+
+        return name.Replace("'", "''", StringComparison.Ordinal);
     }
 
     /// <summary>Quotes an identifier for SQL ("a""b"); the name may then hold any character.</summary>

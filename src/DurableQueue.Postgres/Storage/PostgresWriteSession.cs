@@ -26,6 +26,7 @@ internal sealed class PostgresWriteSession : IWriteSession
     private readonly string _location;
     private readonly string _connectionSettings;
     private readonly Func<Exception, Exception> _map;
+    private readonly NpgsqlConnection? _borrowed;
     private NpgsqlConnection? _connection;
     private NpgsqlBatch? _readerBatch;
     private long _changes;
@@ -60,9 +61,54 @@ internal sealed class PostgresWriteSession : IWriteSession
             $"SET lock_timeout = {(long)Math.Max(1, options.BusyTimeout.TotalMilliseconds)}; ") + sql.PrependSearchPath;
     }
 
+    /// <summary>
+    /// Makes a session on a transaction the app opened on its own connection (the outbox): the statements run in the
+    /// app's transaction, which the app commits or rolls back; <see cref="FinishBorrowed"/> sends what the session held
+    /// back, wake-ups included (the server delivers them only if the app's transaction commits).
+    /// </summary>
+    private PostgresWriteSession(NpgsqlConnection borrowed, PostgresSql sql, IMessageCommands commands, string location, Func<Exception, Exception> map)
+    {
+        _dataSource = null!;
+        _borrowed = borrowed;
+        _connection = borrowed;
+        Sql = sql;
+        Commands = commands;
+        _location = location;
+        _map = map;
+        _connectionSettings = "";
+    }
+
+    public static PostgresWriteSession Borrow(
+        NpgsqlConnection connection, PostgresSql sql, IMessageCommands commands, string location, Func<Exception, Exception> map)
+    {
+        var session = new PostgresWriteSession(connection, sql, commands, location, map);
+        // Sent with the first statement: the server refuses a savepoint outside a transaction block (so a completed
+        // transaction is caught before anything is written), and a failure rolls back to it, keeping the app's
+        // transaction usable.
+        session.Savepoint(BorrowedSavepoint);
+        return session;
+    }
+
+    /// <summary>The savepoint around the statements of a borrowed session.</summary>
+    public const string BorrowedSavepoint = "dq_outbox";
+
     public PostgresSql Sql { get; }
 
     public IMessageCommands Commands { get; }
+
+    /// <summary>Sends the held-back savepoint statements and the wake-ups into the app's transaction (borrowed sessions only).</summary>
+    public void FinishBorrowed()
+    {
+        Debug.Assert(_borrowed is not null, "Only a borrowed session finishes this way.");
+        ReleaseSavepoint(BorrowedSavepoint);
+        using var batch = NewBatch();
+        AddNotifications(batch);
+        _notify.Clear();
+        if (batch.BatchCommands.Count > 0)
+        {
+            batch.ExecuteNonQuery();
+        }
+    }
 
     DbConnection IWriteSession.Connection => Connection;
 
@@ -71,6 +117,11 @@ internal sealed class PostgresWriteSession : IWriteSession
     {
         get
         {
+            if (_borrowed is not null)
+            {
+                return _borrowed;
+            }
+
             if (_connection is null || _connection.State != ConnectionState.Open)
             {
                 _connection?.Dispose();
@@ -122,6 +173,12 @@ internal sealed class PostgresWriteSession : IWriteSession
     {
         get
         {
+            if (_borrowed is not null)
+            {
+                // The app's own transaction: the app ends it, after this session is done.
+                return true;
+            }
+
             if (_transaction is null || _endedByCaller || _connection is not { State: ConnectionState.Open })
             {
                 return false;
@@ -396,6 +453,13 @@ internal sealed class PostgresWriteSession : IWriteSession
 
     public void Dispose()
     {
+        if (_borrowed is not null)
+        {
+            // The app's connection and transaction stay the app's.
+            SettleReader();
+            return;
+        }
+
         Rollback();
         DropConnection();
     }
