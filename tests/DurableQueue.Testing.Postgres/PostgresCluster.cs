@@ -89,6 +89,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         {
             await cluster.InitAsync(cancellationToken).ConfigureAwait(false);
             await cluster.StartOnFreePortAsync(cancellationToken).ConfigureAwait(false);
+            cluster.StartWatchdog();
             return cluster;
         }
         catch
@@ -189,6 +190,41 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
 
         TryDelete(Root);
+    }
+
+    /// <summary>
+    /// Starts a detached shell that waits for this test process to end and then stops the server and deletes the
+    /// folder: a test host that is killed, or that ends before its exit handlers finish, leaves nothing running.
+    /// </summary>
+    private void StartWatchdog()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        var pgCtl = Quote(Path.Combine(_binaries, "pg_ctl"));
+        var stop = _asPostgresUser ? $"runuser -u {Superuser} -- {pgCtl}" : pgCtl;
+        var script =
+            $"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; " +
+            $"if [ -f {Quote(Path.Combine(DataDirectory, "postmaster.pid"))} ]; then {stop} stop -D {Quote(DataDirectory)} -m immediate -w -t 30; fi; " +
+            $"rm -rf {Quote(Root)}";
+        var start = new ProcessStartInfo("setsid") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "-f", "sh", "-c", script })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        try
+        {
+            using var process = Process.Start(start);
+            process?.WaitForExit(5000);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            // No setsid: the exit handler and the next run's sweep of stale clusters still clean up.
+        }
     }
 
     private async Task InitAsync(CancellationToken cancellationToken)
