@@ -34,6 +34,9 @@ internal static class PostgresErrorMessages
     public static string BadSchemaName(string name) =>
         F($"'{name}' is not a valid schema name: use 1 to 63 bytes, without a NUL character.");
 
+    public static string NoConnectionString(string name) =>
+        F($"UsePostgres found no connection string: pass one, set ConnectionStrings:{name} in the configuration, or register an NpgsqlDataSource.");
+
     public static string TransactionCompleted =>
         "The NpgsqlTransaction has completed; enqueue inside an open transaction, before it commits.";
 
