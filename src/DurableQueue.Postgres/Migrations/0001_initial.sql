@@ -59,3 +59,11 @@ CREATE TABLE {schema}.dq_dead_letters (
 );
 
 CREATE INDEX dq_dead_letters_queue ON {schema}.dq_dead_letters (queue_id, id);
+
+-- One row per open store (its writer): the commit marker that every batch sets in its own transaction, so that a commit
+-- whose reply was lost with the connection can be read back. A row per writer, so hosts never contend for it.
+CREATE TABLE {schema}.dq_writers (
+    writer  uuid   PRIMARY KEY,
+    marker  bigint NOT NULL,
+    seen_at bigint NOT NULL
+);

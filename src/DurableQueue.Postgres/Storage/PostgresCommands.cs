@@ -27,6 +27,13 @@ internal sealed class PostgresCommands : IMessageCommands
     // of every host would serialise them, so each store counts what it removed itself.)
     private readonly ConcurrentDictionary<long, long> _removed = new();
 
+    // When the sweep of expired last-attempt leases must next run (unix ms), whether a read asked for one, and when it
+    // last ran: see SweepExpiredFinalLeases.
+    private const long FullSweepIntervalMs = 1000;
+    private long _sweepDueAt = long.MinValue;
+    private int _sweepRequested;
+    private long _lastSweep = long.MinValue / 2;
+
     /// <summary>Returns how many messages left a queue through this store since it opened.</summary>
     public long RemovedTotal(long queueId) => _removed.TryGetValue(queueId, out var n) ? n : 0;
 
@@ -103,7 +110,11 @@ internal sealed class PostgresCommands : IMessageCommands
         var token = Guid.NewGuid();
         var until = now + visibilityMs;
         var rows = new List<(long VisibleAt, QueueMessage Message)>(Math.Min(max, 64));
-        using (var reader = session.ExecuteReader(_sql.Lease, Int64(queueId), Int64(now), Int32(max), Uuid(token), Int64(until)))
+        long? next;
+        // One round trip: the lease, then the next time a message of the queue becomes ready (seen after the lease).
+        using (var reader = session.ExecuteReader(
+            (_sql.Lease, [Int64(queueId), Int64(now), Int32(max), Uuid(token), Int64(until)]),
+            (_sql.NextVisible, [Int64(queueId), Int64(now)])))
         {
             // RETURNING id, priority, enqueued_at, attempts, max_attempts, last_error, headers, body, old visible_at
             while (reader.Read())
@@ -120,7 +131,15 @@ internal sealed class PostgresCommands : IMessageCommands
                     DateTimeOffset.FromUnixTimeMilliseconds(until),
                     reader.IsDBNull(5) ? null : reader.GetString(5));
                 rows.Add((reader.GetInt64(8), message));
+                if (message.Attempt >= message.MaxAttempts)
+                {
+                    // A lease on its last attempt: the sweep is due when it expires.
+                    SweepDueBy(until);
+                }
             }
+
+            reader.NextResult();
+            next = reader.Read() && !reader.IsDBNull(0) ? reader.GetInt64(0) : null;
         }
 
         rows.Sort(static (a, b) =>
@@ -136,7 +155,7 @@ internal sealed class PostgresCommands : IMessageCommands
         });
 
         var messages = rows.ConvertAll(r => r.Message);
-        nextVisibleAt = messages.Count < max ? session.ExecuteScalar(_sql.NextVisible, Int64(queueId), Int64(now)) as long? : null;
+        nextVisibleAt = messages.Count < max ? next : null;
         return messages;
     }
 
@@ -201,18 +220,59 @@ internal sealed class PostgresCommands : IMessageCommands
     /// Dead-letters expired leases on their last attempt, of every queue, up to 1000 per call; rows another host is
     /// changing right now are left to that host or a later sweep. Returns how many moved.
     /// </summary>
+    /// <summary>
+    /// Dead-letters expired last-attempt leases. The writer asks at the start of every batch; the statement runs only
+    /// when a known last-attempt lease is due, when a read saw one expired, or once a second (for leases other hosts
+    /// granted), so a busy writer does not spend a round trip per batch on it.
+    /// </summary>
     public int SweepExpiredFinalLeases(WriteContext context)
     {
-        var queues = ReadIds(Session(context).ExecuteReader(_sql.SweepExpiredFinalLeases, Int64(context.Now), Text(DeadLetterReasons.LastLeaseExpired)));
+        var now = context.Now;
+        if (Interlocked.Exchange(ref _sweepRequested, 0) == 0 && now < Interlocked.Read(ref _sweepDueAt) && now - _lastSweep < FullSweepIntervalMs)
+        {
+            return 0;
+        }
+
+        _lastSweep = now;
+        var session = Session(context);
+        var queues = ReadIds(session.ExecuteReader(_sql.SweepExpiredFinalLeases, Int64(now), Text(DeadLetterReasons.LastLeaseExpired)));
         foreach (var queueId in queues)
         {
             Removed(context, queueId);
         }
 
+        Interlocked.Exchange(ref _sweepDueAt, NextFinalLeaseExpiry(session) ?? long.MaxValue);
         return queues.Count;
     }
 
-    public long? NextFinalLeaseExpiry(WriteContext context) => NextFinalLeaseExpiry(Session(context));
+    /// <summary>Makes the next batch run the sweep (a read found an expired last-attempt lease).</summary>
+    public void RequestSweep() => Interlocked.Exchange(ref _sweepRequested, 1);
+
+    private void SweepDueBy(long dueAt)
+    {
+        var current = Interlocked.Read(ref _sweepDueAt);
+        while (dueAt < current)
+        {
+            var seen = Interlocked.CompareExchange(ref _sweepDueAt, dueAt, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    public long? NextFinalLeaseExpiry(WriteContext context)
+    {
+        var next = NextFinalLeaseExpiry(Session(context));
+        if (next is { } due)
+        {
+            SweepDueBy(due);
+        }
+
+        return next;
+    }
 
     public long? NextFinalLeaseExpiry(PostgresWriteSession session) => session.ExecuteScalar(_sql.NextFinalLeaseExpiry) as long?;
 

@@ -57,7 +57,7 @@ internal sealed class PostgresDriver : IStorageDriver
         try
         {
             using var connection = _dataSource.OpenConnection();
-            return read(new PostgresReads(_sql, connection, Location, _commands.RemovedTotal));
+            return read(new PostgresReads(_sql, connection, Location, _commands.RemovedTotal, _commands.RequestSweep));
         }
         catch (Exception ex)
         {

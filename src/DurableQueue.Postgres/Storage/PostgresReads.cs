@@ -15,13 +15,16 @@ internal sealed class PostgresReads : IStoreReader
     private readonly NpgsqlConnection _connection;
     private readonly string _location;
     private readonly Func<long, long> _removedTotal;
+    private readonly Action? _expiredFinalLeaseSeen;
 
     /// <param name="sql">The schema's statements.</param>
     /// <param name="connection">An open connection, used by one thread.</param>
     /// <param name="location">The store's location.</param>
     /// <param name="removedTotal">The messages that left a queue (by id) through this store: the drain-rate samples.</param>
-    public PostgresReads(PostgresSql sql, NpgsqlConnection connection, string location, Func<long, long> removedTotal)
+    /// <param name="expiredFinalLeaseSeen">Called when a read finds an expired last-attempt lease (the writer's next batch sweeps).</param>
+    public PostgresReads(PostgresSql sql, NpgsqlConnection connection, string location, Func<long, long> removedTotal, Action? expiredFinalLeaseSeen = null)
     {
+        _expiredFinalLeaseSeen = expiredFinalLeaseSeen;
         _sql = sql;
         _connection = connection;
         _location = location;
@@ -76,7 +79,16 @@ internal sealed class PostgresReads : IStoreReader
         return names;
     }
 
-    public bool AnyExpiredFinalLease(long now) => (bool)Scalar(_sql.AnyExpiredFinalLease, Int64(now))!;
+    public bool AnyExpiredFinalLease(long now)
+    {
+        var any = (bool)Scalar(_sql.AnyExpiredFinalLease, Int64(now))!;
+        if (any)
+        {
+            _expiredFinalLeaseSeen?.Invoke();
+        }
+
+        return any;
+    }
 
     public bool QueueExists(string queueName) => (bool)Scalar(_sql.QueueExists, Text(queueName))!;
 

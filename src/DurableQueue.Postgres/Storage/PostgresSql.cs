@@ -136,9 +136,15 @@ internal sealed class PostgresSql
         // The application name marks the connection in pg_stat_activity (reset when it goes back to the pool).
         Listen = $"SET application_name = '{ListenerName(Channel)}'; LISTEN {QuoteIdentifier(Channel)};";
 
-        // Commit outcome: the batch's transaction id, so that a commit whose reply was lost can be looked up.
-        CurrentTransactionId = "SELECT pg_current_xact_id()::text::bigint;";
-        TransactionStatus = "SELECT pg_xact_status($1::text::xid8);";
+        // Commit markers. $1 writer, $2 marker or time.
+        RegisterWriter =
+            $"INSERT INTO {s}.dq_writers (writer, marker, seen_at) VALUES ($1, 0, $2) ON CONFLICT (writer) DO NOTHING;";
+        // Writers not seen for a week belong to processes that ended without closing.
+        ForgetOldWriters = $"DELETE FROM {s}.dq_writers WHERE seen_at < $1;";
+        ForgetWriter = $"DELETE FROM {s}.dq_writers WHERE writer = $1;";
+        SetMarker = $"UPDATE {s}.dq_writers SET marker = $2, seen_at = $3 WHERE writer = $1;";
+        // FOR UPDATE waits for a transaction that still holds the row (a commit under way) before it reads.
+        ReadMarker = $"SELECT marker FROM {s}.dq_writers WHERE writer = $1 FOR UPDATE;";
 
         // Reads.
         Counts =
@@ -301,9 +307,15 @@ internal sealed class PostgresSql
 
     public string Listen { get; }
 
-    public string CurrentTransactionId { get; }
+    public string RegisterWriter { get; }
 
-    public string TransactionStatus { get; }
+    public string ForgetOldWriters { get; }
+
+    public string ForgetWriter { get; }
+
+    public string SetMarker { get; }
+
+    public string ReadMarker { get; }
 
     public string Counts { get; }
 

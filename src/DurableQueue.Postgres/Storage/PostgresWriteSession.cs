@@ -27,6 +27,9 @@ internal sealed class PostgresWriteSession : IWriteSession
     private readonly string _connectionSettings;
     private readonly Func<Exception, Exception> _map;
     private readonly NpgsqlConnection? _borrowed;
+    private readonly Guid _writerId = Guid.NewGuid();
+    private readonly TimeProvider _clock = TimeProvider.System;
+    private long _marker;
     private NpgsqlConnection? _connection;
     private NpgsqlBatch? _readerBatch;
     private long _changes;
@@ -49,6 +52,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         Commands = commands;
         _location = location;
         _map = map;
+        _clock = options.TimeProvider;
         // Per connection, so set again after a reconnect. Durability.Normal lets a commit return before its WAL is
         // flushed (a server crash may lose the last moments; the database stays consistent), as SQLite's NORMAL does.
         // The lock wait is the store's BusyTimeout: a row held longer by another host fails as StorageBusyException.
@@ -96,6 +100,8 @@ internal sealed class PostgresWriteSession : IWriteSession
 
     public IMessageCommands Commands { get; }
 
+    private long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();
+
     /// <summary>Sends the held-back savepoint statements and the wake-ups into the app's transaction (borrowed sessions only).</summary>
     public void FinishBorrowed()
     {
@@ -131,6 +137,22 @@ internal sealed class PostgresWriteSession : IWriteSession
                 {
                     using var settings = new NpgsqlCommand(_connectionSettings, connection);
                     settings.ExecuteNonQuery();
+                    // This writer's marker row (committed at once), and the rows of writers gone for a week.
+                    using var register = new NpgsqlBatch(connection)
+                    {
+                        BatchCommands =
+                        {
+                            new NpgsqlBatchCommand(Sql.RegisterWriter)
+                            {
+                                Parameters = { new NpgsqlParameter<Guid> { TypedValue = _writerId }, new NpgsqlParameter<long> { TypedValue = NowMs } },
+                            },
+                            new NpgsqlBatchCommand(Sql.ForgetOldWriters)
+                            {
+                                Parameters = { new NpgsqlParameter<long> { TypedValue = NowMs - (long)TimeSpan.FromDays(7).TotalMilliseconds } },
+                            },
+                        },
+                    };
+                    register.ExecuteNonQuery();
                 }
                 catch
                 {
@@ -264,43 +286,44 @@ internal sealed class PostgresWriteSession : IWriteSession
     public void NotifyOnCommit(string queueName) => _notify.Add(queueName);
 
     /// <summary>
-    /// Commits the batch, with the held-back savepoint statements and the wake-ups in the same round trip. With
-    /// <paramref name="mark"/>, the transaction id is read first, so that a commit whose reply was lost can be looked up
-    /// on a new connection: it returns normally when the commit landed and throws when it did not or cannot be told.
+    /// Commits the batch in one round trip, with the held-back savepoint statements and the wake-ups. With
+    /// <paramref name="mark"/>, the same round trip sets this writer's commit marker, so that a commit whose reply was
+    /// lost can be read back on a new connection: it returns normally when the commit landed, and throws when it did not
+    /// or cannot be told (the server is unreachable).
     /// </summary>
     public void Commit(bool mark)
     {
         var transaction = _transaction ?? throw new InvalidOperationException("No batch transaction is open.");
         _transaction = null;
-        long? xid = null;
+        long? marker = null;
         try
         {
+            if (!mark && _pending.Count == 0 && _notify.Count == 0)
+            {
+                transaction.Commit();
+                return;
+            }
+
+            using var batch = NewBatch();
+            AddNotifications(batch);
             if (mark)
             {
-                using var batch = NewBatch();
-                // First of the result sets (the savepoint statements have none), so ExecuteScalar reads it.
-                batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.CurrentTransactionId));
-                AddNotifications(batch);
-                xid = (long)batch.ExecuteScalar()!;
-                transaction.Commit();
+                marker = ++_marker;
+                var set = new NpgsqlBatchCommand(Sql.SetMarker);
+                set.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _writerId });
+                set.Parameters.Add(new NpgsqlParameter<long> { TypedValue = marker.Value });
+                set.Parameters.Add(new NpgsqlParameter<long> { TypedValue = NowMs });
+                batch.BatchCommands.Add(set);
             }
-            else if (_pending.Count == 0 && _notify.Count == 0)
-            {
-                transaction.Commit();
-            }
-            else
-            {
-                using var batch = NewBatch();
-                AddNotifications(batch);
-                batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT;"));
-                batch.ExecuteNonQuery();
-                transaction.Dispose();
-            }
+
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT;"));
+            batch.ExecuteNonQuery();
+            transaction.Dispose();
         }
-        catch (Exception ex) when (xid is { } id && PostgresErrors.IsUnreachable(ex))
+        catch (Exception ex) when (marker is { } m && PostgresErrors.IsUnreachable(ex))
         {
             DropConnection();
-            if (!CommitLanded(id, ex))
+            if (!CommitLanded(m, ex))
             {
                 throw;
             }
@@ -380,10 +403,17 @@ internal sealed class PostgresWriteSession : IWriteSession
     }
 
     /// <summary>Runs a statement and returns a reader over its rows; dispose the reader before the next statement.</summary>
-    public NpgsqlDataReader ExecuteReader(string sql, params NpgsqlParameter[] parameters)
+    public NpgsqlDataReader ExecuteReader(string sql, params NpgsqlParameter[] parameters) => ExecuteReader((sql, parameters));
+
+    /// <summary>Runs statements in one round trip and returns a reader over their results (NextResult moves to the next one).</summary>
+    public NpgsqlDataReader ExecuteReader(params (string Sql, NpgsqlParameter[] Parameters)[] statements)
     {
         var batch = NewBatch();
-        Add(batch, sql, parameters);
+        foreach (var (sql, parameters) in statements)
+        {
+            Add(batch, sql, parameters);
+        }
+
         try
         {
             var reader = batch.ExecuteReader();
@@ -414,7 +444,11 @@ internal sealed class PostgresWriteSession : IWriteSession
         if (_readerBatch is { } batch)
         {
             _readerBatch = null;
-            Count(batch.BatchCommands[^1]);
+            for (var i = 0; i < batch.BatchCommands.Count; i++)
+            {
+                Count(batch.BatchCommands[i]);
+            }
+
             batch.Dispose();
         }
     }
@@ -461,7 +495,28 @@ internal sealed class PostgresWriteSession : IWriteSession
         }
 
         Rollback();
+        ForgetWriter();
         DropConnection();
+    }
+
+    /// <summary>Removes this writer's marker row when the store closes (best effort: a week-old row is removed by the next writer anyway).</summary>
+    private void ForgetWriter()
+    {
+        if (_connection is not { State: ConnectionState.Open } connection)
+        {
+            return;
+        }
+
+        try
+        {
+            using var command = new NpgsqlCommand(Sql.ForgetWriter, connection);
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _writerId });
+            command.ExecuteNonQuery();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+        {
+            Trace.TraceWarning("DurableQueue: removing the writer's marker row failed: {0}", ex.Message);
+        }
     }
 
     private NpgsqlBatch NewBatch()
@@ -500,37 +555,23 @@ internal sealed class PostgresWriteSession : IWriteSession
         return command;
     }
 
-    /// <summary>Looks the transaction up on a new connection after its COMMIT reply was lost.</summary>
-    private bool CommitLanded(long xid, Exception cause)
+    /// <summary>
+    /// Reads this writer's commit marker on a new connection after a COMMIT reply was lost. The read locks the marker's
+    /// row, so it waits for a commit the server is still finishing; the marker then tells whether the batch landed.
+    /// </summary>
+    private bool CommitLanded(long marker, Exception cause)
     {
-        // The server may still be finishing the commit (or noticing the lost client and aborting): ask a few times.
-        for (var attempt = 0; attempt < 20; attempt++)
+        try
         {
-            string? status;
-            try
-            {
-                using var connection = _dataSource.OpenConnection();
-                using var command = new NpgsqlCommand(Sql.TransactionStatus, connection);
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = xid.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-                status = command.ExecuteScalar() as string;
-            }
-            catch (Exception ex) when (PostgresErrors.IsUnreachable(ex))
-            {
-                throw new StorageUnavailableException(PostgresErrorMessages.CommitOutcomeUnknown(_location, cause.Message), cause);
-            }
-
-            switch (status)
-            {
-                case "committed":
-                    return true;
-                case "aborted":
-                    return false;
-            }
-
-            Thread.Sleep(50);
+            using var connection = _dataSource.OpenConnection();
+            using var command = new NpgsqlCommand(Sql.ReadMarker, connection);
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _writerId });
+            return command.ExecuteScalar() is long found && found == marker;
         }
-
-        throw new StorageUnavailableException(PostgresErrorMessages.CommitOutcomeUnknown(_location, cause.Message), cause);
+        catch (Exception ex) when (PostgresErrors.IsUnreachable(ex))
+        {
+            throw new StorageUnavailableException(PostgresErrorMessages.CommitOutcomeUnknown(_location, cause.Message), cause);
+        }
     }
 
     // Savepoint names are the library's own constants; their statements are built once each and compared by reference.
