@@ -211,8 +211,12 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
                 await queue.EnqueueAsync(Body(s.Size));
             }
         }));
+        var commits0 = store.Writer.Commits;
+        var ops0 = store.Writer.Operations;
         await Task.WhenAll(producers.Concat(consumers));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var commits = store.Writer.Commits - commits0;
+        AnsiConsole.MarkupLineInterpolated($"  queue end to end: {commits / seconds:N0} commits/s, {(double)(store.Writer.Operations - ops0) / Math.Max(1, commits):N1} requests per commit");
         return ("DurableQueue on PostgreSQL", s.Messages / seconds, LatencySummary.From("enqueue to ack", latencies.SelectMany(l => l).ToList()));
     }
 
