@@ -23,5 +23,7 @@ app.Configure(config =>
         .WithDescription("DurableQueue on PostgreSQL against raw Npgsql (one transaction per operation) in the same run: end to end and single enqueue.");
     config.AddCommand<SweepCommand>("sweep")
         .WithDescription("Throughput against concurrency for Full and Normal durability; writes a JSON file and a PNG chart.");
+    config.AddCommand<DashboardCommand>("dashboard")
+        .WithDescription("Producers with and without open dashboard pages polling the overview, alternating in one run; store readings per refresh.");
 });
 return await app.RunAsync(args);

@@ -1,24 +1,30 @@
 // A Generic Host app with DurableQueue: a producer, two handlers (one fails now and then), a recurring job and a job
 // whose result is awaited. Run it with `dotnet run`, stop it with Ctrl+C, start it again: it picks up where it stopped
-// (the queue lives in worker-sample.db next to the project).
+// (the queue lives in worker-sample.db next to the project). It has a web host for the dashboard:
+// open http://127.0.0.1:5000/queues/ while it runs.
 using System.Text.Json.Serialization;
 using DurableQueue;
 using DurableQueue.Hosting;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-var builder = Host.CreateApplicationBuilder(args);
+var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddDurableQueue()
     .AddHandler<Email, EmailHandler>("emails", SampleJson.Default.Email)
     .AddJobHandler<ReportRequest, Report, ReportHandler>("reports", SampleJson.Default.ReportRequest, SampleJson.Default.Report)
     .AddHandler<HeartbeatHandler>("maintenance")
     // Every 10 seconds (six fields: seconds first). Each occurrence fires once, even with several copies running.
     .AddRecurringJob("heartbeat", "*/10 * * * * *", "maintenance", o => o.Format = Cronos.CronFormat.IncludeSeconds);
-builder.Services.AddHealthChecks().AddDurableQueue();
+// The store logs its recovery report when it opens: one line after a clean stop, what was left after a crash or kill.
+builder.Services.AddHealthChecks().AddDurableQueue().AddDurableQueueDurability();
 builder.Services.AddHostedService<Producer>();
 
-await builder.Build().RunAsync();
+var app = builder.Build();
+// Read-only, bodies hidden, and answered only for requests from this machine: the defaults.
+app.MapDurableQueueDashboard("/queues");
+await app.RunAsync();
 
 internal sealed record Email(int Number, string To);
 

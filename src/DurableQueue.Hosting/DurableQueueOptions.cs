@@ -20,6 +20,13 @@ public sealed class DurableQueueOptions
     /// <value>The default value is <see cref="DurableQueue.Durability.Full"/>.</value>
     public Durability Durability { get; set; } = Durability.Full;
 
+    /// <summary>
+    /// Gets or sets a value indicating whether leases left by a process that ended without closing the store are released
+    /// when the store opens, instead of when their visibility timeout ends (see <see cref="QueueStoreOptions.ReleaseLeasesOfEndedSessions"/>).
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool ReleaseLeasesOfEndedSessions { get; set; }
+
     /// <summary>Gets or sets how often a waiting worker looks for messages committed by other processes sharing the file.</summary>
     /// <value>The default value is 250 milliseconds.</value>
     [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]

@@ -5,6 +5,8 @@ using DurableQueue.Hosting.Diagnostics;
 using DurableQueue.Hosting.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -62,8 +64,10 @@ public static class DurableQueueServiceCollectionExtensions
                 TimeProvider = options.TimeProvider ?? sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 PollInterval = options.PollInterval,
                 BusyTimeout = options.BusyTimeout,
+                ReleaseLeasesOfEndedSessions = options.ReleaseLeasesOfEndedSessions,
             };
             var store = sp.GetService<StoreOpener>() is { } opener ? opener.Open(sp, storeOptions) : QueueStore.Open(options.Path!, storeOptions);
+            StoreStartup.Report(store, sp.GetService<ILoggerFactory>()?.CreateLogger<QueueStore>() ?? NullLogger<QueueStore>.Instance, sp.GetRequiredService<HostingTelemetry>());
 
             // Fix each handled queue's options first, so that any later GetQueue(name) (the app's, a worker's) shares them.
             var handlerOptions = sp.GetRequiredService<IOptionsMonitor<QueueHandlerOptions>>();

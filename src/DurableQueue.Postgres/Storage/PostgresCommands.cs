@@ -102,12 +102,11 @@ internal sealed class PostgresCommands : IMessageCommands
     /// leasing or settling right now are skipped (FOR UPDATE SKIP LOCKED), so hosts never wait for each other here.
     /// </summary>
     public List<QueueMessage> Receive(WriteContext context, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt) =>
-        Receive(Session(context), context.Now, queueName, queueId, max, visibilityMs, out nextVisibleAt);
+        Receive(Session(context), context.Now, queueName, queueId, max, visibilityMs, context.NewLeaseToken(), out nextVisibleAt);
 
     public List<QueueMessage> Receive(
-        PostgresWriteSession session, long now, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt)
+        PostgresWriteSession session, long now, string queueName, long queueId, int max, long visibilityMs, Guid token, out long? nextVisibleAt)
     {
-        var token = Guid.NewGuid();
         var until = now + visibilityMs;
         var rows = new List<(long VisibleAt, QueueMessage Message)>(Math.Min(max, 64));
         long? next;

@@ -57,7 +57,7 @@ internal sealed class TieredCommands : IMessageCommands, IBatchObserver
         var tier = Tier;
         var cache = tier.GetOrCreate(context, queueId);
         var messages = new List<QueueMessage>(Math.Min(max, 64));
-        var token = Guid.NewGuid();
+        var token = context.NewLeaseToken();
         var until = context.Now + visibilityMs;
         for (var priority = 0; priority < QueueCache.Priorities && messages.Count < max; priority++)
         {

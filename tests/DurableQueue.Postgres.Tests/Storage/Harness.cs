@@ -79,7 +79,7 @@ internal sealed class Harness : IAsyncDisposable
     }
 
     public List<QueueMessage> Receive(PostgresWriteSession session, long queueId, string queueName, int max, long visibilityMs = 30_000) =>
-        InBatch(session, s => Commands.Receive(s, Now, queueName, queueId, max, visibilityMs, out _));
+        InBatch(session, s => Commands.Receive(s, Now, queueName, queueId, max, visibilityMs, Guid.NewGuid(), out _));
 
     public T Read<T>(Func<PostgresReads, T> read)
     {

@@ -58,7 +58,7 @@ internal sealed class SqliteCommands : IMessageCommands
         var messages = new List<QueueMessage>(ids.Count);
         if (ids.Count > 0)
         {
-            var token = Guid.NewGuid();
+            var token = context.NewLeaseToken();
             var until = context.Now + visibilityMs;
             foreach (var id in ids)
             {
