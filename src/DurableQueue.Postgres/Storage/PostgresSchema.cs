@@ -1,7 +1,6 @@
-using System.Globalization;
-using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
+using DurableQueue.Internal;
 using Npgsql;
 
 namespace DurableQueue.Postgres.Storage;
@@ -14,7 +13,7 @@ namespace DurableQueue.Postgres.Storage;
 /// </summary>
 internal static class PostgresSchema
 {
-    private static readonly (int Version, string Name)[] s_migrations = LoadMigrationNames();
+    private static readonly (int Version, string Name)[] s_migrations = EmbeddedMigrations.Load(typeof(PostgresSchema).Assembly, "DurableQueue.Postgres.Migrations.");
 
     public static int LatestVersion => s_migrations[^1].Version;
 
@@ -56,7 +55,7 @@ internal static class PostgresSchema
                     continue;
                 }
 
-                Execute(connection, sql.ForSchema(ReadMigration(name)));
+                Execute(connection, sql.ForSchema(EmbeddedMigrations.Read(typeof(PostgresSchema).Assembly, name)));
                 using var write = new NpgsqlCommand(sql.WriteSchemaVersion, connection, transaction);
                 write.Parameters.Add(new NpgsqlParameter<long> { TypedValue = version });
                 write.ExecuteNonQuery();
@@ -126,28 +125,5 @@ internal static class PostgresSchema
     {
         using var command = new NpgsqlCommand(text, connection);
         command.ExecuteNonQuery();
-    }
-
-    private static (int, string)[] LoadMigrationNames()
-    {
-        const string prefix = "DurableQueue.Postgres.Migrations.";
-        var names = typeof(PostgresSchema).Assembly.GetManifestResourceNames()
-            .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
-            .Select(n => (int.Parse(n.AsSpan(prefix.Length, 4), NumberStyles.None, CultureInfo.InvariantCulture), n))
-            .OrderBy(m => m.Item1)
-            .ToArray();
-        if (names.Length == 0 || names[0].Item1 != 1 || names.Select((m, i) => m.Item1 != i + 1).Any(gap => gap))
-        {
-            throw new InvalidOperationException("The embedded migrations must be numbered 0001, 0002, ... without gaps.");
-        }
-
-        return names;
-    }
-
-    private static string ReadMigration(string name)
-    {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)!;
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 }
