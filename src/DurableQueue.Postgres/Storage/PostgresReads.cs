@@ -174,7 +174,7 @@ internal sealed class PostgresReads : IStoreReader
         foreach (var (check, sql, description) in _sql.Invariants)
         {
             checks.Add(check);
-            var count = (long)Scalar(sql)!;
+            var count = Convert.ToInt64(Scalar(sql), System.Globalization.CultureInfo.InvariantCulture);
             if (count != 0)
             {
                 problems.Add(new VerificationProblem(check, count, description));
