@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 
 namespace HttpIngest;
@@ -8,10 +9,10 @@ namespace HttpIngest;
 /// </summary>
 public static class DoneJobs
 {
-    public static void CreateTable(SqliteConnection connection) =>
+    public static void CreateTable(DbConnection connection) =>
         Execute(connection, "CREATE TABLE IF NOT EXISTS ingest_done_jobs (id INTEGER PRIMARY KEY);", 0);
 
-    public static void Add(SqliteConnection connection, long id) =>
+    public static void Add(DbConnection connection, long id) =>
         Execute(connection, "INSERT OR IGNORE INTO ingest_done_jobs (id) VALUES (@id);", id);
 
     /// <summary>Reads on a connection of its own: a read needs no turn on the queue's writer (WAL lets readers run beside it).</summary>
@@ -25,11 +26,14 @@ public static class DoneJobs
         return (long)command.ExecuteScalar()! > 0;
     }
 
-    private static void Execute(SqliteConnection connection, string sql, long id)
+    private static void Execute(DbConnection connection, string sql, long id)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;
-        command.Parameters.AddWithValue("@id", id);
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = "@id";
+        parameter.Value = id;
+        command.Parameters.Add(parameter);
         command.ExecuteNonQuery();
     }
 }

@@ -59,6 +59,9 @@ app.Configure(config =>
         .WithExample("import", "other.db", "orders", "-i", "orders.jsonl", "--create");
     config.AddCommand<VerifyCommand>("verify")
         .WithDescription("SQLite integrity check plus the queue's invariants; exit code 1 when something is wrong.");
+    config.AddCommand<DoctorCommand>("doctor")
+        .WithDescription("Check whether the file's place and settings keep the queue durable; exit 1 on warnings, 7 on errors.")
+        .WithExample("doctor", "app.db").WithExample("doctor", "app.db", "--json", "--probe-fsync");
     config.AddCommand<CompactCommand>("compact")
         .WithDescription("Checkpoint (TRUNCATE) the WAL and hand free pages back to the file system.");
     config.AddCommand<WatchCommand>("watch")

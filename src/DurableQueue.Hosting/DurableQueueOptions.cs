@@ -10,13 +10,22 @@ namespace DurableQueue.Hosting;
 public sealed class DurableQueueOptions
 {
     /// <summary>Gets or sets the path of the database file; it is created if it does not exist.</summary>
-    /// <value>The default value is <see langword="null"/>; a path is required.</value>
-    [Required]
+    /// <value>
+    /// The default value is <see langword="null"/>; a path is required unless the store comes from another backend
+    /// (<see cref="DurableQueueBuilder.UseStore"/>, or the PostgreSQL package's <c>UsePostgres</c>).
+    /// </value>
     public string? Path { get; set; }
 
     /// <summary>Gets or sets what a completed commit survives.</summary>
     /// <value>The default value is <see cref="DurableQueue.Durability.Full"/>.</value>
     public Durability Durability { get; set; } = Durability.Full;
+
+    /// <summary>
+    /// Gets or sets a value indicating whether leases left by a process that ended without closing the store are released
+    /// when the store opens, instead of when their visibility timeout ends (see <see cref="QueueStoreOptions.ReleaseLeasesOfEndedSessions"/>).
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool ReleaseLeasesOfEndedSessions { get; set; }
 
     /// <summary>Gets or sets how often a waiting worker looks for messages committed by other processes sharing the file.</summary>
     /// <value>The default value is 250 milliseconds.</value>

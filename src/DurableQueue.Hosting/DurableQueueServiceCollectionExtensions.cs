@@ -5,6 +5,8 @@ using DurableQueue.Hosting.Diagnostics;
 using DurableQueue.Hosting.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -50,18 +52,22 @@ public static class DurableQueueServiceCollectionExtensions
         }
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DurableQueueOptions>, DurableQueueOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DurableQueueOptions>, StoreLocationValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<QueueHandlerOptions>, QueueHandlerOptionsValidator>());
 
         services.TryAddSingleton(static sp =>
         {
             var options = sp.GetRequiredService<IOptions<DurableQueueOptions>>().Value;
-            var store = QueueStore.Open(options.Path!, new QueueStoreOptions
+            var storeOptions = new QueueStoreOptions
             {
                 Durability = options.Durability,
                 TimeProvider = options.TimeProvider ?? sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 PollInterval = options.PollInterval,
                 BusyTimeout = options.BusyTimeout,
-            });
+                ReleaseLeasesOfEndedSessions = options.ReleaseLeasesOfEndedSessions,
+            };
+            var store = sp.GetService<StoreOpener>() is { } opener ? opener.Open(sp, storeOptions) : QueueStore.Open(options.Path!, storeOptions);
+            StoreStartup.Report(store, sp.GetService<ILoggerFactory>()?.CreateLogger<QueueStore>() ?? NullLogger<QueueStore>.Instance, sp.GetRequiredService<HostingTelemetry>());
 
             // Fix each handled queue's options first, so that any later GetQueue(name) (the app's, a worker's) shares them.
             var handlerOptions = sp.GetRequiredService<IOptionsMonitor<QueueHandlerOptions>>();

@@ -14,6 +14,9 @@ internal static class HostingDefaults
     /// <summary>A running handler's lease is renewed when this share of the visibility timeout has passed.</summary>
     public const double LeaseRenewalFraction = 0.8;
 
+    /// <summary>How often a lease renewal loop compares the wall clock with the monotonic clock, to renew at once after a jump or a sleep.</summary>
+    public static readonly TimeSpan ClockCheckInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>How long one receive call waits for a message before the worker loops (it wakes at once on arrivals).</summary>
     public static readonly TimeSpan ReceiveWait = TimeSpan.FromSeconds(30);
 

@@ -297,20 +297,50 @@ internal sealed class QueueWorker : BackgroundService
         return text.Length <= HostingDefaults.MaxErrorLength ? text : string.Concat(text.AsSpan(0, HostingDefaults.MaxErrorLength - 1), "…");
     }
 
-    /// <summary>Renews the lease each time 80 % of the visibility timeout has passed; a failed renewal cancels the handler.</summary>
+    /// <summary>
+    /// Renews the lease each time 80 % of the visibility timeout has passed on the monotonic clock
+    /// (<see cref="TimeProvider.GetTimestamp"/>), and at once when the wall clock says the stored lease is about to end
+    /// sooner (the clock was set forward, or the machine slept: the monotonic clock stops during a sleep, the wall clock
+    /// does not). The wall clock is used only for what is stored, the lease's expiry. A failed renewal cancels the handler.
+    /// </summary>
+    /// <remarks>
+    /// The loop wakes at least every <see cref="HostingDefaults.ClockCheckInterval"/> to compare the two clocks, so a
+    /// jump is noticed within that time; until then another consumer may take a lease the jump ended. Its ack then wins
+    /// and this handler's settle fails with <see cref="LeaseLostException"/>: fenced, never a double ack.
+    /// </remarks>
     private async Task RenewLoopAsync(Delivery delivery)
     {
         var token = delivery.RenewalCancellation.Token;
+        var renewedAt = Clock.GetTimestamp();
+        var wallAtRenewal = Clock.GetUtcNow();
+        var until = delivery.Message.LeaseExpiresAt;
+        var margin = _options.VisibilityTimeout - _renewEvery;
+        var step = _renewEvery < HostingDefaults.ClockCheckInterval ? _renewEvery : HostingDefaults.ClockCheckInterval;
         try
         {
             while (true)
             {
-                await Task.Delay(_renewEvery, Clock, token).ConfigureAwait(false);
+                var due = _renewEvery - Clock.GetElapsedTime(renewedAt);
+                var wallSaysEnding = Clock.GetUtcNow() >= until - margin;
+                if (due > TimeSpan.Zero && !wallSaysEnding)
+                {
+                    await Task.Delay(due < step ? due : step, Clock, token).ConfigureAwait(false);
+                    continue;
+                }
+
+                var drift = (Clock.GetUtcNow() - wallAtRenewal) - Clock.GetElapsedTime(renewedAt);
                 var start = Stopwatch.GetTimestamp();
                 try
                 {
-                    var until = await delivery.Queue.ExtendLeaseAsync(delivery.Message, _options.VisibilityTimeout, CancellationToken.None).ConfigureAwait(false);
+                    until = await delivery.Queue.ExtendLeaseAsync(delivery.Message, _options.VisibilityTimeout, CancellationToken.None).ConfigureAwait(false);
+                    renewedAt = Clock.GetTimestamp();
+                    wallAtRenewal = Clock.GetUtcNow();
                     _telemetry.RecordOperation(QueueName, "extend_lease", "settle", start);
+                    if (due > TimeSpan.Zero && drift.Duration() > HostingDefaults.ClockCheckInterval)
+                    {
+                        Log.LeaseRenewedAfterClockJump(_logger, QueueName, delivery.Message.Id.Value, drift);
+                    }
+
                     _events.OnLeaseExtended(delivery.Message, until);
                 }
                 catch (Exception ex)

@@ -1,5 +1,3 @@
-using DurableQueue.Storage;
-
 namespace DurableQueue;
 
 public sealed partial class MessageQueue
@@ -13,17 +11,6 @@ public sealed partial class MessageQueue
     public async ValueTask<bool> DeleteAsync(MessageId id, CancellationToken cancellationToken = default)
     {
         _store.ThrowIfDisposed();
-        return await _store.WriteAsync(
-            context =>
-            {
-                if (!MessageCommands.Delete(context, context.QueueId(Name), id.Value))
-                {
-                    return false;
-                }
-
-                NoteRoomFreed(context); // back pressure
-                return true;
-            },
-            cancellationToken).ConfigureAwait(false);
+        return await _store.WriteAsync(context => context.Commands.Delete(context, context.QueueId(Name), id.Value), cancellationToken).ConfigureAwait(false);
     }
 }

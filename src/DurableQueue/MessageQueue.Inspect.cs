@@ -13,7 +13,7 @@ public sealed partial class MessageQueue
     public ValueTask<IReadOnlyList<MessageInfo>> PeekAsync(int maxMessages = 10, CancellationToken cancellationToken = default)
     {
         Validate.MaxMessages(maxMessages, nameof(maxMessages));
-        return _store.ReadAsync<IReadOnlyList<MessageInfo>>(c => MessageReads.Peek(c, Name, _store.NowMs, maxMessages), cancellationToken);
+        return _store.ReadAsync<IReadOnlyList<MessageInfo>>(r => r.Peek(Name, _store.NowMs, maxMessages), cancellationToken);
     }
 
     /// <summary>Reads one message of this queue by id without leasing it.</summary>
@@ -21,13 +21,13 @@ public sealed partial class MessageQueue
     /// <param name="cancellationToken">A token to cancel the operation.</param>
     /// <returns>The message, or <see langword="null"/> when it is not in the queue (acked, dead-lettered, purged or never there).</returns>
     public ValueTask<MessageInfo?> GetMessageAsync(MessageId id, CancellationToken cancellationToken = default) =>
-        _store.ReadAsync(c => MessageReads.Get(c, Name, id.Value, _store.NowMs), cancellationToken);
+        _store.ReadAsync(r => r.Get(Name, id.Value, _store.NowMs), cancellationToken);
 
     /// <summary>Counts the messages of this queue by state.</summary>
     /// <param name="cancellationToken">A token to cancel the operation.</param>
     /// <returns>The counts; all zero for a queue that never had a message.</returns>
     public ValueTask<QueueCounts> GetCountsAsync(CancellationToken cancellationToken = default) =>
-        _store.ReadAsync(c => MessageReads.Counts(c, Name, _store.NowMs), cancellationToken);
+        _store.ReadAsync(r => r.Counts(Name, _store.NowMs), cancellationToken);
 
     /// <summary>Deletes every message of the queue, leased ones included (dead letters stay). Removal in chunks keeps other writers moving.</summary>
     /// <param name="cancellationToken">A token to stop between chunks; chunks already committed stay purged.</param>
@@ -36,8 +36,7 @@ public sealed partial class MessageQueue
         InChunksAsync(
             c =>
             {
-                NoteRoomFreed(c); // back pressure
-                return MessageCommands.Purge(c, c.QueueId(Name), Defaults.PurgeChunk);
+                return c.Commands.Purge(c, c.QueueId(Name), Defaults.PurgeChunk);
             },
             progress: null,
             cancellationToken);
@@ -51,7 +50,7 @@ public sealed partial class MessageQueue
     {
         Validate.MaxMessages(maxCount, nameof(maxCount));
         var afterId = after?.Value ?? 0;
-        return _store.ReadAsync<IReadOnlyList<DeadLetter>>(c => MessageReads.DeadLetters(c, Name, afterId, maxCount), cancellationToken);
+        return _store.ReadAsync<IReadOnlyList<DeadLetter>>(r => r.DeadLetters(Name, afterId, maxCount), cancellationToken);
     }
 
     /// <summary>Reads one dead letter of this queue by id.</summary>
@@ -59,7 +58,7 @@ public sealed partial class MessageQueue
     /// <param name="cancellationToken">A token to cancel the operation.</param>
     /// <returns>The dead letter, or <see langword="null"/> when there is none with that id.</returns>
     public ValueTask<DeadLetter?> GetDeadLetterAsync(MessageId id, CancellationToken cancellationToken = default) =>
-        _store.ReadAsync(c => MessageReads.GetDeadLetter(c, Name, id.Value), cancellationToken);
+        _store.ReadAsync(r => r.GetDeadLetter(Name, id.Value), cancellationToken);
 
     /// <summary>Moves a dead letter back into the queue with its attempts reset; it keeps its id and becomes ready now.</summary>
     /// <param name="id">The id of the dead letter.</param>
@@ -71,7 +70,7 @@ public sealed partial class MessageQueue
         return await _store.WriteAsync(
             context =>
             {
-                var requeued = RequeueWithinCapacity(context, context.QueueId(Name), id.Value); // back pressure
+                var requeued = _state.Admission.Requeue(context, _state, context.QueueId(Name), id.Value);
                 if (requeued)
                 {
                     context.AfterCommit(_state.Arrivals.Pulse);

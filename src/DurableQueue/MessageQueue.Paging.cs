@@ -18,6 +18,6 @@ public sealed partial class MessageQueue
     {
         Validate.MaxMessages(maxCount, nameof(maxCount));
         var afterId = after?.Value ?? 0;
-        return _store.ReadAsync<IReadOnlyList<MessageInfo>>(c => MessageReads.MessagesAfter(c, Name, afterId, maxCount, _store.NowMs), cancellationToken);
+        return _store.ReadAsync<IReadOnlyList<MessageInfo>>(r => r.MessagesAfter(Name, afterId, maxCount, _store.NowMs), cancellationToken);
     }
 }

@@ -17,10 +17,10 @@ public sealed partial class MessageQueue
             context =>
             {
                 var queueId = context.QueueId(Name);
-                var ids = MessageCommands.DeadLetterIds(context, queueId, 0, Defaults.PurgeChunk);
+                var ids = context.Commands.DeadLetterIds(context, queueId, 0, Defaults.PurgeChunk);
                 foreach (var id in ids)
                 {
-                    RequeueWithinCapacity(context, queueId, id); // back pressure
+                    _state.Admission.Requeue(context, _state, queueId, id);
                 }
 
                 if (ids.Count > 0)
@@ -40,7 +40,7 @@ public sealed partial class MessageQueue
     /// <param name="cancellationToken">A token to stop between chunks; chunks already committed stay purged.</param>
     /// <returns>The number of dead letters deleted.</returns>
     public ValueTask<long> PurgeDeadLettersAsync(IProgress<long>? progress, CancellationToken cancellationToken = default) =>
-        InChunksAsync(c => MessageCommands.PurgeDeadLetters(c, c.QueueId(Name), Defaults.PurgeChunk), progress, cancellationToken);
+        InChunksAsync(c => c.Commands.PurgeDeadLetters(c, c.QueueId(Name), Defaults.PurgeChunk), progress, cancellationToken);
 
     /// <summary>
     /// Runs a bulk change as a series of writer requests of at most <see cref="Defaults.PurgeChunk"/> rows each, so that

@@ -38,7 +38,7 @@ public sealed partial class MessageQueue
             var (messages, nextVisibleAt) = await _store.WriteAsync(
                 context =>
                 {
-                    var list = MessageCommands.Receive(context, Name, QueueIdOf(context), maxMessages, visibilityMs, out var next);
+                    var list = context.Commands.Receive(context, Name, QueueIdOf(context), maxMessages, visibilityMs, out var next);
                     NoteFinalLeases(context, list);
                     return (list, next);
                 },

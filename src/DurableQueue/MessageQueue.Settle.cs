@@ -30,8 +30,7 @@ public sealed partial class MessageQueue
             context =>
             {
                 // One fenced DELETE, then in-memory bookkeeping only: no savepoint needed (see StoreWriter).
-                MessageCommands.Ack(context, Name, receipt);
-                NoteRoomFreed(context); // back pressure
+                context.Commands.Ack(context, Name, receipt);
                 return 0;
             },
             cancellationToken,
@@ -59,12 +58,11 @@ public sealed partial class MessageQueue
             context =>
             {
                 List<MessageReceipt>? lost = null;
-                NoteRoomFreed(context); // back pressure
                 foreach (var receipt in list)
                 {
                     try
                     {
-                        MessageCommands.Ack(context, Name, receipt);
+                        context.Commands.Ack(context, Name, receipt);
                     }
                     catch (LeaseLostException)
                     {
@@ -112,8 +110,7 @@ public sealed partial class MessageQueue
         return _store.WriteAsync(
             context =>
             {
-                var outcome = MessageCommands.Nack(context, Name, receipt, delayMs, error);
-                NoteRoomFreed(context); // back pressure
+                var outcome = context.Commands.Nack(context, Name, receipt, delayMs, error);
                 if (outcome == NackOutcome.Retrying)
                 {
                     context.AfterCommit(_state.Arrivals.Pulse);
@@ -157,7 +154,7 @@ public sealed partial class MessageQueue
         var until = await _store.WriteAsync(
             context =>
             {
-                var until = MessageCommands.Extend(context, Name, receipt, ms);
+                var until = context.Commands.Extend(context, Name, receipt, ms);
                 // If this is a last-attempt lease, the sweep timer must follow the new expiry.
                 context.AfterCommit(() => _store.ScheduleSweep(until));
                 return until;
@@ -192,8 +189,7 @@ public sealed partial class MessageQueue
         await _store.WriteAsync(
             context =>
             {
-                MessageCommands.DeadLetter(context, Name, receipt, reason);
-                NoteRoomFreed(context); // back pressure
+                context.Commands.DeadLetter(context, Name, receipt, reason);
                 return 0;
             },
             cancellationToken).ConfigureAwait(false);
@@ -206,7 +202,7 @@ public sealed partial class MessageQueue
         await _store.WriteAsync(
             context =>
             {
-                MessageCommands.Release(context, Name, receipt);
+                context.Commands.Release(context, Name, receipt);
                 context.AfterCommit(_state.Arrivals.Pulse);
                 return 0;
             },

@@ -84,11 +84,15 @@ public sealed partial class MessageQueue
     public ValueTask<MessageId> EnqueueAsync(ReadOnlyMemory<byte> body, EnqueueOptions? options = null, CancellationToken cancellationToken = default)
     {
         var message = PendingMessage.Create(body, options, _state.Options.MaxAttempts, _store.Options.MaxMessageBytes);
-        if (UsesBackPressurePath) { return EnqueueOneBoundedAsync(message, cancellationToken); } // back pressure
+        if (UsesBackPressurePath)
+        {
+            return EnqueueOneBoundedAsync(message, cancellationToken);
+        }
+
         return _store.WriteAsync(
             context =>
             {
-                var id = MessageCommands.Enqueue(context, QueueIdOf(context), message);
+                var id = context.Commands.Enqueue(context, QueueIdOf(context), message, out _);
                 context.AfterCommit(_state.Arrivals.Pulse);
                 return id;
             },
@@ -125,7 +129,11 @@ public sealed partial class MessageQueue
             throw new ArgumentException(ErrorMessages.EmptyBatch, nameof(messages));
         }
 
-        if (UsesBackPressurePath) { return EnqueueBatchBoundedAsync(pending, cancellationToken); } // back pressure
+        if (UsesBackPressurePath)
+        {
+            return EnqueueBatchBoundedAsync(pending, cancellationToken);
+        }
+
         return _store.WriteAsync<IReadOnlyList<MessageId>>(
             context =>
             {
@@ -133,7 +141,7 @@ public sealed partial class MessageQueue
                 var ids = new MessageId[pending.Length];
                 for (var i = 0; i < pending.Length; i++)
                 {
-                    ids[i] = MessageCommands.Enqueue(context, queueId, pending[i]);
+                    ids[i] = context.Commands.Enqueue(context, queueId, pending[i], out _);
                 }
 
                 context.AfterCommit(_state.Arrivals.Pulse);

@@ -24,7 +24,7 @@ public sealed partial class QueueStore
     /// <returns>The statistics.</returns>
     /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
     public ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default) =>
-        ReadAsync(c => MessageReads.Statistics(c, Path, NowMs), cancellationToken);
+        ReadAsync(r => r.Statistics(NowMs), cancellationToken);
 
     /// <summary>
     /// Checks the file: SQLite's <c>integrity_check</c> plus the queue's own invariants (no lease token on a message
@@ -35,7 +35,7 @@ public sealed partial class QueueStore
     /// <returns>The result; <see cref="StoreVerification.IsHealthy"/> tells whether every check passed.</returns>
     /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
     public ValueTask<StoreVerification> VerifyAsync(CancellationToken cancellationToken = default) =>
-        ReadAsync(c => MessageReads.Verify(c, NowMs), cancellationToken);
+        ReadAsync(r => r.Verify(NowMs), cancellationToken);
 
     /// <summary>
     /// Hands unused space back to the file system now: an incremental vacuum of every free page, then a TRUNCATE
@@ -50,7 +50,7 @@ public sealed partial class QueueStore
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
         CompactionResult? result = null;
-        var operation = new MaintenanceOperation(c => result = Compaction.Run(c.Connection, Path, Options.BusyTimeout));
+        var operation = new MaintenanceOperation(c => result = _driver.Compact(c.Session));
         Writer.Submit(operation);
         await operation.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         return result!;

@@ -30,7 +30,7 @@ public sealed partial class QueueStore
                 {
                     result = work(transaction);
                 }
-                catch (Exception ex) when (SQLitePCL.raw.sqlite3_get_autocommit(context.Connection.Handle) != 0)
+                catch (Exception ex) when (!context.Session.TransactionActive)
                 {
                     throw new InvalidOperationException(ErrorMessages.TransactionCompletedByCaller, ex);
                 }
@@ -40,7 +40,7 @@ public sealed partial class QueueStore
                     transaction.Complete();
                 }
 
-                if (SQLitePCL.raw.sqlite3_get_autocommit(context.Connection.Handle) != 0)
+                if (!context.Session.TransactionActive)
                 {
                     throw new InvalidOperationException(ErrorMessages.TransactionCompletedByCaller);
                 }

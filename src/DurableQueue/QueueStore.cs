@@ -1,6 +1,10 @@
 using System.Collections.Concurrent;
+using DurableQueue.Background;
+using DurableQueue.BackPressure;
 using DurableQueue.Internal;
 using DurableQueue.Storage;
+using DurableQueue.Storage.Driver;
+using DurableQueue.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace DurableQueue;
@@ -16,38 +20,42 @@ namespace DurableQueue;
 /// </remarks>
 public sealed partial class QueueStore : IAsyncDisposable, IDisposable
 {
-    private readonly ConnectionFactory _connections;
-    private readonly SqliteConnection _writerConnection;
+    private readonly IStorageDriver _driver;
     private readonly StoreWriter _writer;
     private readonly ConcurrentDictionary<string, QueueState> _queues = new(StringComparer.Ordinal);
-    private readonly ITimer _sweepTimer;
-    private readonly ITimer _maintenanceTimer;
-    private readonly ITimer _watchTimer;
     private readonly Memory.MemoryTier? _tier;
-    private readonly Lock _watchLock = new();
-    private SqliteConnection? _watchConnection;
-    private long _watchedVersion = -1;
-    private readonly Lock _sweepLock = new();
-    private long _sweepDueAt = long.MaxValue;
+    private readonly FinalLeaseSweeper _sweeper;
+    private readonly MaintenanceScheduler _maintenance;
+    private readonly IDisposable _watcher;
     private int _disposed;
 
-    private QueueStore(string path, QueueStoreOptions options, ConnectionFactory connections, SqliteConnection writerConnection)
+    /// <summary>
+    /// Makes a store on a backend whose schema is ready. The core owns the writer, the memory tier (a layer over the
+    /// driver's statements where the backend allows one), admission, and the background duties; the driver owns SQL.
+    /// </summary>
+    internal QueueStore(IStorageDriver driver, QueueStoreOptions options)
     {
-        Path = path;
+        _driver = driver;
+        Path = driver.Location;
         Options = options;
-        _connections = connections;
-        _writerConnection = writerConnection;
-        _tier = options.MemoryBudgetBytes > 0 ? new Memory.MemoryTier(options.MemoryBudgetBytes, options.MemoryTierMaxMessageBytes) : null;
-        _writer = new StoreWriter(writerConnection, connections, options, _tier, BeforeBatch);
-        _sweepTimer = options.TimeProvider.CreateTimer(static s => ((QueueStore)s!).OnSweepDue(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _maintenanceTimer = options.TimeProvider.CreateTimer(
-            static s => ((QueueStore)s!).OnMaintenanceDue(), this, options.MaintenanceInterval, options.MaintenanceInterval);
-        _watchTimer = options.TimeProvider.CreateTimer(static s => ((QueueStore)s!).OnWatchDue(), this, options.PollInterval, options.PollInterval);
-        // Leases on their last attempt may have expired while no process had the file open.
-        _ = _writer.SubmitAsync(ScheduleNextSweep, CancellationToken.None);
+        var session = driver.OpenWriteSession();
+        IMessageCommands commands = session.Commands;
+        if (options.MemoryBudgetBytes > 0 && driver.Capabilities.MemoryTier && commands is SqliteCommands sqlite)
+        {
+            _tier = new Memory.MemoryTier(options.MemoryBudgetBytes, options.MemoryTierMaxMessageBytes);
+            commands = new Memory.TieredCommands(sqlite, _tier);
+        }
+
+        commands = new RoomFreedCommands(commands, this);
+        _writer = new StoreWriter(session, commands, driver.Capabilities.StatementRollback, options.TimeProvider, BeforeBatch);
+        _writer.Context.SessionId = options.SessionId; // recovery report: lease tokens record the store's session
+        _sweeper = new FinalLeaseSweeper(options.TimeProvider, _writer, PulseAllCapacities);
+        _maintenance = new MaintenanceScheduler(options.TimeProvider, options.MaintenanceInterval, driver, _writer);
+        _watcher = driver.WatchForeignCommits(PulseAllArrivals);
+        _sweeper.Start();
     }
 
-    /// <summary>Gets the full path of the database file.</summary>
+    /// <summary>Gets where the store lives: the full path of the database file (or, on another backend, its database without credentials).</summary>
     public string Path { get; }
 
     internal QueueStoreOptions Options { get; }
@@ -55,6 +63,8 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     internal TimeProvider Clock => Options.TimeProvider;
 
     internal StoreWriter Writer => _writer;
+
+    internal IStorageDriver Driver => _driver;
 
     internal long NowMs => Clock.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -86,6 +96,8 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
             throw new DirectoryNotFoundException(ErrorMessages.DirectoryMissing(directory));
         }
 
+        var walBytes = Diagnostics.StoreRecovery.WalBytesBeforeOpen(fullPath); // recovery report
+        var newFile = !File.Exists(fullPath) || new FileInfo(fullPath).Length == 0; // recovery report
         var connections = new ConnectionFactory(fullPath, options);
         SqliteConnection connection;
         try
@@ -100,8 +112,13 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         return SchemaMigrator.OpenGuarded(connection, fullPath, options.BusyTimeout, () =>
         {
             Prepare(connection, connections, fullPath);
-            var enqueuePageLimit = ApplyDatabaseQuota(connection, options); // back pressure: disk quota
-            return new QueueStore(fullPath, options, connections, connection) { _enqueuePageLimit = enqueuePageLimit }; // back pressure
+            var enqueuePageLimit = ApplyDatabaseQuota(connection, options);
+            var (session, report) = Recover(connection, options, walBytes, newFile); // recovery report
+            var opened = (options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), options.TimeProvider.GetTimestamp());
+            return new QueueStore(new SqliteDriver(fullPath, options, connections, connection, enqueuePageLimit), options)
+            {
+                Session = session, Recovery = report, OpenedClock = opened, // recovery report
+            };
         });
     }
 
@@ -155,13 +172,13 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         QueueState state;
         if (options is null)
         {
-            state = _queues.GetOrAdd(name, static n => new QueueState(n, new QueueOptions()));
+            state = StateOf(name);
         }
         else
         {
             var copy = options.Clone();
             copy.Validate();
-            state = _queues.GetOrAdd(name, static (n, o) => new QueueState(n, o), copy);
+            state = _queues.GetOrAdd(name, static (n, s) => QueueState.Create(n, s.copy, s.store), (copy, store: this));
             if (!state.Options.SameAs(copy))
             {
                 throw new InvalidOperationException(ErrorMessages.QueueOptionsConflict(name));
@@ -176,19 +193,19 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     /// <returns>The queue names, in ordinal order.</returns>
     /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
     public ValueTask<IReadOnlyList<string>> GetQueueNamesAsync(CancellationToken cancellationToken = default) =>
-        ReadAsync<IReadOnlyList<string>>(MessageReads.QueueNames, cancellationToken);
+        ReadAsync<IReadOnlyList<string>>(static r => r.QueueNames(), cancellationToken);
 
-    internal QueueState StateOf(string name) => _queues.GetOrAdd(name, static n => new QueueState(n, new QueueOptions()));
+    internal QueueState StateOf(string name) => _queues.GetOrAdd(name, static (n, store) => QueueState.Create(n, new QueueOptions(), store), this);
 
     internal bool TryGetState(string name, out QueueState? state) => _queues.TryGetValue(name, out state);
 
     /// <summary>Runs a read on a reader connection, after dead-lettering expired last-attempt leases so reads see them where they belong.</summary>
-    internal async ValueTask<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)
+    internal async ValueTask<T> ReadAsync<T>(Func<IStoreReader, T> read, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
         // One connection in the common case: look for a due sweep, and read at once when there is none.
-        var (done, value) = ReadNow(c => MessageReads.AnyExpiredFinalLease(c, NowMs) ? (false, default(T)!) : (true, read(c)));
+        var (done, value) = _driver.Read(r => r.AnyExpiredFinalLease(NowMs) ? (false, default(T)!) : (true, read(r)));
         if (done)
         {
             return value;
@@ -196,21 +213,11 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
 
         // Every writer batch starts with the sweep; an empty request is enough to run one.
         await _writer.SubmitAsync(static _ => 0, cancellationToken).ConfigureAwait(false);
-        return ReadNow(read);
+        return _driver.Read(read);
     }
 
-    private T ReadNow<T>(Func<SqliteConnection, T> read)
-    {
-        try
-        {
-            using var connection = _connections.OpenReader();
-            return read(connection);
-        }
-        catch (SqliteException ex)
-        {
-            throw SqliteErrors.Map(ex, Path, Options.BusyTimeout);
-        }
-    }
+    /// <summary>Runs a read at once, without the sweep.</summary>
+    internal T ReadNow<T>(Func<IStoreReader, T> read) => _driver.Read(read);
 
     internal async ValueTask<T> WriteAsync<T>(
         Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false)
@@ -221,97 +228,14 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
 
     internal Memory.MemoryTier? Tier => _tier;
 
-    private void BeforeBatch(WriteContext context)
-    {
-        _tier?.CheckForeignCommits(context);
-        if (MessageCommands.SweepExpiredFinalLeases(context) > 0)
-        {
-            context.AfterCommit(PulseAllCapacities); // back pressure
-            ScheduleNextSweep(context);
-        }
-    }
-
-    private int ScheduleNextSweep(WriteContext context)
-    {
-        if (MessageCommands.NextFinalLeaseExpiry(context) is { } next)
-        {
-            context.AfterCommit(() => ScheduleSweep(next));
-        }
-
-        return 0;
-    }
+    private void BeforeBatch(WriteContext context) => _sweeper.Sweep(context);
 
     /// <summary>Arms the timer that dead-letters a last-attempt lease the moment it expires.</summary>
-    internal void ScheduleSweep(long dueAtMs)
+    internal void ScheduleSweep(long dueAtMs) => _sweeper.Schedule(dueAtMs);
+
+    /// <summary>Wakes every waiting receiver so that it looks again (another connection committed).</summary>
+    private void PulseAllArrivals()
     {
-        lock (_sweepLock)
-        {
-            if (dueAtMs >= _sweepDueAt || Volatile.Read(ref _disposed) != 0)
-            {
-                return;
-            }
-
-            _sweepDueAt = dueAtMs;
-            var delay = TimeSpan.FromMilliseconds(Math.Max(0, dueAtMs - NowMs));
-            _sweepTimer.Change(delay, Timeout.InfiniteTimeSpan);
-        }
-    }
-
-    private void OnSweepDue()
-    {
-        lock (_sweepLock)
-        {
-            _sweepDueAt = long.MaxValue;
-        }
-
-        if (Volatile.Read(ref _disposed) == 0)
-        {
-            // The sweep runs at the start of every batch; this batch also finds the next expiry to wait for.
-            _ = _writer.SubmitAsync(ScheduleNextSweep, CancellationToken.None);
-        }
-    }
-
-    private void OnMaintenanceDue()
-    {
-        if (Volatile.Read(ref _disposed) == 0)
-        {
-            _writer.Submit(new MaintenanceOperation(c => Maintenance.Run(c, Options.BusyTimeout)));
-        }
-    }
-
-    /// <summary>
-    /// Notices commits by other connections (another process sharing the file) within one poll interval and wakes the
-    /// waiting receivers, so they look again. Commits made through this store wake them at once without this.
-    /// </summary>
-    private void OnWatchDue()
-    {
-        lock (_watchLock)
-        {
-            if (Volatile.Read(ref _disposed) != 0)
-            {
-                return;
-            }
-
-            try
-            {
-                _watchConnection ??= _connections.OpenReader();
-                using var command = _watchConnection.CreateCommand();
-                command.CommandText = Sql.DataVersion;
-                var version = (long)command.ExecuteScalar()!;
-                var changed = _watchedVersion != -1 && version != _watchedVersion;
-                _watchedVersion = version;
-                if (!changed)
-                {
-                    return;
-                }
-            }
-            catch (SqliteException)
-            {
-                // A busy or failing read only delays the wake-up to the next tick.
-                return;
-            }
-        }
-
         foreach (var state in _queues.Values)
         {
             state.Arrivals.Pulse();
@@ -355,25 +279,16 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
 
     private void DisposeTimers()
     {
-        _sweepTimer.Dispose();
-        _maintenanceTimer.Dispose();
-        _watchTimer.Dispose();
-        lock (_watchLock)
-        {
-            _watchConnection?.Dispose();
-            _watchConnection = null;
-        }
+        _sweeper.Dispose();
+        _maintenance.Dispose();
+        _watcher.Dispose();
     }
 
     private void Close()
     {
         _writer.Dispose();
-        Maintenance.Checkpoint(_writerConnection, Options.BusyTimeout);
-        _writerConnection.Dispose();
-        _connections.ClearReaderPool();
-        foreach (var state in _queues.Values)
-        {
-            state.Arrivals.Pulse();
-        }
+        CloseSession(); // recovery report: a clean end
+        _driver.Close(_writer.Session);
+        PulseAllArrivals();
     }
 }

@@ -1,6 +1,6 @@
 using DurableQueue.Internal;
 using DurableQueue.Storage;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace DurableQueue;
 
@@ -28,12 +28,12 @@ public sealed class QueueTransaction
     }
 
     /// <summary>Gets the store's write connection, inside the open transaction.</summary>
-    public SqliteConnection Connection
+    public DbConnection Connection
     {
         get
         {
             ThrowIfInactive();
-            return _context.Connection;
+            return _context.Session.Connection;
         }
     }
 
@@ -54,7 +54,7 @@ public sealed class QueueTransaction
         ThrowIfInactive();
         var state = _store.StateOf(queueName);
         var message = PendingMessage.Create(body, options, state.Options.MaxAttempts, _store.Options.MaxMessageBytes);
-        var id = _store.EnqueueInTransaction(_context, state, _context.QueueId(queueName), message); // back pressure
+        var id = state.Admission.EnqueueInTransaction(_context, state, _context.QueueId(queueName), message);
         _context.AfterCommit(state.Arrivals.Pulse);
         return id;
     }
@@ -74,8 +74,7 @@ public sealed class QueueTransaction
     {
         ArgumentNullException.ThrowIfNull(message);
         ThrowIfInactive();
-        Fenced(() => MessageCommands.Ack(_context, message.QueueName, message.Receipt));
-        _store.NoteRoomFreed(_context, message.QueueName); // back pressure
+        Fenced(() => _context.Commands.Ack(_context, message.QueueName, message.Receipt));
     }
 
     /// <summary>Gives a received message back for a retry as part of the unit of work.</summary>
@@ -90,9 +89,8 @@ public sealed class QueueTransaction
         var delayMs = Validate.Delay(retryAfter, nameof(retryAfter));
         ThrowIfInactive();
         var outcome = NackOutcome.Retrying;
-        Fenced(() => outcome = MessageCommands.Nack(_context, message.QueueName, message.Receipt, delayMs, error));
+        Fenced(() => outcome = _context.Commands.Nack(_context, message.QueueName, message.Receipt, delayMs, error));
         _context.AfterCommit(_store.StateOf(message.QueueName).Arrivals.Pulse);
-        _store.NoteRoomFreed(_context, message.QueueName); // back pressure
         return outcome;
     }
 
@@ -105,8 +103,7 @@ public sealed class QueueTransaction
         ArgumentNullException.ThrowIfNull(message);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         ThrowIfInactive();
-        Fenced(() => MessageCommands.DeadLetter(_context, message.QueueName, message.Receipt, reason));
-        _store.NoteRoomFreed(_context, message.QueueName); // back pressure
+        Fenced(() => _context.Commands.DeadLetter(_context, message.QueueName, message.Receipt, reason));
     }
 
     /// <summary>Deletes one live message by id as part of the unit of work, whatever its state (a leased one too).</summary>
@@ -119,13 +116,7 @@ public sealed class QueueTransaction
     {
         Validate.QueueName(queueName, nameof(queueName));
         ThrowIfInactive();
-        if (!MessageCommands.Delete(_context, _context.QueueId(queueName), id.Value))
-        {
-            return false;
-        }
-
-        _store.NoteRoomFreed(_context, queueName); // back pressure
-        return true;
+        return _context.Commands.Delete(_context, _context.QueueId(queueName), id.Value);
     }
 
     /// <summary>Hands a received message back at once without spending its attempt (a worker shutting down).</summary>
@@ -133,7 +124,7 @@ public sealed class QueueTransaction
     {
         ArgumentNullException.ThrowIfNull(message);
         ThrowIfInactive();
-        Fenced(() => MessageCommands.Release(_context, message.QueueName, message.Receipt));
+        Fenced(() => _context.Commands.Release(_context, message.QueueName, message.Receipt));
         _context.AfterCommit(_store.StateOf(message.QueueName).Arrivals.Pulse);
     }
 

@@ -260,7 +260,7 @@ public sealed class QueueWorkerTests : IDisposable
             await ctx.CompleteAsync(
                 tx =>
                 {
-                    using var command = tx.Connection.CreateCommand();
+                    using var command = ((Microsoft.Data.Sqlite.SqliteConnection)tx.Connection).CreateCommand();
                     command.CommandText = "INSERT INTO app_orders(item) VALUES ($item);";
                     command.Parameters.AddWithValue("$item", body);
                     command.ExecuteNonQuery();

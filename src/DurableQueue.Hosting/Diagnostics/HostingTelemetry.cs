@@ -45,6 +45,8 @@ internal sealed class HostingTelemetry : IDisposable
         Retried = _meter.CreateCounter<long>(TelemetryNames.RetriedMessages, "{message}", "Failed attempts given back for a retry.");
         ReceiveWait = _meter.CreateHistogram(
             TelemetryNames.ReceiveWaitDuration, "s", "Time a worker waited for a message to arrive in an empty queue (not part of the receive operation).", tags: null, s_waitAdvice);
+        StoreStarts = _meter.CreateCounter<long>(TelemetryNames.StoreStarts, "{start}", "Store opens, by how the previous use of the file ended (clean, unclean, new)."); // recovery report
+        RecoveredLeases = _meter.CreateCounter<long>(TelemetryNames.RecoveredLeases, "{lease}", "Leases left by processes that ended without closing the store, found at start."); // recovery report
         _meter.CreateObservableUpDownCounter(TelemetryNames.Messages, ObserveMessages, "{message}", "Messages in each queue by state.");
         _meter.CreateObservableGauge(TelemetryNames.OldestMessageAge, ObserveOldestAge, "s", "Age of the oldest ready message of each queue, since its enqueue.");
     }
@@ -62,6 +64,21 @@ internal sealed class HostingTelemetry : IDisposable
     public Counter<long> Retried { get; }
 
     public Histogram<double> ReceiveWait { get; }
+
+    public Counter<long> StoreStarts { get; }
+
+    public Counter<long> RecoveredLeases { get; }
+
+    /// <summary>Counts a store open by how the previous use ended, and the leases an unclean end left.</summary>
+    public void RecordStart(RecoveryReport report)
+    {
+        var end = report.IsNewFile ? "new" : report.IsClean ? "clean" : "unclean";
+        StoreStarts.Add(1, new KeyValuePair<string, object?>(TelemetryNames.PreviousEnd, end));
+        if (report.LeasesLeft + report.LeasesExpired > 0)
+        {
+            RecoveredLeases.Add(report.LeasesLeft + report.LeasesExpired);
+        }
+    }
 
     /// <summary>Sets the queue counts that the observable instruments report (refreshed by the maintenance service).</summary>
     public void Publish(IReadOnlyList<QueueSnapshot> snapshot) => _snapshot = snapshot;

@@ -1,6 +1,6 @@
+using System.Data.Common;
 using System.Collections.Concurrent;
 using DurableQueue.Hosting.Diagnostics;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
 namespace DurableQueue.Hosting.Storage;
@@ -10,15 +10,13 @@ namespace DurableQueue.Hosting.Storage;
 /// the core's units of work so that a job's status, result and the message's settle commit together; read on short-lived
 /// connections of its own), and in-process wake-ups for job waiters.
 /// </summary>
-internal sealed class JobStore : IDisposable
+internal sealed partial class JobStore : IDisposable
 {
     private readonly Lazy<Task> _ready;
     private readonly ConcurrentDictionary<string, MessageQueue> _queues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, TaskCompletionSource> _waiters = new();
     private readonly IOptionsMonitor<QueueHandlerOptions> _handlerOptions;
     private readonly HandlerCatalog _catalog;
-    private readonly string _readerConnectionString;
-    private readonly string _busyPragma;
 
     public JobStore(QueueStore store, IOptions<DurableQueueOptions> options, IOptionsMonitor<QueueHandlerOptions> handlerOptions, HandlerCatalog catalog)
     {
@@ -27,13 +25,6 @@ internal sealed class JobStore : IDisposable
         _handlerOptions = handlerOptions;
         _catalog = catalog;
         _ready = new Lazy<Task>(() => HostingSchema.MigrateAsync(store, CancellationToken.None).AsTask());
-        _readerConnectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = store.Path,
-            Mode = SqliteOpenMode.ReadWrite,
-            Pooling = true,
-        }.ToString();
-        _busyPragma = FormattableString.Invariant($"PRAGMA busy_timeout = {(long)Options.BusyTimeout.TotalMilliseconds};");
     }
 
     public QueueStore Store { get; }
@@ -60,11 +51,11 @@ internal sealed class JobStore : IDisposable
 
     // ---- Writes: called inside QueueStore.ExecuteAsync, on tx.Connection. ----
 
-    public static void InsertJob(SqliteConnection connection, MessageId id, string queue, long now, long? runAt) =>
+    public static void InsertJob(DbConnection connection, MessageId id, string queue, long now, long? runAt) =>
         connection.Execute(JobSql.InsertJob, ("@id", id.Value), ("@queue", queue), ("@now", now), ("@runAt", runAt));
 
     /// <summary>Marks a job running; false when it was cancelled (or had succeeded), so its message must be acked unhandled.</summary>
-    public static bool Claim(SqliteConnection connection, MessageId id, long now, int attempt)
+    public static bool Claim(DbConnection connection, MessageId id, long now, int attempt)
     {
         if (connection.Execute(JobSql.ClaimJob, ("@id", id.Value), ("@now", now), ("@attempt", attempt)) > 0)
         {
@@ -75,7 +66,7 @@ internal sealed class JobStore : IDisposable
         return connection.Scalar(JobSql.JobState, ("@id", id.Value)) is null;
     }
 
-    public void Succeeded(SqliteConnection connection, MessageId id, long now, int attempt, byte[]? result)
+    public void Succeeded(DbConnection connection, MessageId id, long now, int attempt, byte[]? result)
     {
         connection.Execute(JobSql.JobSucceeded, ("@id", id.Value), ("@now", now), ("@attempt", attempt), ("@expires", Expiry(now)));
         if (result is not null)
@@ -84,7 +75,7 @@ internal sealed class JobStore : IDisposable
         }
     }
 
-    public void Failed(SqliteConnection connection, MessageId id, long now, int attempt, NackOutcome outcome, string error) =>
+    public void Failed(DbConnection connection, MessageId id, long now, int attempt, NackOutcome outcome, string error) =>
         connection.Execute(
             JobSql.JobFailed,
             ("@id", id.Value),
@@ -94,9 +85,9 @@ internal sealed class JobStore : IDisposable
             ("@error", error),
             ("@expires", Expiry(now)));
 
-    public static void Released(SqliteConnection connection, MessageId id) => connection.Execute(JobSql.JobReleased, ("@id", id.Value));
+    public static void Released(DbConnection connection, MessageId id) => connection.Execute(JobSql.JobReleased, ("@id", id.Value));
 
-    public bool Cancel(SqliteConnection connection, MessageId id, long now) =>
+    public bool Cancel(DbConnection connection, MessageId id, long now) =>
         connection.Execute(JobSql.CancelJob, ("@id", id.Value), ("@now", now), ("@expires", Expiry(now))) > 0;
 
     private long Expiry(long now) => now + (long)Options.JobRetention.TotalMilliseconds;
@@ -257,15 +248,10 @@ internal sealed class JobStore : IDisposable
             Nullable(reader, 6), reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetBoolean(8));
     });
 
-    private static long? Nullable(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
+    private static long? Nullable(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
 
-    private T Read<T>(Func<SqliteConnection, T> read)
-    {
-        using var connection = new SqliteConnection(_readerConnectionString);
-        connection.Open();
-        connection.Execute(_busyPragma);
-        return read(connection);
-    }
+    // The store's own reader connections: the same file (or database and schema), busy timeout and error mapping.
+    private T Read<T>(Func<DbConnection, T> read) => Store.Driver.ReadConnection(read);
 
     private static DateTimeOffset? FromMs(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
 
@@ -273,8 +259,7 @@ internal sealed class JobStore : IDisposable
 
     public void Dispose()
     {
-        using var connection = new SqliteConnection(_readerConnectionString);
-        SqliteConnection.ClearPool(connection);
+        // The readers are the store's: it clears its pool when it closes.
     }
 
     private sealed record JobRow(

@@ -1,29 +1,32 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace DurableQueue.Hosting.Storage;
 
 /// <summary>Small helpers to run a statement with named parameters on a connection.</summary>
 internal static class SqlExtensions
 {
-    public static SqliteCommand Command(this SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    public static DbCommand Command(this DbConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
         }
 
         return command;
     }
 
-    public static int Execute(this SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    public static int Execute(this DbConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
         using var command = connection.Command(sql, parameters);
         return command.ExecuteNonQuery();
     }
 
-    public static object? Scalar(this SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    public static object? Scalar(this DbConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
         using var command = connection.Command(sql, parameters);
         var value = command.ExecuteScalar();

@@ -1,4 +1,5 @@
 using DurableQueue.Storage;
+using DurableQueue.Storage.Driver;
 
 namespace DurableQueue.BackPressure;
 
@@ -80,7 +81,7 @@ internal static class Admission
             return Full(capacity, before, count, bytes, waiter, nothingToDrop: false);
         }
 
-        Exec(context, Sql.BackPressureSavepoint);
+        context.Session.Savepoint(SavepointNames.Admission);
         var ids = new MessageId[messages.Length];
         try
         {
@@ -112,7 +113,7 @@ internal static class Admission
             return Full(capacity, before, count, bytes, dropOldest ? null : waiter, nothingToDrop: dropOldest);
         }
 
-        Exec(context, Sql.BackPressureRelease);
+        context.Session.ReleaseSavepoint(SavepointNames.Admission);
         if (dropped is { Count: > 0 })
         {
             context.AfterCommit(() => onDropped(capacity, dropped));
@@ -127,7 +128,7 @@ internal static class Admission
     /// </summary>
     public static AdmitResult? Guard(WriteContext context, CapacityState capacity, long queueId, Func<bool> write, out bool wrote)
     {
-        Exec(context, Sql.BackPressureSavepoint);
+        context.Session.Savepoint(SavepointNames.Admission);
         wrote = write();
         var after = ReadStats(context, queueId);
         capacity.SampleDrain(context.Now, after.RemovedTotal);
@@ -139,16 +140,18 @@ internal static class Admission
             return Full(capacity, before, 1, 0, null, nothingToDrop: false);
         }
 
-        Exec(context, Sql.BackPressureRelease);
+        context.Session.ReleaseSavepoint(SavepointNames.Admission);
         return null;
     }
 
-    public static QueueStatsRow ReadStats(WriteContext context, long queueId)
+    public static QueueStatsRow ReadStats(WriteContext context, long queueId) => context.Commands.QueueStats(context, queueId);
+
+    /// <summary>Inserts one message and checks the store's quota (where the backend has one); the admission savepoint undoes both.</summary>
+    public static MessageId InsertWithinQuota(WriteContext context, long queueId, PendingMessage message)
     {
-        using var reader = context.Command(Sql.QueueStats).Bind("@queue", queueId).ExecuteReader();
-        return reader.Read()
-            ? new QueueStatsRow(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3))
-            : default;
+        var id = context.Commands.Enqueue(context, queueId, message, out _);
+        context.Commands.CheckQuota(context);
+        return id;
     }
 
     private static QueueLimit? Over(QueueOptions options, long messages, long bytes) =>
@@ -191,16 +194,17 @@ internal static class Admission
         var kept = new HashSet<long>(keep.Select(id => id.Value));
         var victims = new List<long>();
         long freedBytes = 0;
-        using (var reader = context.Command(Sql.DroppableOldest).Bind("@queue", queueId).Bind("@now", context.Now).Bind("@limit", -1L).ExecuteReader())
+        foreach (var (id, bytes) in context.Commands.DroppableOldest(context, queueId))
         {
-            while ((victims.Count < needMessages || freedBytes < needBytes) && reader.Read())
+            if (victims.Count >= needMessages && freedBytes >= needBytes)
             {
-                var id = reader.GetInt64(0);
-                if (!kept.Contains(id))
-                {
-                    victims.Add(id);
-                    freedBytes += reader.GetInt64(1);
-                }
+                break;
+            }
+
+            if (!kept.Contains(id))
+            {
+                victims.Add(id);
+                freedBytes += bytes;
             }
         }
 
@@ -211,25 +215,13 @@ internal static class Admission
 
         foreach (var id in victims)
         {
-            context.Command(Sql.DeleteMessage).Bind("@id", id).ExecuteNonQuery();
-            context.Tier?.OnRemoved(id);
+            context.Commands.DeleteMessage(context, id);
         }
 
         return victims;
     }
 
     /// <summary>Rolls back and releases the savepoint if the transaction is still alive (a caller in a unit of work may catch and go on).</summary>
-    internal static void UndoSavepoint(WriteContext context)
-    {
-        if (SQLitePCL.raw.sqlite3_get_autocommit(context.Connection.Handle) == 0)
-        {
-            Exec(context, Sql.BackPressureRollback);
-            Exec(context, Sql.BackPressureRelease);
-        }
-
-        // The memory tier may have followed rows that just rolled back: let it read the queues back from disk.
-        context.Tier?.Clear();
-    }
-
-    private static void Exec(WriteContext context, string sql) => context.Command(sql).ExecuteNonQuery();
+    /// <summary>Undoes the admission savepoint (if the transaction still stands); a layer that followed the rows (the memory tier) forgets them.</summary>
+    internal static void UndoSavepoint(WriteContext context) => context.RollbackToSavepoint(SavepointNames.Admission);
 }

@@ -1,4 +1,5 @@
 using DurableQueue.Storage;
+using DurableQueue.Storage.Sqlite;
 
 namespace DurableQueue.Memory;
 

@@ -14,17 +14,23 @@ internal static class Maintenance
     private const int VacuumThresholdPages = 256;
     private const int VacuumPagesPerRun = 2048;
 
-    public static void Run(WriteContext context, TimeSpan busyTimeout)
+    public static void Run(SqliteConnection connection, TimeSpan busyTimeout)
     {
-        var free = (long)context.Command(Sql.FreelistCount).ExecuteScalar()!;
+        long free;
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = Sql.FreelistCount;
+            free = (long)command.ExecuteScalar()!;
+        }
+
         if (free > VacuumThresholdPages)
         {
             ConnectionFactory.Execute(
-                context.Connection,
+                connection,
                 string.Create(CultureInfo.InvariantCulture, $"PRAGMA incremental_vacuum({Math.Min(free, VacuumPagesPerRun)});"));
         }
 
-        Checkpoint(context.Connection, busyTimeout);
+        Checkpoint(connection, busyTimeout);
     }
 
     /// <summary>

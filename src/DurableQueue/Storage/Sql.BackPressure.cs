@@ -3,10 +3,6 @@ namespace DurableQueue.Storage;
 /// <summary>Statements of the back-pressure feature (bounded queues, disk quota).</summary>
 internal static partial class Sql
 {
-    public const string BackPressureSavepoint = "SAVEPOINT dq_bp;";
-    public const string BackPressureRelease = "RELEASE dq_bp;";
-    public const string BackPressureRollback = "ROLLBACK TO dq_bp;";
-
     // One primary-key lookup; the row is kept exact by the triggers of migration 0002.
     public const string QueueStats =
         "SELECT messages, bytes, dead_letters, removed_total FROM dq_queue_stats WHERE queue_id = @queue;";

@@ -13,9 +13,6 @@ internal static partial class Sql
     public const string Begin = "BEGIN IMMEDIATE;";
     public const string Commit = "COMMIT;";
     public const string Rollback = "ROLLBACK;";
-    public const string Savepoint = "SAVEPOINT op;";
-    public const string ReleaseSavepoint = "RELEASE op;";
-    public const string RollbackToSavepoint = "ROLLBACK TO op;";
 
     public const string MetaTableExists = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'dq_meta';";
     public const string SchemaObjectCount = "SELECT count(*) FROM sqlite_master;";

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using Microsoft.Data.Sqlite;
+using DurableQueue.Storage.Driver;
 
 namespace DurableQueue.Storage;
 
@@ -15,18 +15,16 @@ internal sealed class StoreWriter : IDisposable
 {
     private readonly Channel<WriteOperation> _channel =
         Channel.CreateUnbounded<WriteOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
-    private readonly SqliteConnection _connection;
+    private readonly IWriteSession _session;
     private readonly WriteContext _context;
-    private readonly ConnectionFactory _connections;
-    private readonly QueueStoreOptions _options;
     private readonly Action<WriteContext> _beforeBatch;
+    private readonly bool _statementRollback;
     private readonly Thread _thread;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<WriteOperation> _batch = new(Internal.Defaults.MaxWriteBatch);
     private readonly Exception?[] _failures = new Exception?[Internal.Defaults.MaxWriteBatch];
     private long _commits;
     private long _operations;
-    private long _commitMarker;
 
     // Requests written to the channel, and taken from it by the writer thread (which alone touches _taken): the
     // difference is how many are waiting (a single-reader channel cannot count). It may lag by the request being
@@ -34,15 +32,12 @@ internal sealed class StoreWriter : IDisposable
     private long _submitted;
     private long _taken;
 
-    public StoreWriter(
-        SqliteConnection connection, ConnectionFactory connections, QueueStoreOptions options, Memory.MemoryTier? tier, Action<WriteContext> beforeBatch)
+    public StoreWriter(IWriteSession session, IMessageCommands commands, bool statementRollback, TimeProvider timeProvider, Action<WriteContext> beforeBatch)
     {
-        _connection = connection;
-        _connections = connections;
-        _options = options;
+        _session = session;
+        _statementRollback = statementRollback;
         _beforeBatch = beforeBatch;
-        _context = new WriteContext(connection, options.TimeProvider, tier);
-        _commitMarker = Random.Shared.NextInt64(1, long.MaxValue / 2);
+        _context = new WriteContext(session, commands, timeProvider);
         _thread = new Thread(Run) { IsBackground = true, Name = "DurableQueue writer" };
         _thread.Start();
     }
@@ -54,6 +49,12 @@ internal sealed class StoreWriter : IDisposable
     public long Operations => Interlocked.Read(ref _operations);
 
     public Task Completion => _completion.Task;
+
+    /// <summary>Gets the write session the writer runs on.</summary>
+    public IWriteSession Session => _session;
+
+    /// <summary>Gets the context operations run with; set its session id before the first request.</summary>
+    internal WriteContext Context => _context;
 
     /// <summary>Queues an operation; it fails with <see cref="ObjectDisposedException"/> once the writer is shut down.</summary>
     public void Submit(WriteOperation operation)
@@ -133,7 +134,7 @@ internal sealed class StoreWriter : IDisposable
         }
         finally
         {
-            _context.Dispose();
+            _session.Dispose();
         }
     }
 
@@ -191,7 +192,7 @@ internal sealed class StoreWriter : IDisposable
         }
         catch (Exception ex)
         {
-            operation.Fail(SqliteErrors.Map(ex, _connections.Path, _options.BusyTimeout));
+            operation.Fail(_session.Map(ex));
         }
     }
 
@@ -220,19 +221,21 @@ internal sealed class StoreWriter : IDisposable
         var tierChanged = false;
         try
         {
-            Begin();
+            _session.Begin();
         }
         catch (Exception ex)
         {
-            FailAll(SqliteErrors.Map(ex, _connections.Path, _options.BusyTimeout));
+            FailAll(_session.Map(ex));
             return 0;
         }
 
         try
         {
             _context.StartBatch();
-            var changesBefore = SQLitePCL.raw.sqlite3_total_changes(_connection.Handle);
+            var changesBefore = _session.ChangeCount;
+            var statementRollback = changesBefore >= 0 && _statementRollback;
             BeginTierStep();
+            _context.Observer?.BatchStarting(_context);
             _beforeBatch(_context);
             tierChanged = EndTierStep();
             var markCommit = false;
@@ -248,11 +251,11 @@ internal sealed class StoreWriter : IDisposable
                 // If it throws after a row change counted (which only a bug or out-of-memory in the in-memory
                 // bookkeeping after the statement can do), its change cannot be undone alone, so the whole batch
                 // fails instead: no caller is told a committed write failed, none that an uncommitted one succeeded.
-                var savepoint = !operation.WithoutSavepoint;
-                var changesBeforeOperation = savepoint ? 0 : SQLitePCL.raw.sqlite3_total_changes(_connection.Handle);
+                var savepoint = !(operation.WithoutSavepoint && statementRollback);
+                var changesBeforeOperation = savepoint ? 0 : _session.ChangeCount;
                 if (savepoint)
                 {
-                    Exec(Sql.Savepoint);
+                    _session.Savepoint(SavepointNames.Request);
                 }
 
                 BeginTierStep();
@@ -261,7 +264,7 @@ internal sealed class StoreWriter : IDisposable
                     operation.Execute(_context);
                     if (savepoint)
                     {
-                        Exec(Sql.ReleaseSavepoint);
+                        _session.ReleaseSavepoint(SavepointNames.Request);
                     }
 
                     tierChanged |= EndTierStep();
@@ -270,7 +273,7 @@ internal sealed class StoreWriter : IDisposable
                 {
                     var operationChangedTier = EndTierStep();
                     tierChanged |= operationChangedTier;
-                    if (!TransactionActive)
+                    if (!_session.TransactionActive)
                     {
                         // SQLITE_FULL, IOERR and friends can end the whole transaction: the batch is lost.
                         throw;
@@ -278,60 +281,41 @@ internal sealed class StoreWriter : IDisposable
 
                     if (savepoint)
                     {
-                        Exec(Sql.RollbackToSavepoint);
-                        Exec(Sql.ReleaseSavepoint);
+                        _session.RollbackToSavepoint(SavepointNames.Request);
                     }
-                    else if (SQLitePCL.raw.sqlite3_total_changes(_connection.Handle) != changesBeforeOperation)
+                    else if (_session.ChangeCount != changesBeforeOperation)
                     {
                         throw;
                     }
 
                     _context.DiscardAfterCommitFrom(effects);
-                    _failures[i] = SqliteErrors.Map(ex, _connections.Path, _options.BusyTimeout);
+                    _failures[i] = _session.Map(ex);
                     if (operationChangedTier)
                     {
                         // The memory tier followed rows that just rolled back: forget it and read back from disk.
-                        _context.Tier!.Clear();
+                        _context.Observer!.RolledBack();
                     }
                 }
             }
 
-            var changed = SQLitePCL.raw.sqlite3_total_changes(_connection.Handle) != changesBefore;
-            long marker = 0;
-            if (changed || markCommit)
-            {
-                marker = ++_commitMarker;
-                _context.Command(Sql.WriteCommitMarker).Bind("@marker", marker).ExecuteNonQuery();
-            }
-
-            try
-            {
-                Exec(Sql.Commit);
-                committed = true;
-            }
-            catch (Exception ex) when (marker != 0 && CommitLanded(marker))
-            {
-                // The commit reported an error but its marker is in the database: it landed.
-                Trace.TraceWarning("DurableQueue: COMMIT reported {0} but the batch is in the database.", ex.Message);
-                committed = true;
-            }
+            // The marker lets an unclear COMMIT be re-read; a batch that changed nothing cannot be unclear. A backend
+            // that cannot count changes marks every batch.
+            var changed = changesBefore < 0 || _session.ChangeCount != changesBefore;
+            _session.Commit(mark: changed || markCommit);
+            committed = true;
         }
         catch (Exception ex)
         {
-            batchFailure = SqliteErrors.Map(ex, _connections.Path, _options.BusyTimeout);
+            batchFailure = _session.Map(ex);
         }
 
         if (!committed)
         {
-            if (TransactionActive)
-            {
-                TryExec(Sql.Rollback);
-            }
-
+            _session.Rollback();
             _context.ClearAfterCommit();
             if (tierChanged)
             {
-                _context.Tier!.Clear();
+                _context.Observer!.RolledBack();
             }
 
             FailAll(batchFailure ?? new DurableQueueException("The batch did not commit."));
@@ -356,79 +340,15 @@ internal sealed class StoreWriter : IDisposable
         return _batch.Count;
     }
 
-    private void BeginTierStep()
-    {
-        if (_context.Tier is { } tier)
-        {
-            tier.Mutated = false;
-        }
-    }
+    private void BeginTierStep() => _context.Observer?.StepStarting();
 
-    private bool EndTierStep() => _context.Tier?.Mutated ?? false;
-
-    private bool TransactionActive => SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) == 0;
-
-    /// <summary>
-    /// Re-reads the commit marker after COMMIT reported an error, so that a write that landed is never reported
-    /// as failed (a caller would retry it).
-    /// </summary>
-    private bool CommitLanded(long marker)
-    {
-        try
-        {
-            if (TransactionActive)
-            {
-                return false;
-            }
-
-            var value = _context.Command(Sql.ReadCommitMarker).ExecuteScalar();
-            return value is long found && found == marker;
-        }
-        catch (SqliteException)
-        {
-            return false;
-        }
-    }
-
-    private void Begin()
-    {
-        // SQLite's busy handler waits up to busy_timeout inside each attempt; the loop covers the cases where it
-        // is not called (a WAL being recovered by another connection) and bounds the total wait.
-        var started = Stopwatch.GetTimestamp();
-        var attempt = 0;
-        while (true)
-        {
-            try
-            {
-                Exec(Sql.Begin);
-                return;
-            }
-            catch (SqliteException ex) when (SqliteErrors.IsBusy(ex) && Stopwatch.GetElapsedTime(started) < _options.BusyTimeout)
-            {
-                Thread.Sleep(Random.Shared.Next(1, 1 + Math.Min(100, 5 << Math.Min(attempt++, 5))));
-            }
-        }
-    }
+    private bool EndTierStep() => _context.Observer?.StepChanged() ?? false;
 
     private void FailAll(Exception exception)
     {
         foreach (var operation in _batch)
         {
             operation.Fail(exception);
-        }
-    }
-
-    private void Exec(string sql) => _context.Command(sql).ExecuteNonQuery();
-
-    private void TryExec(string sql)
-    {
-        try
-        {
-            Exec(sql);
-        }
-        catch (SqliteException ex)
-        {
-            Trace.TraceWarning("DurableQueue: {0} failed: {1}", sql, ex.Message);
         }
     }
 

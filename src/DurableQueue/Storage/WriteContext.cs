@@ -1,36 +1,48 @@
-using Microsoft.Data.Sqlite;
+using DurableQueue.Storage.Driver;
 
 namespace DurableQueue.Storage;
 
 /// <summary>
-/// What an operation sees on the writer thread: the connection inside the open batch transaction, the batch's
-/// clock reading, prepared statements, and the list of effects that run only once the batch commits.
+/// What an operation sees on the writer thread: the backend's write session inside the open batch transaction,
+/// its statements, the batch's clock reading, and the list of effects that run only once the batch commits.
+/// It knows no backend: SQL lives in the drivers.
 /// </summary>
-internal sealed class WriteContext : IDisposable
+internal sealed class WriteContext
 {
-    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _queueIds = new(StringComparer.Ordinal);
     private readonly List<Action> _afterCommit = [];
 
-    public WriteContext(SqliteConnection connection, TimeProvider timeProvider, Memory.MemoryTier? tier)
+    public WriteContext(IWriteSession session, IMessageCommands commands, TimeProvider timeProvider)
     {
-        Connection = connection;
+        Session = session;
+        Commands = commands;
         TimeProvider = timeProvider;
-        Tier = tier;
-        // A unit of work's callback must not end the batch transaction: a COMMIT it runs would commit other callers'
-        // requests (and its own) before the writer knows the outcome. The hook turns such a COMMIT into a rollback.
-        SQLitePCL.raw.sqlite3_commit_hook(connection.Handle, static state => ((WriteContext)state).InCallerCode ? 1 : 0, this);
+        Observer = commands as IBatchObserver;
     }
 
-    /// <summary>Gets the store's memory tier, or null when it is turned off.</summary>
-    public Memory.MemoryTier? Tier { get; }
+    /// <summary>Gets the backend's write session (connection and transaction control).</summary>
+    public IWriteSession Session { get; }
+
+    /// <summary>Gets the statements: the backend's own, or the memory tier layered over them.</summary>
+    public IMessageCommands Commands { get; }
+
+    /// <summary>Gets the layer that follows the batch's outcome (the memory tier), or null.</summary>
+    internal IBatchObserver? Observer { get; }
 
     /// <summary>Gets or sets a value indicating whether caller code (a unit-of-work callback) is running on the connection.</summary>
-    internal bool InCallerCode { get; set; }
-
-    public SqliteConnection Connection { get; }
+    internal bool InCallerCode
+    {
+        get => Session.InCallerCode;
+        set => Session.InCallerCode = value;
+    }
 
     public TimeProvider TimeProvider { get; }
+
+    /// <summary>Gets or sets the id of the store's session: the first 8 bytes of every lease token it hands out.</summary>
+    public long SessionId { get; set; }
+
+    /// <summary>Returns a new lease token that records the session that took the lease.</summary>
+    public Guid NewLeaseToken() => Diagnostics.StoreSession.NewLeaseToken(SessionId);
 
     /// <summary>Gets the batch's clock reading in unix milliseconds; every operation of a batch sees the same instant.</summary>
     public long Now { get; private set; }
@@ -63,17 +75,18 @@ internal sealed class WriteContext : IDisposable
 
     internal void ClearAfterCommit() => _afterCommit.Clear();
 
-    /// <summary>Returns a prepared command for the statement; it is prepared once and reused by every batch.</summary>
-    public SqliteCommand Command(string sql)
+    /// <summary>
+    /// Rolls back to a savepoint that admission or a request opened, and tells the layer above the driver (the
+    /// memory tier) that rows it may have followed just rolled back.
+    /// </summary>
+    public void RollbackToSavepoint(string name)
     {
-        if (!_commands.TryGetValue(sql, out var command))
+        if (Session.TransactionActive)
         {
-            command = Connection.CreateCommand();
-            command.CommandText = sql;
-            _commands.Add(sql, command);
+            Session.RollbackToSavepoint(name);
         }
 
-        return command;
+        Observer?.RolledBack();
     }
 
     /// <summary>Returns the id of a queue, creating its row on first use. Queue rows are never deleted, so the cache stays right.</summary>
@@ -84,41 +97,9 @@ internal sealed class WriteContext : IDisposable
             return id;
         }
 
-        var create = Command(Sql.CreateQueue).Bind("@name", name).Bind("@now", Now);
-        create.ExecuteNonQuery();
-        id = (long)Command(Sql.FindQueue).Bind("@name", name).ExecuteScalar()!;
+        id = Commands.QueueId(this, name);
         // The row may roll back with this batch; cache it only once committed.
         AfterCommit(() => _queueIds[name] = id);
         return id;
-    }
-
-    public void Dispose()
-    {
-        foreach (var command in _commands.Values)
-        {
-            command.Dispose();
-        }
-
-        _commands.Clear();
-    }
-}
-
-internal static class SqliteCommandExtensions
-{
-    /// <summary>Sets a parameter, adding it on first use so that prepared commands keep their parameter objects.</summary>
-    public static SqliteCommand Bind(this SqliteCommand command, string name, object? value)
-    {
-        var parameters = command.Parameters;
-        var index = parameters.IndexOf(name);
-        if (index >= 0)
-        {
-            parameters[index].Value = value ?? DBNull.Value;
-        }
-        else
-        {
-            parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-
-        return command;
     }
 }

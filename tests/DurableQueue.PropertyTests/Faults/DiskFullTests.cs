@@ -102,7 +102,7 @@ public sealed class DiskFullTests(ITestOutputHelper output) : IDisposable
         Assert.All(confirmed, id => Assert.True(present.ContainsKey(id), $"committed message {id} is missing"));
     }
 
-    private static int Pragma(SqliteConnection connection, string sql)
+    private static int Pragma(System.Data.Common.DbConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;

@@ -414,9 +414,9 @@ internal sealed class QueueSut : IDisposable
         }
     }
 
-    public static void Exec(SqliteConnection connection, string sql, params (string Name, object Value)[] parameters)
+    public static void Exec(System.Data.Common.DbConnection connection, string sql, params (string Name, object Value)[] parameters)
     {
-        using var command = connection.CreateCommand();
+        using var command = ((SqliteConnection)connection).CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
