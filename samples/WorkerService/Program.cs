@@ -1,15 +1,10 @@
 // A small web app with DurableQueue: a producer, two handlers (one fails now and then), a recurring job, a job whose
-// result is awaited, the queue health on GET /health and the dashboard on /queues/. Run it from the repository root with
-// `dotnet run --project samples/WorkerService` (or `dotnet run` in its folder), open http://127.0.0.1:5000/queues/ while
-// it runs, stop it with Ctrl+C, start it again: it picks up where it stopped.
+// result is awaited, the queue health on GET /health and the dashboard on /queues (open
+// http://127.0.0.1:5000/queues/ while it runs). Run it from the repository root with
+// `dotnet run --project samples/WorkerService`, stop it with Ctrl+C, start it again: it picks up where it stopped.
 using System.Text.Json.Serialization;
 using DurableQueue;
 using DurableQueue.Hosting;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 // Settings (appsettings.json) are read from the app's folder, so the app starts the same from any working directory.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -31,10 +26,10 @@ builder.Services.AddHealthChecks().AddDurableQueue().AddDurableQueueDurability()
 builder.Services.AddHostedService<Producer>();
 
 var app = builder.Build();
-// Healthy, Degraded or Unhealthy with each check's figures (JSON); 503 when unhealthy.
-app.MapHealthChecks("/health", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { ResponseWriter = HealthReportWriter.WriteAsync });
 // Read-only, bodies hidden, and answered only for requests from this machine: the defaults.
 app.MapDurableQueueDashboard("/queues");
+// Healthy, Degraded or Unhealthy with each queue's figures (JSON); 503 when unhealthy.
+app.MapHealthChecks("/health", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { ResponseWriter = HealthReportWriter.WriteAsync });
 await app.RunAsync();
 
 internal sealed record Email(int Number, string To);

@@ -1,3 +1,5 @@
+using DurableQueue.Storage;
+
 namespace DurableQueue;
 
 public sealed partial class MessageQueue
@@ -11,6 +13,11 @@ public sealed partial class MessageQueue
     public async ValueTask<bool> DeleteAsync(MessageId id, CancellationToken cancellationToken = default)
     {
         _store.ThrowIfDisposed();
-        return await _store.WriteAsync(context => context.Commands.Delete(context, context.QueueId(Name), id.Value), cancellationToken).ConfigureAwait(false);
+        return await _store.WriteAsync(
+            context =>
+            {
+                return context.Commands.DeleteLive(context, context.QueueId(Name), id.Value);
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 }

@@ -116,7 +116,7 @@ public sealed class QueueTransaction
     {
         Validate.QueueName(queueName, nameof(queueName));
         ThrowIfInactive();
-        return _context.Commands.Delete(_context, _context.QueueId(queueName), id.Value);
+        return _context.Commands.DeleteLive(_context, _context.QueueId(queueName), id.Value);
     }
 
     /// <summary>Hands a received message back at once without spending its attempt (a worker shutting down).</summary>

@@ -4,7 +4,6 @@
 using System.Text.Json.Serialization;
 using DurableQueue;
 using DurableQueue.Hosting;
-using Microsoft.AspNetCore.Builder;
 
 /// <summary>An email to send (the docs' typed message).</summary>
 public sealed record Email(string To, string Subject);
@@ -48,8 +47,8 @@ public abstract class SnippetContext
 {
 #pragma warning disable SA1401, CA1051, IDE1006 // the docs' spelling: plain lower-case names
     protected string[] args = [];
-    protected WebApplicationBuilder builder = null!;
-    protected WebApplication app = null!;
+    protected Microsoft.AspNetCore.Builder.WebApplicationBuilder builder = null!;
+    protected Microsoft.AspNetCore.Builder.WebApplication app = null!;
     protected QueueStore store = null!;
     protected MessageQueue queue = null!;
     protected MessageQueue orders = null!;

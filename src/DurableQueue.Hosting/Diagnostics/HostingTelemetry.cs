@@ -43,10 +43,10 @@ internal sealed class HostingTelemetry : IDisposable
             TelemetryNames.ProcessDuration, "s", "Duration of handler runs.", tags: null, s_durationAdvice);
         DeadLettered = _meter.CreateCounter<long>(TelemetryNames.DeadLetteredMessages, "{message}", "Messages a worker moved to the dead-letter store.");
         Retried = _meter.CreateCounter<long>(TelemetryNames.RetriedMessages, "{message}", "Failed attempts given back for a retry.");
-        ReceiveWait = _meter.CreateHistogram(
-            TelemetryNames.ReceiveWaitDuration, "s", "Time a worker waited for a message to arrive in an empty queue (not part of the receive operation).", tags: null, s_waitAdvice);
         StoreStarts = _meter.CreateCounter<long>(TelemetryNames.StoreStarts, "{start}", "Store opens, by how the previous use of the file ended (clean, unclean, new)."); // recovery report
         RecoveredLeases = _meter.CreateCounter<long>(TelemetryNames.RecoveredLeases, "{lease}", "Leases left by processes that ended without closing the store, found at start."); // recovery report
+        ReceiveWait = _meter.CreateHistogram(
+            TelemetryNames.ReceiveWaitDuration, "s", "Time a worker waited for a message to arrive in an empty queue (not part of the receive operation).", tags: null, s_waitAdvice);
         _meter.CreateObservableUpDownCounter(TelemetryNames.Messages, ObserveMessages, "{message}", "Messages in each queue by state.");
         _meter.CreateObservableGauge(TelemetryNames.OldestMessageAge, ObserveOldestAge, "s", "Age of the oldest ready message of each queue, since its enqueue.");
     }
@@ -63,8 +63,6 @@ internal sealed class HostingTelemetry : IDisposable
 
     public Counter<long> Retried { get; }
 
-    public Histogram<double> ReceiveWait { get; }
-
     public Counter<long> StoreStarts { get; }
 
     public Counter<long> RecoveredLeases { get; }
@@ -79,6 +77,8 @@ internal sealed class HostingTelemetry : IDisposable
             RecoveredLeases.Add(report.LeasesLeft + report.LeasesExpired);
         }
     }
+
+    public Histogram<double> ReceiveWait { get; }
 
     /// <summary>Sets the queue counts that the observable instruments report (refreshed by the maintenance service).</summary>
     public void Publish(IReadOnlyList<QueueSnapshot> snapshot) => _snapshot = snapshot;

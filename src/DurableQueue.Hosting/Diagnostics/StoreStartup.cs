@@ -8,6 +8,13 @@ internal static class StoreStartup
     public static void Report(QueueStore store, ILogger logger, HostingTelemetry telemetry)
     {
         var report = store.Recovery;
+        if (!report.IsRecorded)
+        {
+            // Another backend: no sessions, nothing to report or count.
+            Log.StoreOpened(logger, store.Path, report);
+            return;
+        }
+
         if (report.IsClean)
         {
             Log.StoreOpened(logger, store.Path, report);

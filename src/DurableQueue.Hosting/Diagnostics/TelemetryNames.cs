@@ -17,10 +17,10 @@ internal static class TelemetryNames
     public const string RetriedMessages = "durablequeue.messages.retried";
     public const string Messages = "durablequeue.messages";
     public const string OldestMessageAge = "durablequeue.queue.oldest_message.age";
-    public const string ReceiveWaitDuration = "durablequeue.receive.wait.duration";
     public const string StoreStarts = "durablequeue.store.starts";
     public const string RecoveredLeases = "durablequeue.store.recovered_leases";
     public const string PreviousEnd = "durablequeue.store.previous_end";
+    public const string ReceiveWaitDuration = "durablequeue.receive.wait.duration";
 
     public const string MessagingSystem = "messaging.system";
     public const string DestinationName = "messaging.destination.name";

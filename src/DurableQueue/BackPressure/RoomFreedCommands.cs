@@ -84,6 +84,17 @@ internal sealed class RoomFreedCommands(IMessageCommands inner, QueueStore store
         return removed;
     }
 
+    public bool DeleteLive(WriteContext context, long queueId, long id)
+    {
+        var deleted = inner.DeleteLive(context, queueId, id);
+        if (deleted)
+        {
+            context.AfterCommit(store.PulseAllCapacities);
+        }
+
+        return deleted;
+    }
+
     public int PurgeDeadLetters(WriteContext context, long queueId, int limit) => inner.PurgeDeadLetters(context, queueId, limit);
 
     public QueueStatsRow QueueStats(WriteContext context, long queueId) => inner.QueueStats(context, queueId);
@@ -92,17 +103,6 @@ internal sealed class RoomFreedCommands(IMessageCommands inner, QueueStore store
 
     // A drop makes room for the enqueue that caused it, in the same request: no waiter to wake.
     public void DeleteMessage(WriteContext context, long id) => inner.DeleteMessage(context, id);
-
-    public bool Delete(WriteContext context, long queueId, long id)
-    {
-        var deleted = inner.Delete(context, queueId, id);
-        if (deleted)
-        {
-            context.AfterCommit(store.PulseAllCapacities);
-        }
-
-        return deleted;
-    }
 
     public void CheckQuota(WriteContext context) => inner.CheckQuota(context);
 

@@ -217,6 +217,17 @@ internal sealed class TieredCommands : IMessageCommands, IBatchObserver
         return removed;
     }
 
+    public bool DeleteLive(WriteContext context, long queueId, long id)
+    {
+        if (!_inner.DeleteLive(context, queueId, id))
+        {
+            return false;
+        }
+
+        Tier.OnRemoved(id);
+        return true;
+    }
+
     public int PurgeDeadLetters(WriteContext context, long queueId, int limit) => _inner.PurgeDeadLetters(context, queueId, limit);
 
     public QueueStatsRow QueueStats(WriteContext context, long queueId) => _inner.QueueStats(context, queueId);
@@ -227,17 +238,6 @@ internal sealed class TieredCommands : IMessageCommands, IBatchObserver
     {
         _inner.DeleteMessage(context, id);
         Tier.OnRemoved(id);
-    }
-
-    public bool Delete(WriteContext context, long queueId, long id)
-    {
-        var deleted = _inner.Delete(context, queueId, id);
-        if (deleted)
-        {
-            Tier.OnRemoved(id);
-        }
-
-        return deleted;
     }
 
     public void CheckQuota(WriteContext context) => _inner.CheckQuota(context);

@@ -227,6 +227,9 @@ internal sealed class SqliteCommands : IMessageCommands
     public int Purge(WriteContext context, long queueId, int limit) =>
         context.Command(Sql.Purge).Bind("@queue", queueId).Bind("@limit", limit).ExecuteNonQuery();
 
+    public bool DeleteLive(WriteContext context, long queueId, long id) =>
+        context.Command(Sql.DeleteQueueMessage).Bind("@id", id).Bind("@queue", queueId).ExecuteNonQuery() != 0;
+
     public int PurgeDeadLetters(WriteContext context, long queueId, int limit) =>
         context.Command(Sql.PurgeDeadLetters).Bind("@queue", queueId).Bind("@limit", limit).ExecuteNonQuery();
 
@@ -248,9 +251,6 @@ internal sealed class SqliteCommands : IMessageCommands
     }
 
     public void DeleteMessage(WriteContext context, long id) => context.Command(Sql.DeleteMessage).Bind("@id", id).ExecuteNonQuery();
-
-    public bool Delete(WriteContext context, long queueId, long id) =>
-        context.Command(Sql.DeleteQueueMessage).Bind("@id", id).Bind("@queue", queueId).ExecuteNonQuery() > 0;
 
     public void CheckQuota(WriteContext context)
     {
