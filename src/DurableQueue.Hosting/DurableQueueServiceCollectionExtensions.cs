@@ -64,9 +64,11 @@ public static class DurableQueueServiceCollectionExtensions
                 TimeProvider = options.TimeProvider ?? sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 PollInterval = options.PollInterval,
                 BusyTimeout = options.BusyTimeout,
+                ReleaseLeasesOfEndedSessions = options.ReleaseLeasesOfEndedSessions,
             };
             var store = sp.GetService<StoreOpener>() is { } opener ? opener.Open(sp, storeOptions) : QueueStore.Open(options.Path!, storeOptions);
-            var logger = sp.GetService<ILogger<QueueStore>>() ?? (ILogger)NullLogger.Instance;
+            var logger = sp.GetService<ILoggerFactory>()?.CreateLogger<QueueStore>() ?? NullLogger<QueueStore>.Instance;
+            StoreStartup.Report(store, logger, sp.GetRequiredService<HostingTelemetry>());
             store.QueueSettingsConflict += (_, e) => Log.QueueSettingsConflict(logger, e.QueueName, e.Differences);
             store.MessagesDropped += (_, e) => Log.MessagesDropped(logger, e.QueueName, e.MessageIds.Count, string.Join(", ", e.MessageIds.Select(id => id.Value)));
             store.WaitingForWriteLock += (_, e) => Log.WaitingForWriteLock(logger, e.Path, e.Waited, e.BusyTimeout);
@@ -87,13 +89,14 @@ public static class DurableQueueServiceCollectionExtensions
         services.TryAddSingleton(static sp => new JobClient(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<HostingTelemetry>()));
         services.TryAddSingleton(static sp => new MessageProducer(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<HostingTelemetry>()));
         services.TryAddSingleton<RecurringJobScheduler>();
+        services.TryAddSingleton<DeadLetterHistory>();
         services.TryAddSingleton<MaintenanceService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HostedMaintenance>(static sp => new HostedMaintenance(sp.GetRequiredService<MaintenanceService>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HostedScheduler>(static sp => new HostedScheduler(sp.GetRequiredService<RecurringJobScheduler>())));
         return new DurableQueueBuilder(services, catalog, configSectionPath);
     }
 
-    /// <summary>Adds a health check that reports degraded or unhealthy on backlog age or dead letters, by <see cref="DurableQueueOptions.Health"/>.</summary>
+    /// <summary>Adds a health check that reports degraded or unhealthy on backlog age or on the rate of new dead letters, by <see cref="DurableQueueOptions.Health"/>.</summary>
     /// <param name="builder">The health checks builder.</param>
     /// <param name="name">The check's name.</param>
     /// <param name="tags">Tags to filter checks by, or <see langword="null"/>.</param>
@@ -102,7 +105,7 @@ public static class DurableQueueServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         return builder.Add(new Diagnostics.HealthChecks.HealthCheckRegistration(
-            name, static sp => new DurableQueueHealthCheck(sp.GetRequiredService<JobStore>()), failureStatus: null, tags));
+            name, static sp => new DurableQueueHealthCheck(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<DeadLetterHistory>()), failureStatus: null, tags));
     }
 
     // Thin wrappers so that TryAddEnumerable can tell the two hosted services apart by implementation type.

@@ -10,10 +10,11 @@
 //   ERR <operation> <exception type> <sqlite code or -> <message>   an operation threw
 //   DONE                                        the run ended normally
 // Usage: CrashHost <mode> <file> [key=value ...]
-//   modes: mixed (producers and consumers), produce, consume
+//   <file> may be a PostgreSQL connection string instead (told apart by its '='); the key schema names the schema.
+//   modes: mixed (producers and consumers), produce, consume; hold (HoldMode.cs: leave a known state, wait to be killed)
 //   keys:  seed, enqueues (stop after that many; mixed/produce), seconds (run time; consume/mixed), visibilityMs,
 //          durability (Full|Normal), producers, consumers,
-//          idleMs (consumers stop after that long without a message),
+//          idleMs (consumers stop after that long without a message), schema (PostgreSQL),
 //          start (now, or stdin: after READY, wait for the line GO on stdin, so that several hosts start together)
 using System.Globalization;
 using DurableQueue;
@@ -26,6 +27,11 @@ if (args.Length < 2)
     return 2;
 }
 
+if (args[0] == "hold")
+{
+    return await HoldMode.RunAsync(args); // the recovery report tests
+}
+
 var settings = HostSettings.Parse(args);
 var report = new Report();
 QueueStore? store = null;
@@ -33,7 +39,10 @@ for (var attempt = 1; store is null; attempt++)
 {
     try
     {
-        store = QueueStore.Open(settings.File, new QueueStoreOptions { Durability = settings.Durability, PollInterval = TimeSpan.FromMilliseconds(20) });
+        var options = new QueueStoreOptions { Durability = settings.Durability, PollInterval = TimeSpan.FromMilliseconds(20) };
+        store = settings.File.Contains('=', StringComparison.Ordinal)
+            ? QueueStore.OpenPostgres(settings.File, options, new DurableQueue.Postgres.PostgresStoreOptions { Schema = settings.Schema })
+            : QueueStore.Open(settings.File, options);
     }
     catch (Exception ex) when (attempt < 5)
     {
@@ -90,6 +99,8 @@ if (settings.Mode is "mixed" or "produce")
                 catch (Exception ex)
                 {
                     report.Error("enqueue", ex);
+                    // A server that is down refuses at once: do not spin on it.
+                    await Task.Delay(10);
                 }
             }
         }));
@@ -121,6 +132,7 @@ if (settings.Mode is "mixed" or "consume")
                 catch (Exception ex)
                 {
                     report.Error("receive", ex);
+                    await Task.Delay(10);
                     continue;
                 }
 
@@ -192,7 +204,7 @@ namespace DurableQueue.CrashHost
 {
     internal sealed record HostSettings(
         string Mode, string File, int Seed, int Enqueues, double Seconds, TimeSpan Visibility, Durability Durability, int Producers, int Consumers, int IdleMs,
-        string Start)
+        string Schema, string Start)
     {
         public static HostSettings Parse(string[] args)
         {
@@ -209,6 +221,7 @@ namespace DurableQueue.CrashHost
                 int.Parse(Get("producers", "2"), CultureInfo.InvariantCulture),
                 int.Parse(Get("consumers", "2"), CultureInfo.InvariantCulture),
                 int.Parse(Get("idleMs", "0"), CultureInfo.InvariantCulture),
+                Get("schema", "durablequeue"),
                 Get("start", "now"));
         }
     }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace DurableQueue.Hosting.Tests;
 
@@ -24,45 +25,57 @@ public sealed class QueueWorkerTests : IDisposable
             });
 
     [Fact]
-    public async Task Handler_QueueOptionsDifferFromTheSettingsStoredInTheFile_LogsAWarningAndStoresItsOwn()
+    public async Task Handler_QueueOptionsDifferFromTheStoredSettings_LogsAWarningAndStoresItsOwn()
     {
-        await using (var earlier = QueueStore.Open(_db.Path))
+        // An earlier run of the app handled the queue with MaxAttempts 3, which stored that setting.
+        await using (var earlier = await TestHost.StartAsync(
+            _db.Path, TempDb.NewClock(), b => b.AddHandler<RawHandler>("work", o => o.MaxAttempts = 3), services: s => s.AddSingleton(new Probe())))
         {
-            await earlier.GetQueue("work", new QueueOptions { MaxAttempts = 3 }).EnqueueAsync("x");
+            await earlier.StopAsync();
         }
 
-        var logs = new CapturedLogs();
+        Assert.Equal(3, _db.Scalar("SELECT max_attempts FROM dq_queue_settings WHERE queue_name = 'work';"));
         await using (var host = await TestHost.StartAsync(
             _db.Path, TempDb.NewClock(), b => b.AddHandler<RawHandler>("work", o => o.MaxAttempts = 4),
-            services: s => s.AddSingleton(new Probe()).AddLogging(l => l.AddProvider(logs))))
+            services: s => s.AddSingleton(new Probe()).AddFakeLogging()))
         {
-            var warning = Assert.Single(logs.Entries, e => e.Event.Name == "QueueSettingsConflict");
-            Assert.Equal(LogLevel.Warning, warning.Level);
-            Assert.Equal(20, warning.Event.Id);
+            // Logged while the store was made, before the host started.
+            var warning = Assert.Single(host.Services.GetFakeLogCollector().GetSnapshot(), e => e.Id.Name == "QueueSettingsConflict");
+            Assert.Equal((LogLevel.Warning, 20), (warning.Level, warning.Id.Id));
             Assert.Contains("'work'", warning.Message, StringComparison.Ordinal);
             Assert.Contains("MaxAttempts 3 -> 4", warning.Message, StringComparison.Ordinal);
+            await host.Store.GetQueue("work").GetCountsAsync();
             await host.StopAsync();
         }
 
-        await using var later = QueueStore.Open(_db.Path);
-        Assert.Equal(4, later.GetQueue("work").MaxAttempts);
+        Assert.Equal(4, _db.Scalar("SELECT max_attempts FROM dq_queue_settings WHERE queue_name = 'work';"));
     }
 
     [Fact]
-    public async Task Store_DropsMessagesOrWaitsForTheWriteLock_LogsAWarning()
+    public async Task Store_DropsMessages_LogsAWarning()
     {
-        var logs = new CapturedLogs();
         await using var host = await TestHost.StartAsync(
-            _db.Path, TempDb.NewClock(), b => b.AddHandler<RawHandler>("work"),
-            options: o => o.BusyTimeout = TimeSpan.FromSeconds(15),
-            services: s => s.AddSingleton(new Probe()).AddLogging(l => l.AddProvider(logs)));
+            _db.Path, TempDb.NewClock(), b => b.AddHandler<RawHandler>("work"), services: s => s.AddSingleton(new Probe()).AddFakeLogging());
 
         var drops = host.Store.GetQueue("edge", new QueueOptions { MaxMessages = 1, FullMode = QueueFullMode.DropOldest });
         var oldest = await drops.EnqueueAsync("oldest");
         await drops.EnqueueAsync("newest");
-        var dropped = await logs.WaitForAsync("MessagesDropped", TestHost.Guard);
-        Assert.Equal((LogLevel.Warning, 21), (dropped.Level, dropped.Event.Id));
+
+        var dropped = await NextLogAsync(host, "MessagesDropped");
+        Assert.Equal((LogLevel.Warning, 21), (dropped.Level, dropped.Id.Id));
         Assert.Contains($"'edge' dropped 1 message(s) to make room (DropOldest): {oldest.Value}.", dropped.Message, StringComparison.Ordinal);
+        await host.StopAsync();
+    }
+
+#if !POSTGRES // A write lock on the file is SQLite's; PostgreSQL locks rows.
+    [Fact]
+    public async Task Store_WaitsForTheWriteLock_LogsAWarning()
+    {
+        await using var host = await TestHost.StartAsync(
+            _db.Path, TempDb.NewClock(), b => b.AddHandler<RawHandler>("work"),
+            options: o => o.BusyTimeout = TimeSpan.FromSeconds(15),
+            services: s => s.AddSingleton(new Probe()).AddFakeLogging());
+        var queue = host.Store.GetQueue("edge");
 
         using (var holder = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_db.Path};Pooling=False"))
         {
@@ -70,9 +83,9 @@ public sealed class QueueWorkerTests : IDisposable
             using var begin = holder.CreateCommand();
             begin.CommandText = "BEGIN IMMEDIATE;";
             begin.ExecuteNonQuery();
-            var blocked = drops.EnqueueAsync("blocked").AsTask();
-            var waiting = await logs.WaitForAsync("WaitingForWriteLock", TestHost.Guard);
-            Assert.Equal((LogLevel.Warning, 22), (waiting.Level, waiting.Event.Id));
+            var blocked = queue.EnqueueAsync("blocked").AsTask();
+            var waiting = await NextLogAsync(host, "WaitingForWriteLock");
+            Assert.Equal((LogLevel.Warning, 22), (waiting.Level, waiting.Id.Id));
             Assert.Contains(_db.Path, waiting.Message, StringComparison.Ordinal);
             Assert.False(blocked.IsCompleted);
             begin.CommandText = "ROLLBACK;";
@@ -81,6 +94,22 @@ public sealed class QueueWorkerTests : IDisposable
         }
 
         await host.StopAsync();
+    }
+#endif
+
+    /// <summary>Waits for the log record with the event name (records come as they are written; the guard only turns a hang into a failure).</summary>
+    private static async Task<FakeLogRecord> NextLogAsync(TestHost host, string eventName)
+    {
+        using var guard = new CancellationTokenSource(TestHost.Guard);
+        await foreach (var record in host.Services.GetFakeLogCollector().GetLogsAsync(guard.Token))
+        {
+            if (record.Id.Name == eventName)
+            {
+                return record;
+            }
+        }
+
+        throw new Xunit.Sdk.XunitException($"no log record {eventName} was written");
     }
 
     [Fact]
@@ -125,7 +154,11 @@ public sealed class QueueWorkerTests : IDisposable
                 o.RetryMaxDelay = TimeSpan.FromSeconds(3);
             },
             // Jitter pinned to its upper bound, so the delays are the backoff's ceilings.
-            s => s.Replace(ServiceDescriptor.Singleton<IRetryBackoff>(new FullJitterBackoff(new FixedRandom(1.0)))),
+            s =>
+            {
+                s.Replace(ServiceDescriptor.Singleton<IRetryBackoff>(new FullJitterBackoff(new FixedRandom(1.0))));
+                s.AddFakeLogging();
+            },
             clock);
         _probe.OnHandle = (ctx, _) => throw new InvalidOperationException($"boom {ctx.Message.Attempt}");
         var queue = host.Store.GetQueue("work");
@@ -140,7 +173,8 @@ public sealed class QueueWorkerTests : IDisposable
             Assert.NotNull(info);
             Assert.Equal(MessageState.Delayed, info.State);
             Assert.Equal(clock.GetUtcNow() + TimeSpan.FromSeconds(seconds), info.VisibleAt);
-            Assert.Contains($"boom {message.Attempt}", info.LastError, StringComparison.Ordinal);
+            // The last error is the exception's type and message: no stack trace, no source paths.
+            Assert.Equal($"System.InvalidOperationException: boom {message.Attempt}", info.LastError);
             clock.Advance(TimeSpan.FromSeconds(seconds));
         }
 
@@ -150,9 +184,20 @@ public sealed class QueueWorkerTests : IDisposable
         var dead = await queue.GetDeadLetterAsync(id);
         Assert.NotNull(dead);
         Assert.Equal(4, dead.Attempts);
-        Assert.Contains("boom 4", dead.LastError, StringComparison.Ordinal);
-        Assert.Contains(nameof(InvalidOperationException), dead.LastError, StringComparison.Ordinal);
+        Assert.Equal("System.InvalidOperationException: boom 4", dead.LastError);
         Assert.Equal(4, _probe.Calls);
+
+        // Expected retries log one line each (type and message, no exception object, so no stack); the last attempt's
+        // failure is an error with the exception.
+        var logs = host.Services.GetFakeLogCollector().GetSnapshot();
+        var retries = logs.Where(r => r.Id.Name == "HandlerFailed").ToArray();
+        Assert.Equal(3, retries.Length);
+        Assert.All(retries, r => Assert.Equal((LogLevel.Warning, (Exception?)null), (r.Level, r.Exception)));
+        Assert.All(retries, r => Assert.Single(r.Message.Split('\n')));
+        Assert.EndsWith("retrying in 00:00:01: System.InvalidOperationException: boom 1", retries[0].Message, StringComparison.Ordinal);
+        var deadLettered = Assert.Single(logs, r => r.Id.Name == "MessageDeadLettered");
+        Assert.Equal(LogLevel.Error, deadLettered.Level);
+        Assert.Equal("boom 4", deadLettered.Exception?.Message);
         // One handler's exceptions never stop the host.
         Assert.False(host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested);
     }
@@ -285,7 +330,11 @@ public sealed class QueueWorkerTests : IDisposable
         await _probe.NextStartedAsync();
 
         // Someone else took the lease (as after an expiry and a redelivery elsewhere).
+#if POSTGRES
+        _db.Execute("UPDATE dq_messages SET lease_token = gen_random_uuid();");
+#else
         _db.Execute("UPDATE dq_messages SET lease_token = randomblob(16);");
+#endif
         clock.Advance(TimeSpan.FromSeconds(8));
 
         await cancelled.Task.WaitAsync(TestHost.Guard);
@@ -295,7 +344,11 @@ public sealed class QueueWorkerTests : IDisposable
     [Fact]
     public async Task CompleteAsync_CommitsAppWritesWithTheAck()
     {
+#if POSTGRES
+        _db.Execute("CREATE TABLE app_orders(id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, item text NOT NULL);");
+#else
         _db.Execute("CREATE TABLE app_orders(id INTEGER PRIMARY KEY, item TEXT NOT NULL);");
+#endif
         await using var host = await StartRawAsync(o => o.MaxAttempts = 1);
         _probe.OnHandle = async (ctx, ct) =>
         {
@@ -303,9 +356,12 @@ public sealed class QueueWorkerTests : IDisposable
             await ctx.CompleteAsync(
                 tx =>
                 {
-                    using var command = ((Microsoft.Data.Sqlite.SqliteConnection)tx.Connection).CreateCommand();
-                    command.CommandText = "INSERT INTO app_orders(item) VALUES ($item);";
-                    command.Parameters.AddWithValue("$item", body);
+                    using var command = tx.Connection.CreateCommand();
+                    command.CommandText = "INSERT INTO app_orders(item) VALUES (@item);";
+                    var item = command.CreateParameter();
+                    item.ParameterName = "@item";
+                    item.Value = body;
+                    command.Parameters.Add(item);
                     command.ExecuteNonQuery();
                     if (body == "bad")
                     {

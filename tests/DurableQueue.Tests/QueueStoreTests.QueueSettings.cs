@@ -106,10 +106,13 @@ public sealed partial class QueueStoreTests
         await t.Store.GetQueue("orders", Configured).EnqueueAsync("a");
 
         var stats = await t.Store.GetStatisticsAsync();
+        var shown = new List<QueueOptions?> { Assert.Single(stats.Queues).Settings };
+#if !POSTGRES // An inspection of the file, without the store.
         using var inspector = QueueStore.Inspect(t.Path);
-        var inspected = await inspector.GetStatisticsAsync();
+        shown.Add(Assert.Single((await inspector.GetStatisticsAsync()).Queues).Settings);
+#endif
 
-        foreach (var settings in new[] { Assert.Single(stats.Queues).Settings, Assert.Single(inspected.Queues).Settings })
+        foreach (var settings in shown)
         {
             Assert.NotNull(settings);
             Assert.Equal(TimeSpan.FromSeconds(10), settings.VisibilityTimeout);
@@ -121,6 +124,7 @@ public sealed partial class QueueStoreTests
         }
     }
 
+#if !POSTGRES // The SQLite file's schema versions.
     [Fact]
     public async Task Open_FileOfSchemaVersion2_MigratesAndKeepsItsMessages()
     {
@@ -149,4 +153,5 @@ public sealed partial class QueueStoreTests
         Assert.Equal(3, check.ExecuteScalar<long>("SELECT max_attempts FROM dq_queue_settings WHERE queue_name = 'q';"));
         Assert.Equal(2, (await queue.GetCountsAsync()).Total);
     }
+#endif
 }

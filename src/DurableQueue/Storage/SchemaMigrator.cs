@@ -1,5 +1,4 @@
-using System.Globalization;
-using System.Reflection;
+using DurableQueue.Internal;
 using Microsoft.Data.Sqlite;
 
 namespace DurableQueue.Storage;
@@ -11,7 +10,7 @@ namespace DurableQueue.Storage;
 /// </summary>
 internal static class SchemaMigrator
 {
-    private static readonly (int Version, string Name)[] s_migrations = LoadMigrationNames();
+    private static readonly (int Version, string Name)[] s_migrations = EmbeddedMigrations.Load(typeof(SchemaMigrator).Assembly, "DurableQueue.Migrations.");
 
     public static int LatestVersion => s_migrations[^1].Version;
 
@@ -96,7 +95,7 @@ internal static class SchemaMigrator
 
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = ReadMigration(name);
+            command.CommandText = EmbeddedMigrations.Read(typeof(SchemaMigrator).Assembly, name);
             command.ExecuteNonQuery();
             command.CommandText = Sql.WriteSchemaVersion;
             command.Parameters.AddWithValue("@version", version);
@@ -104,28 +103,5 @@ internal static class SchemaMigrator
         }
 
         transaction.Commit();
-    }
-
-    private static (int, string)[] LoadMigrationNames()
-    {
-        const string prefix = "DurableQueue.Migrations.";
-        var names = typeof(SchemaMigrator).Assembly.GetManifestResourceNames()
-            .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
-            .Select(n => (int.Parse(n.AsSpan(prefix.Length, 4), NumberStyles.None, CultureInfo.InvariantCulture), n))
-            .OrderBy(m => m.Item1)
-            .ToArray();
-        if (names.Length == 0 || names[0].Item1 != 1 || names.Select((m, i) => m.Item1 != i + 1).Any(gap => gap))
-        {
-            throw new InvalidOperationException("The embedded migrations must be numbered 0001, 0002, ... without gaps.");
-        }
-
-        return names;
-    }
-
-    private static string ReadMigration(string name)
-    {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)!;
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 }

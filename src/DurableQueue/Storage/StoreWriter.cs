@@ -56,6 +56,9 @@ internal sealed class StoreWriter : IDisposable
     /// <summary>Gets the write session the writer runs on.</summary>
     public IWriteSession Session => _session;
 
+    /// <summary>Gets the context operations run with; set its session id before the first request.</summary>
+    internal WriteContext Context => _context;
+
     /// <summary>Queues an operation; it fails with <see cref="ObjectDisposedException"/> once the writer is shut down.</summary>
     public void Submit(WriteOperation operation)
     {

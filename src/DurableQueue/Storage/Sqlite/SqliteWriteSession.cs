@@ -17,8 +17,12 @@ internal sealed class SqliteWriteSession : IWriteSession
     private readonly TimeSpan _busyTimeout;
     private long _commitMarker = Random.Shared.NextInt64(1, long.MaxValue / 2);
 
-    public SqliteWriteSession(SqliteConnection connection, string path, TimeSpan busyTimeout, IMessageCommands commands)
+    private readonly TimeProvider? _clock;
+
+    // clock: its reading is stored with each commit marker (the last commit time of the recovery report).
+    public SqliteWriteSession(SqliteConnection connection, string path, TimeSpan busyTimeout, IMessageCommands commands, TimeProvider? clock = null)
     {
+        _clock = clock;
         SqliteConnection = connection;
         _path = path;
         _busyTimeout = busyTimeout;
@@ -128,7 +132,9 @@ internal sealed class SqliteWriteSession : IWriteSession
         if (mark)
         {
             marker = ++_commitMarker;
-            Command(Sql.WriteCommitMarker).Bind("@marker", marker).ExecuteNonQuery();
+            // One statement writes the marker and the commit time (recovery report): no extra statement per commit.
+            Command(Sql.WriteCommitMarkerAndTime).Bind("@marker", marker)
+                .Bind("@now", (_clock ?? TimeProvider.System).GetUtcNow().ToUnixTimeMilliseconds()).ExecuteNonQuery();
         }
 
         try
