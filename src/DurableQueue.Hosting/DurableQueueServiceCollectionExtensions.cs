@@ -66,12 +66,12 @@ public static class DurableQueueServiceCollectionExtensions
                 BusyTimeout = options.BusyTimeout,
                 ReleaseLeasesOfEndedSessions = options.ReleaseLeasesOfEndedSessions,
             };
-            var store = sp.GetService<StoreOpener>() is { } opener ? opener.Open(sp, storeOptions) : QueueStore.Open(options.Path!, storeOptions);
             var logger = sp.GetService<ILoggerFactory>()?.CreateLogger<QueueStore>() ?? NullLogger<QueueStore>.Instance;
+            storeOptions.OnWaitingForWriteLock = wait => Log.WaitingForWriteLock(logger, wait.Path, wait.Waited, wait.BusyTimeout);
+            var store = sp.GetService<StoreOpener>() is { } opener ? opener.Open(sp, storeOptions) : QueueStore.Open(options.Path!, storeOptions);
             StoreStartup.Report(store, logger, sp.GetRequiredService<HostingTelemetry>());
             store.QueueSettingsConflict += (_, e) => Log.QueueSettingsConflict(logger, e.QueueName, e.Differences);
             store.MessagesDropped += (_, e) => Log.MessagesDropped(logger, e.QueueName, e.MessageIds.Count, string.Join(", ", e.MessageIds.Select(id => id.Value)));
-            store.WaitingForWriteLock += (_, e) => Log.WaitingForWriteLock(logger, e.Path, e.Waited, e.BusyTimeout);
 
             // Fix each handled queue's options first, so that any later GetQueue(name) (the app's, a worker's) shares them.
             var handlerOptions = sp.GetRequiredService<IOptionsMonitor<QueueHandlerOptions>>();

@@ -49,7 +49,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         commands = new RoomFreedCommands(commands, this);
         _writer = new StoreWriter(session, commands, driver.Capabilities.StatementRollback, options.TimeProvider, options.BusyTimeout, BeforeBatch)
         {
-            WaitingForLock = OnWaitingForWriteLock,
+            WaitingForLock = waited => SqliteWriteLock.Report(options, Path, waited),
         };
         _writer.Context.SessionId = options.SessionId; // recovery report: lease tokens record the store's session
         _sweeper = new FinalLeaseSweeper(options.TimeProvider, _writer, PulseAllCapacities);
@@ -99,6 +99,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
             throw new DirectoryNotFoundException(ErrorMessages.DirectoryMissing(directory));
         }
 
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var walBytes = Diagnostics.StoreRecovery.WalBytesBeforeOpen(fullPath); // recovery report
         var newFile = !File.Exists(fullPath) || new FileInfo(fullPath).Length == 0; // recovery report
         var connections = new ConnectionFactory(fullPath, options);
@@ -116,6 +117,9 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         {
             Prepare(connection, connections, fullPath);
             var enqueuePageLimit = ApplyDatabaseQuota(connection, options);
+            // Opening writes (the session record): it waits for another writer's lock within the same BusyTimeout as any
+            // write, counted from the call, and reports a long wait.
+            SqliteWriteLock.WaitUntilFree(connection, fullPath, options, started);
             var (session, report) = Recover(connection, options, walBytes, newFile); // recovery report
             var opened = (options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), options.TimeProvider.GetTimestamp());
             return new QueueStore(new SqliteDriver(fullPath, options, connections, connection, enqueuePageLimit), options)

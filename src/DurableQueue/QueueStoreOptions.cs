@@ -37,10 +37,19 @@ public sealed partial class QueueStoreOptions
     /// </summary>
     /// <value>The default value is 30 seconds.</value>
     /// <remarks>One deadline per write, counted from the call: it covers SQLite's own busy wait and the store's retries,
-    /// and time spent queued behind other writes that were waiting for the lock. <see cref="QueueStore.WaitingForWriteLock"/>
-    /// reports a wait that lasts a second.</remarks>
+    /// and time spent queued behind other writes that were waiting for the lock; opening a store waits the same way for
+    /// the write it makes. <see cref="OnWaitingForWriteLock"/> reports a wait that lasts a second.</remarks>
     [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
     public TimeSpan BusyTimeout { get; set; } = Defaults.BusyTimeout;
+
+    /// <summary>
+    /// Gets or sets what runs when writes of the store (or the write that opens it) have waited a second for the
+    /// file's write lock, which another connection holds; they go on waiting until <see cref="BusyTimeout"/> and then
+    /// fail with a <see cref="StorageBusyException"/>. Called at most once per writer transaction, on a thread-pool
+    /// thread. DurableQueue.Hosting logs it as a warning; the dq tool says it is waiting.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: nothing runs.</value>
+    public Action<WriteLockWait>? OnWaitingForWriteLock { get; set; }
 
     /// <summary>
     /// Gets or sets how often a waiting receive looks for messages committed by other processes

@@ -151,41 +151,32 @@ public sealed partial class QueueStoreTests
 
     /// <summary>
     /// One deadline for the whole wait: SQLite's busy handler and the store's own retries share it, and a request that
-    /// queued behind another waiting batch (more requests than one batch takes, or the sweep a store submits when it
-    /// opens) does not start a wait of its own. This checks a deadline, not speed: the bounds are generous (a request
-    /// must not wait about twice the timeout, nor give up before it).
+    /// queued behind another waiting batch (more requests than one batch takes) does not start a wait of its own. This
+    /// checks a deadline, not speed: the bounds are generous (a request must not wait about twice the timeout, nor give
+    /// up before it).
     /// </summary>
     [Theory]
-    [InlineData(false, 500, 1)]
-    [InlineData(false, 1500, Internal.Defaults.MaxWriteBatch + 1)]
-    [InlineData(true, 1500, Internal.Defaults.MaxWriteBatch + 1)]
-    public async Task TwoStores_WriteLockHeld_FailsAfterOneBusyTimeoutAndNamesTheTimeWaited(bool openWhileLocked, int timeoutMs, int requests)
+    [InlineData(500, 1)]
+    [InlineData(1500, Internal.Defaults.MaxWriteBatch + 1)]
+    public async Task TwoStores_WriteLockHeld_FailsAfterOneBusyTimeoutAndNamesTheTimeWaited(int timeoutMs, int requests)
     {
         await using var t = TestStore.Create();
         var busyTimeout = TimeSpan.FromMilliseconds(timeoutMs);
-        var store = openWhileLocked ? null : t.OpenSecond(o => o.BusyTimeout = busyTimeout);
+        var store = t.OpenSecond(o => o.BusyTimeout = busyTimeout);
         using var holder = t.OpenRaw();
         holder.Execute("BEGIN IMMEDIATE;");
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        store ??= t.OpenSecond(o => o.BusyTimeout = busyTimeout);
         var queue = store.GetQueue("q");
         var enqueues = Enumerable.Range(0, requests).Select(i => queue.EnqueueAsync($"blocked {i}").AsTask()).ToList();
-        var all = Task.WhenAll(enqueues);
-        await Assert.ThrowsAsync<StorageBusyException>(() => all);
+        await Assert.ThrowsAsync<StorageBusyException>(() => Task.WhenAll(enqueues));
         var waited = watch.Elapsed;
         holder.Execute("ROLLBACK;");
 
-        Assert.True(waited >= busyTimeout * 0.95, $"gave up after {waited.TotalMilliseconds:0} ms, before the {timeoutMs} ms timeout");
-        Assert.True(waited < busyTimeout * 1.6, $"waited {waited.TotalMilliseconds:0} ms for a {timeoutMs} ms timeout");
+        AssertOneWait(waited, busyTimeout);
         foreach (var enqueue in enqueues)
         {
-            // The message names the time this request waited, not the configured timeout.
-            var ex = Assert.IsType<StorageBusyException>(enqueue.Exception?.InnerException);
-            var match = System.Text.RegularExpressions.Regex.Match(ex.Message, @"for (\d+(\.\d+)?) s");
-            Assert.True(match.Success, ex.Message);
-            var named = TimeSpan.FromSeconds(double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
-            Assert.InRange(named, busyTimeout * 0.95, waited + TimeSpan.FromMilliseconds(1));
+            AssertNamesTheWait(Assert.IsType<StorageBusyException>(enqueue.Exception?.InnerException), busyTimeout, waited);
         }
 
         Assert.Equal(0, (await queue.GetCountsAsync()).Total);
@@ -193,13 +184,57 @@ public sealed partial class QueueStoreTests
         Assert.Equal(1, (await queue.GetCountsAsync()).Total);
     }
 
+    /// <summary>Opening a store writes (its session record): on a locked file that write waits one BusyTimeout, counted from the call.</summary>
+    [Fact]
+    public async Task Open_WriteLockHeld_FailsAfterOneBusyTimeoutAndReportsTheWait()
+    {
+        await using var t = TestStore.Create();
+        var busyTimeout = TimeSpan.FromMilliseconds(1500);
+        var reported = new TaskCompletionSource<WriteLockWait>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var holder = t.OpenRaw();
+        holder.Execute("BEGIN IMMEDIATE;");
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var ex = Assert.Throws<StorageBusyException>(() => t.OpenSecond(o =>
+        {
+            o.BusyTimeout = busyTimeout;
+            o.OnWaitingForWriteLock = wait => reported.TrySetResult(wait);
+        }));
+        var waited = watch.Elapsed;
+        holder.Execute("ROLLBACK;");
+
+        AssertOneWait(waited, busyTimeout);
+        AssertNamesTheWait(ex, busyTimeout, waited);
+        var report = await reported.Task.WaitAsync(TestStore.Guard);
+        Assert.Equal(t.Path, report.Path);
+        Assert.InRange(report.Waited, TimeSpan.FromSeconds(1), busyTimeout);
+    }
+
+    private static void AssertOneWait(TimeSpan waited, TimeSpan busyTimeout)
+    {
+        Assert.True(waited >= busyTimeout * 0.95, $"gave up after {waited.TotalMilliseconds:0} ms, before the {busyTimeout.TotalMilliseconds:0} ms timeout");
+        Assert.True(waited < busyTimeout * 1.6, $"waited {waited.TotalMilliseconds:0} ms for a {busyTimeout.TotalMilliseconds:0} ms timeout");
+    }
+
+    /// <summary>The message names the time the operation waited, not the configured timeout.</summary>
+    private static void AssertNamesTheWait(StorageBusyException ex, TimeSpan busyTimeout, TimeSpan waited)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(ex.Message, @"for (\d+(\.\d+)?) s");
+        Assert.True(match.Success, ex.Message);
+        var named = TimeSpan.FromSeconds(double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.InRange(named, busyTimeout * 0.95, waited + TimeSpan.FromMilliseconds(1));
+    }
+
     [Fact]
     public async Task TwoStores_WriteLockHeldForAWhile_ReportsTheWaitThenWritesOnceReleased()
     {
         await using var t = TestStore.Create();
-        var store = t.OpenSecond(o => o.BusyTimeout = TimeSpan.FromSeconds(15));
-        var reported = new TaskCompletionSource<WriteLockWaitEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
-        store.WaitingForWriteLock += (_, e) => reported.TrySetResult(e);
+        var reported = new TaskCompletionSource<WriteLockWait>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var store = t.OpenSecond(o =>
+        {
+            o.BusyTimeout = TimeSpan.FromSeconds(15);
+            o.OnWaitingForWriteLock = wait => reported.TrySetResult(wait);
+        });
         using var holder = t.OpenRaw();
         holder.Execute("BEGIN IMMEDIATE;");
 

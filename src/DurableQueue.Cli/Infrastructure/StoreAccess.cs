@@ -112,17 +112,16 @@ internal static class StoreAccess
             }
         }
 
-        var store = QueueStore.Open(path, Options);
-        store.WaitingForWriteLock += static (_, e) =>
+        // Once per run: the store reports each write (the open's too) that waits a second for the lock.
+        Options.OnWaitingForWriteLock ??= static wait =>
         {
-            // Once per run: the store reports each transaction that waits.
             if (Interlocked.Exchange(ref s_waitReported, 1) == 0)
             {
                 Console.Error.WriteLine(
-                    $"dq: waiting for the write lock on '{e.Path}': another process holds it; giving up after {Format.Duration(e.BusyTimeout)} (--busy-timeout)");
+                    $"dq: waiting for the write lock on '{wait.Path}': another process holds it; giving up after {Format.Duration(wait.BusyTimeout)} (--busy-timeout)");
             }
         };
-        return store;
+        return QueueStore.Open(path, Options);
     }
 
     public static async Task RequireQueueAsync(StoreInspector inspector, string queue, CancellationToken cancellationToken)

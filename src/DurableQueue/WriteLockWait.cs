@@ -2,11 +2,11 @@ namespace DurableQueue;
 
 /// <summary>
 /// Describes a write that is waiting for the database file's write lock, which another connection (usually another
-/// process) holds.
+/// process) holds: what <see cref="QueueStoreOptions.OnWaitingForWriteLock"/> is called with.
 /// </summary>
-public sealed class WriteLockWaitEventArgs : EventArgs
+public sealed class WriteLockWait
 {
-    internal WriteLockWaitEventArgs(string path, TimeSpan waited, TimeSpan busyTimeout)
+    internal WriteLockWait(string path, TimeSpan waited, TimeSpan busyTimeout)
     {
         Path = path;
         Waited = waited;
