@@ -23,6 +23,7 @@ app.Configure(config =>
     config.UseStrictParsing();
     config.ConfigureConsole(Consoles.Out);
     config.SetExceptionHandler((ex, _) => Errors.Report(ex, cancellation.IsCancellationRequested));
+    config.SetInterceptor(new StoreOptionsInterceptor());
 
     config.AddCommand<StatsCommand>("stats")
         .WithDescription("Per queue: ready, delayed, leased, dead-lettered, oldest ready age; file, WAL and free-page sizes; schema version.")

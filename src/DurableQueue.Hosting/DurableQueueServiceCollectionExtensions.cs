@@ -67,7 +67,9 @@ public static class DurableQueueServiceCollectionExtensions
                 ReleaseLeasesOfEndedSessions = options.ReleaseLeasesOfEndedSessions,
             };
             var store = sp.GetService<StoreOpener>() is { } opener ? opener.Open(sp, storeOptions) : QueueStore.Open(options.Path!, storeOptions);
+            var logger = sp.GetService<ILogger<QueueStore>>() ?? (ILogger)NullLogger.Instance;
             StoreStartup.Report(store, sp.GetService<ILoggerFactory>()?.CreateLogger<QueueStore>() ?? NullLogger<QueueStore>.Instance, sp.GetRequiredService<HostingTelemetry>());
+            store.QueueSettingsConflict += (_, e) => Log.QueueSettingsConflict(logger, e.QueueName, e.Differences);
 
             // Fix each handled queue's options first, so that any later GetQueue(name) (the app's, a worker's) shares them.
             var handlerOptions = sp.GetRequiredService<IOptionsMonitor<QueueHandlerOptions>>();

@@ -73,8 +73,15 @@ public sealed partial class JobClient
                 tx =>
                 {
                     var now = tx.Now;
-                    var id = tx.Enqueue(queueName, body, enqueue);
                     var runAt = Later(options.RunAt, options.Delay is { } d ? now + d : null);
+                    if (options is { Delay: not null, RunAt: not null })
+                    {
+                        // A job may name both (the later wins); a message takes one or the other.
+                        enqueue.Delay = null;
+                        enqueue.NotBefore = runAt;
+                    }
+
+                    var id = tx.Enqueue(queueName, body, enqueue);
                     JobStore.InsertJob(tx.Connection, id, queueName, now.ToUnixTimeMilliseconds(), runAt > now ? runAt?.ToUnixTimeMilliseconds() : null);
                     return id;
                 },

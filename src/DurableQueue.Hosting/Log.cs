@@ -57,4 +57,7 @@ internal static partial class Log
 
     [LoggerMessage(17, LogLevel.Debug, "Handler for queue '{Queue}' completed message {MessageId} (attempt {Attempt}).", EventName = "MessageCompleted")]
     public static partial void MessageCompleted(ILogger logger, string queue, long messageId, int attempt);
+
+    [LoggerMessage(20, LogLevel.Warning, "Queue '{Queue}' is opened with options that differ from the settings stored in the file ({Differences}); this process uses its own options and stores them for the processes and tools that open the queue without options.", EventName = "QueueSettingsConflict")]
+    public static partial void QueueSettingsConflict(ILogger logger, string queue, string differences);
 }

@@ -25,13 +25,13 @@ public sealed class EnqueueOptions
     /// <summary>
     /// Gets or sets how long after the commit the message becomes visible to consumers.
     /// </summary>
-    /// <value>The default value is <see langword="null"/>: visible at once.</value>
+    /// <value>The default value is <see langword="null"/>: visible at once. Set this or <see cref="NotBefore"/>, not both.</value>
     public TimeSpan? Delay { get; set; }
 
     /// <summary>
     /// Gets or sets the earliest time at which the message becomes visible to consumers.
     /// </summary>
-    /// <value>The default value is <see langword="null"/>. When both this and <see cref="Delay"/> are set, the later one wins.</value>
+    /// <value>The default value is <see langword="null"/>: visible at once. Set this or <see cref="Delay"/>, not both: an enqueue with both is refused with an <see cref="ArgumentException"/>.</value>
     public DateTimeOffset? NotBefore { get; set; }
 
     /// <summary>
@@ -50,6 +50,6 @@ public sealed class EnqueueOptions
     /// <summary>
     /// Gets or sets headers stored with the message and handed back on receive.
     /// </summary>
-    /// <value>The default value is <see langword="null"/>: no headers.</value>
+    /// <value>The default value is <see langword="null"/>: no headers. Keys and values must not be <see langword="null"/>: an enqueue with a null value is refused with an <see cref="ArgumentException"/>.</value>
     public IReadOnlyDictionary<string, string>? Headers { get; set; }
 }

@@ -53,6 +53,15 @@ internal static partial class ErrorMessages
     public static string QueueOptionsConflict(string name) =>
         F($"Queue '{name}' was already opened in this store with different options; open it once with its options, or omit them on later calls.");
 
+    public static string DelayAndNotBefore =>
+        "EnqueueOptions.Delay and EnqueueOptions.NotBefore are both set; set one of them (a delay from now, or a point in time).";
+
+    public static string NullHeaderValue(string key) =>
+        F($"Header '{key}' has a null value; header values must be strings (use an empty string, or leave the header out).");
+
+    public static string WrongQueue(MessageId id, string messageQueue, string handleQueue) =>
+        F($"Message {id.Value} was received from queue '{messageQueue}', not '{handleQueue}'; settle it through the handle of queue '{messageQueue}'. Nothing was changed.");
+
     public static string TransactionCompletedByCaller =>
         "The unit of work committed or rolled back the store's transaction itself; throw an exception to roll back instead.";
 

@@ -9,10 +9,11 @@ public sealed partial class MessageQueue
     /// <param name="message">The received message.</param>
     /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
     /// <returns>A task that completes once the ack is committed.</returns>
+    /// <exception cref="ArgumentException"><paramref name="message"/> was received from another queue; nothing changed.</exception>
     /// <exception cref="LeaseLostException">The lease expired and the message was received again, or it was settled already; nothing changed.</exception>
     public ValueTask AckAsync(QueueMessage message, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(message);
+        CheckOwnMessage(message);
         return AckAsync(message.Receipt, cancellationToken);
     }
 
@@ -21,7 +22,7 @@ public sealed partial class MessageQueue
     /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
     /// <returns>A task that completes once the ack is committed.</returns>
     /// <remarks>An ack after the lease expired succeeds as long as nobody received the message since.</remarks>
-    /// <exception cref="ArgumentException"><paramref name="receipt"/> is the default value.</exception>
+    /// <exception cref="ArgumentException"><paramref name="receipt"/> is the default value, or its lease is on a message of another queue; nothing changed.</exception>
     /// <exception cref="LeaseLostException">The lease expired and the message was received again, or it was settled already; nothing changed.</exception>
     public async ValueTask AckAsync(MessageReceipt receipt, CancellationToken cancellationToken = default)
     {
@@ -44,7 +45,7 @@ public sealed partial class MessageQueue
     /// <param name="receipts">The receipts to ack.</param>
     /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
     /// <returns>The receipts whose lease was lost (nothing changed for them); empty when all were acked.</returns>
-    /// <exception cref="ArgumentException">A receipt is the default value.</exception>
+    /// <exception cref="ArgumentException">A receipt is the default value, or its lease is on a message of another queue; nothing changed.</exception>
     public ValueTask<IReadOnlyList<MessageReceipt>> AckManyAsync(IEnumerable<MessageReceipt> receipts, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(receipts);
@@ -84,10 +85,11 @@ public sealed partial class MessageQueue
     /// <param name="error">The error to record with the message, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
     /// <returns>Whether the message will be retried or was dead-lettered.</returns>
+    /// <exception cref="ArgumentException"><paramref name="message"/> was received from another queue; nothing changed.</exception>
     /// <exception cref="LeaseLostException">The lease was lost; nothing changed.</exception>
     public ValueTask<NackOutcome> NackAsync(QueueMessage message, TimeSpan retryAfter = default, string? error = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(message);
+        CheckOwnMessage(message);
         return NackAsync(message.Receipt, retryAfter, error, cancellationToken);
     }
 
@@ -100,7 +102,7 @@ public sealed partial class MessageQueue
     /// <param name="error">The error to record with the message, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
     /// <returns>Whether the message will be retried or was dead-lettered.</returns>
-    /// <exception cref="ArgumentException"><paramref name="receipt"/> is the default value.</exception>
+    /// <exception cref="ArgumentException"><paramref name="receipt"/> is the default value, or its lease is on a message of another queue; nothing changed.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="retryAfter"/> is negative.</exception>
     /// <exception cref="LeaseLostException">The lease was lost; nothing changed.</exception>
     public ValueTask<NackOutcome> NackAsync(MessageReceipt receipt, TimeSpan retryAfter = default, string? error = null, CancellationToken cancellationToken = default)
@@ -128,10 +130,11 @@ public sealed partial class MessageQueue
     /// <param name="visibilityTimeout">The new time to keep the lease, counted from now.</param>
     /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
     /// <returns>The new lease expiry.</returns>
+    /// <exception cref="ArgumentException"><paramref name="message"/> was received from another queue; nothing changed.</exception>
     /// <exception cref="LeaseLostException">The lease was lost; nothing changed.</exception>
     public async ValueTask<DateTimeOffset> ExtendLeaseAsync(QueueMessage message, TimeSpan visibilityTimeout, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(message);
+        CheckOwnMessage(message);
         var until = await ExtendLeaseAsync(message.Receipt, visibilityTimeout, cancellationToken).ConfigureAwait(false);
         message.LeaseExpiresAt = until;
         return until;
@@ -144,7 +147,7 @@ public sealed partial class MessageQueue
     /// <param name="visibilityTimeout">The new time to keep the lease, counted from now.</param>
     /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
     /// <returns>The new lease expiry.</returns>
-    /// <exception cref="ArgumentException"><paramref name="receipt"/> is the default value.</exception>
+    /// <exception cref="ArgumentException"><paramref name="receipt"/> is the default value, or its lease is on a message of another queue; nothing changed.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="visibilityTimeout"/> is not positive or longer than 7 days.</exception>
     /// <exception cref="LeaseLostException">The lease was lost; nothing changed.</exception>
     public async ValueTask<DateTimeOffset> ExtendLeaseAsync(MessageReceipt receipt, TimeSpan visibilityTimeout, CancellationToken cancellationToken = default)
@@ -168,10 +171,11 @@ public sealed partial class MessageQueue
     /// <param name="reason">Why the message cannot be processed.</param>
     /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
     /// <returns>A task that completes once the move is committed.</returns>
+    /// <exception cref="ArgumentException"><paramref name="message"/> was received from another queue; nothing changed.</exception>
     /// <exception cref="LeaseLostException">The lease was lost; nothing changed.</exception>
     public ValueTask DeadLetterAsync(QueueMessage message, string reason, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(message);
+        CheckOwnMessage(message);
         return DeadLetterAsync(message.Receipt, reason, cancellationToken);
     }
 
@@ -180,7 +184,7 @@ public sealed partial class MessageQueue
     /// <param name="reason">Why the message cannot be processed.</param>
     /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
     /// <returns>A task that completes once the move is committed.</returns>
-    /// <exception cref="ArgumentException"><paramref name="receipt"/> is the default value, or <paramref name="reason"/> is empty.</exception>
+    /// <exception cref="ArgumentException"><paramref name="receipt"/> is the default value or its lease is on a message of another queue (nothing changed), or <paramref name="reason"/> is empty.</exception>
     /// <exception cref="LeaseLostException">The lease was lost; nothing changed.</exception>
     public async ValueTask DeadLetterAsync(MessageReceipt receipt, string reason, CancellationToken cancellationToken = default)
     {
@@ -207,5 +211,15 @@ public sealed partial class MessageQueue
                 return 0;
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A message received from another queue is a programming error, whatever the state of its lease.</summary>
+    private void CheckOwnMessage(QueueMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!string.Equals(message.QueueName, Name, StringComparison.Ordinal))
+        {
+            throw new ArgumentException(ErrorMessages.WrongQueue(message.Id, message.QueueName, Name), nameof(message));
+        }
     }
 }

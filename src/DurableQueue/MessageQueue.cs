@@ -78,7 +78,7 @@ public sealed partial class MessageQueue
     /// <param name="options">The message options, or <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">A token to cancel the operation before it reaches the writer.</param>
     /// <returns>The id of the new message; with a deduplication key that is already live, the existing message's id.</returns>
-    /// <exception cref="ArgumentException">The body is larger than <see cref="QueueStoreOptions.MaxMessageBytes"/>, or an option is out of range.</exception>
+    /// <exception cref="ArgumentException">The body is larger than <see cref="QueueStoreOptions.MaxMessageBytes"/>, an option is out of range, both <see cref="EnqueueOptions.Delay"/> and <see cref="EnqueueOptions.NotBefore"/> are set, or a header value is null.</exception>
     /// <exception cref="StorageFullException">The disk or the database is full; nothing was added.</exception>
     /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
     public ValueTask<MessageId> EnqueueAsync(ReadOnlyMemory<byte> body, EnqueueOptions? options = null, CancellationToken cancellationToken = default)

@@ -47,7 +47,10 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         }
 
         commands = new RoomFreedCommands(commands, this);
-        _writer = new StoreWriter(session, commands, driver.Capabilities.StatementRollback, options.TimeProvider, BeforeBatch);
+        _writer = new StoreWriter(session, commands, driver.Capabilities.StatementRollback, options.TimeProvider, options.BusyTimeout, BeforeBatch)
+        {
+            WaitingForLock = OnWaitingForWriteLock,
+        };
         _writer.Context.SessionId = options.SessionId; // recovery report: lease tokens record the store's session
         _sweeper = new FinalLeaseSweeper(options.TimeProvider, _writer, PulseAllCapacities);
         _maintenance = new MaintenanceScheduler(options.TimeProvider, options.MaintenanceInterval, driver, _writer);
@@ -109,7 +112,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
             throw SchemaMigrator.Refuse(ex, fullPath);
         }
 
-        return SchemaMigrator.OpenGuarded(connection, fullPath, options.BusyTimeout, () =>
+        return SchemaMigrator.OpenGuarded(connection, fullPath, () =>
         {
             Prepare(connection, connections, fullPath);
             var enqueuePageLimit = ApplyDatabaseQuota(connection, options);
@@ -160,11 +163,17 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     /// Gets a named queue of this store. Queues need no creation: a queue exists once a message was enqueued to it.
     /// </summary>
     /// <param name="name">The queue name: 1 to 128 letters, digits, '.', '_', '-' or ':', starting with a letter or digit.</param>
-    /// <param name="options">The queue options; the first call for a name fixes them for this store.</param>
+    /// <param name="options">
+    /// The queue options; the first call for a name fixes them for this store. Explicit options are stored in the file, so
+    /// that stores opening the queue without options (another process, the dq tool) use them; without options, the
+    /// settings stored in the file apply, or the defaults when none are. Explicit options that differ from the stored
+    /// settings win for this store, replace them, and raise <see cref="QueueSettingsConflict"/>.
+    /// </param>
     /// <returns>A handle on the queue; handles are cheap and thread-safe.</returns>
     /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name, or an option is out of range.</exception>
     /// <exception cref="InvalidOperationException">The queue was opened before with different options.</exception>
     /// <exception cref="ObjectDisposedException">The store is disposed.</exception>
+    /// <exception cref="DurableQueueException">The settings stored in the file could not be read (a storage failure).</exception>
     public MessageQueue GetQueue(string name, QueueOptions? options = null)
     {
         Validate.QueueName(name, nameof(name));
@@ -178,7 +187,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         {
             var copy = options.Clone();
             copy.Validate();
-            state = _queues.GetOrAdd(name, static (n, s) => QueueState.Create(n, s.copy, s.store), (copy, store: this));
+            state = OpenWithOptions(name, copy);
             if (!state.Options.SameAs(copy))
             {
                 throw new InvalidOperationException(ErrorMessages.QueueOptionsConflict(name));
@@ -195,7 +204,8 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     public ValueTask<IReadOnlyList<string>> GetQueueNamesAsync(CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyList<string>>(static r => r.QueueNames(), cancellationToken);
 
-    internal QueueState StateOf(string name) => _queues.GetOrAdd(name, static (n, store) => QueueState.Create(n, new QueueOptions(), store), this);
+    internal QueueState StateOf(string name) =>
+        _queues.TryGetValue(name, out var state) ? state : _queues.GetOrAdd(name, static (n, store) => QueueState.Create(n, store.StoredOrDefaultOptions(n), store), this);
 
     internal bool TryGetState(string name, out QueueState? state) => _queues.TryGetValue(name, out state);
 
@@ -228,7 +238,11 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
 
     internal Memory.MemoryTier? Tier => _tier;
 
-    private void BeforeBatch(WriteContext context) => _sweeper.Sweep(context);
+    private void BeforeBatch(WriteContext context)
+    {
+        _sweeper.Sweep(context);
+        StorePendingSettings(context);
+    }
 
     /// <summary>Arms the timer that dead-letters a last-attempt lease the moment it expires.</summary>
     internal void ScheduleSweep(long dueAtMs) => _sweeper.Schedule(dueAtMs);

@@ -36,6 +36,9 @@ public sealed partial class QueueStoreOptions
     /// before it fails with a <see cref="StorageBusyException"/>.
     /// </summary>
     /// <value>The default value is 30 seconds.</value>
+    /// <remarks>One deadline per write, counted from the call: it covers SQLite's own busy wait and the store's retries,
+    /// and time spent queued behind other writes that were waiting for the lock. <see cref="QueueStore.WaitingForWriteLock"/>
+    /// reports a wait that lasts a second.</remarks>
     [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
     public TimeSpan BusyTimeout { get; set; } = Defaults.BusyTimeout;
 

@@ -2,7 +2,8 @@ namespace DurableQueue;
 
 /// <summary>
 /// The exception thrown when another process held the file's write lock for longer than
-/// <see cref="QueueStoreOptions.BusyTimeout"/>. Nothing was changed; the operation can be retried.
+/// <see cref="QueueStoreOptions.BusyTimeout"/>; the message names how long the operation waited. Nothing was changed;
+/// the operation can be retried.
 /// </summary>
 public sealed class StorageBusyException : DurableQueueException
 {

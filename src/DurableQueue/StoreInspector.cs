@@ -18,7 +18,6 @@ public sealed partial class StoreInspector : IDisposable
 {
     private readonly SqliteConnection _connection;
     private readonly TimeProvider _clock;
-    private readonly TimeSpan _busyTimeout;
     private readonly Lock _lock = new();
     private bool _disposed;
 
@@ -28,7 +27,6 @@ public sealed partial class StoreInspector : IDisposable
         SchemaVersion = schemaVersion;
         _connection = connection;
         _clock = options.TimeProvider;
-        _busyTimeout = options.BusyTimeout;
     }
 
     /// <summary>Gets the full path of the database file.</summary>
@@ -62,7 +60,7 @@ public sealed partial class StoreInspector : IDisposable
             Pooling = false,
             DefaultTimeout = 1,
         }.ToString());
-        return SchemaMigrator.OpenGuarded(connection, fullPath, options.BusyTimeout, () =>
+        return SchemaMigrator.OpenGuarded(connection, fullPath, () =>
         {
             connection.Open();
             var busyMs = (long)Math.Min(int.MaxValue, options.BusyTimeout.TotalMilliseconds);
@@ -176,6 +174,7 @@ public sealed partial class StoreInspector : IDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 return new ValueTask<T>(read(_connection));
@@ -186,7 +185,7 @@ public sealed partial class StoreInspector : IDisposable
             }
             catch (SqliteException ex)
             {
-                throw SqliteErrors.Map(ex, Path, _busyTimeout);
+                throw SqliteErrors.Map(ex, Path, System.Diagnostics.Stopwatch.GetElapsedTime(started));
             }
         }
     }

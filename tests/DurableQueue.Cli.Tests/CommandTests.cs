@@ -65,6 +65,40 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Enqueue_IntoAQueueTheAppConfigured_UsesItsStoredSettings_AndStatsShowsThem()
+    {
+        var path = _dir.File("configured.db");
+        await using (var app = QueueStore.Open(path))
+        {
+            var orders = app.GetQueue("orders", new QueueOptions { MaxAttempts = 3, VisibilityTimeout = TimeSpan.FromSeconds(10), MaxMessages = 100 });
+            await orders.EnqueueAsync("from the app");
+        }
+
+        var enqueue = await Dq.PipeAsync("from dq\n", "enqueue", path, "orders");
+        Assert.True(enqueue.ExitCode == 0, enqueue.ToString());
+        await using (var store = QueueStore.Open(path))
+        {
+            var messages = await store.GetQueue("orders").GetMessagesAsync();
+            Assert.Equal([3, 3], messages.Select(m => m.MaxAttempts));
+        }
+
+        var table = await Dq.RunAsync("stats", path);
+        Assert.True(table.ExitCode == 0, table.ToString());
+        Assert.Contains("max attempts 3", table.Out, StringComparison.Ordinal);
+        Assert.Contains("visibility 10s", table.Out, StringComparison.Ordinal);
+        Assert.Contains("max 100 messages", table.Out, StringComparison.Ordinal);
+
+        var json = await Dq.RunAsync("stats", path, "--json");
+        using var doc = JsonDocument.Parse(json.Out);
+        var settings = doc.RootElement.GetProperty("queues")[0].GetProperty("settings");
+        Assert.Equal(3, settings.GetProperty("maxAttempts").GetInt32());
+        Assert.Equal(10, settings.GetProperty("visibilityTimeoutSeconds").GetDouble());
+        Assert.Equal(100, settings.GetProperty("maxMessages").GetInt64());
+        Assert.False(settings.TryGetProperty("maxBytes", out _)); // null values are left out, as everywhere in the JSON output
+        Assert.Equal("Wait", settings.GetProperty("fullMode").GetString());
+    }
+
+    [Fact]
     public async Task Peek_ShowsMessagesInDeliveryOrder_WithoutLeasing()
     {
         var path = await MakeStoreAsync();

@@ -42,6 +42,54 @@ public sealed class ErrorTests : IDisposable
     }
 
     [Fact]
+    public async Task Enqueue_FileLockedByAnotherWriter_SaysItWaitsThenExit5AfterTheBusyTimeout()
+    {
+        var path = _dir.File("locked.db");
+        await using (var store = QueueStore.Open(path))
+        {
+            await store.GetQueue("q").EnqueueAsync("before");
+        }
+
+        using var holder = new SqliteConnection($"Data Source={path};Pooling=False");
+        holder.Open();
+        using (var begin = holder.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE;";
+            begin.ExecuteNonQuery();
+        }
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var result = await Dq.PipeAsync("x\n", "enqueue", path, "q", "--busy-timeout", "4s");
+        var elapsed = watch.Elapsed;
+        holder.Close();
+
+        Assert.True(result.ExitCode == 5, result.ToString());
+        var lines = result.Error.Trim().Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.Contains("waiting for the write lock", lines[0], StringComparison.Ordinal);
+        Assert.Contains("4s", lines[0], StringComparison.Ordinal);
+        Assert.Contains("stayed locked by another writer for 4", lines[1], StringComparison.Ordinal);
+        // One wait of 4 s, not two: the bound includes the start of the dq process.
+        Assert.True(elapsed < TimeSpan.FromSeconds(6.4), $"dq took {elapsed.TotalSeconds:0.0} s with --busy-timeout 4s");
+        await using var after = QueueStore.Open(path);
+        Assert.Equal(1, (await after.GetQueue("q").GetCountsAsync()).Total);
+    }
+
+    [Fact]
+    public async Task BusyTimeout_Invalid_Exit2()
+    {
+        var path = _dir.File("q.db");
+        await using (var store = QueueStore.Open(path))
+        {
+            await store.GetQueue("q").EnqueueAsync("x");
+        }
+
+        var result = await Dq.RunAsync("stats", path, "--busy-timeout", "soon");
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("--busy-timeout", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SqliteFileWithoutQueueTables_Exit3_Unchanged()
     {
         var path = _dir.File("app.db");

@@ -5,6 +5,7 @@
 //   LEASE <id> <receipt> <expiresAtMs> <attempt> ReceiveAsync returned this delivery
 //   EXTEND <id> <receipt> <expiresAtMs>         ExtendLeaseAsync returned
 //   NACK <id> <receipt>                         NackAsync returned (retry after one visibility timeout)
+//   ACKING <id>                                 AckAsync is about to be called (each consumer settles one at a time)
 //   ACK <id>                                    AckAsync returned
 //   ERR <operation> <exception type> <sqlite code or -> <message>   an operation threw
 //   DONE                                        the run ended normally
@@ -13,7 +14,8 @@
 //   modes: mixed (producers and consumers), produce, consume; hold (HoldMode.cs: leave a known state, wait to be killed)
 //   keys:  seed, enqueues (stop after that many; mixed/produce), seconds (run time; consume/mixed), visibilityMs,
 //          durability (Full|Normal), producers, consumers,
-//          idleMs (consumers stop after that long without a message), schema (PostgreSQL)
+//          idleMs (consumers stop after that long without a message), schema (PostgreSQL),
+//          start (now, or stdin: after READY, wait for the line GO on stdin, so that several hosts start together)
 using System.Globalization;
 using DurableQueue;
 using DurableQueue.CrashHost;
@@ -50,6 +52,12 @@ for (var attempt = 1; store is null; attempt++)
 
 var queue = store.GetQueue("work", new QueueOptions { VisibilityTimeout = settings.Visibility, MaxAttempts = 5 });
 report.Line("READY");
+if (settings.Start == "stdin" && Console.In.ReadLine() != "GO")
+{
+    Console.Error.WriteLine("expected GO on stdin");
+    return 3;
+}
+
 using var stop = new CancellationTokenSource();
 if (settings.Seconds > 0)
 {
@@ -180,6 +188,9 @@ static async Task Settle(MessageQueue queue, QueueMessage m, Random random, Repo
             return;
         }
 
+        // Printed first, so that an ack that commits just before a kill (its ACK line never written) can be told apart
+        // from a message that was lost.
+        report.Line($"ACKING {m.Id}");
         await queue.AckAsync(m);
         report.Line($"ACK {m.Id}");
     }
@@ -193,7 +204,7 @@ namespace DurableQueue.CrashHost
 {
     internal sealed record HostSettings(
         string Mode, string File, int Seed, int Enqueues, double Seconds, TimeSpan Visibility, Durability Durability, int Producers, int Consumers, int IdleMs,
-        string Schema)
+        string Schema, string Start)
     {
         public static HostSettings Parse(string[] args)
         {
@@ -210,7 +221,8 @@ namespace DurableQueue.CrashHost
                 int.Parse(Get("producers", "2"), CultureInfo.InvariantCulture),
                 int.Parse(Get("consumers", "2"), CultureInfo.InvariantCulture),
                 int.Parse(Get("idleMs", "0"), CultureInfo.InvariantCulture),
-                Get("schema", "durablequeue"));
+                Get("schema", "durablequeue"),
+                Get("start", "now"));
         }
     }
 

@@ -127,6 +127,25 @@ public sealed class JobClientTests : IDisposable
         Assert.NotNull(failure.Status.CompletedAt);
     }
 
+    [Theory]
+    [InlineData(1, 5, 5)]
+    [InlineData(7, 5, 7)]
+    public async Task Submit_DelayAndRunAt_TheLaterOneWins(int delayMinutes, int runAtMinutes, int expectedMinutes)
+    {
+        var clock = TempDb.NewClock();
+        await using var host = await StartAsync(clock);
+        var now = clock.GetUtcNow();
+
+        var id = await host.Jobs.SubmitAsync(
+            "sums", new AddRequest(1, 2), TestJson.Default.AddRequest,
+            new JobOptions { Delay = TimeSpan.FromMinutes(delayMinutes), RunAt = now.AddMinutes(runAtMinutes) });
+
+        var status = await host.Jobs.GetStatusAsync(id);
+        Assert.Equal(JobState.Scheduled, status!.State);
+        Assert.Equal(now.AddMinutes(expectedMinutes), status.RunAt);
+        Assert.Equal(now.AddMinutes(expectedMinutes), status.NextAttemptAt);
+    }
+
     [Fact]
     public async Task Cancel_ScheduledJob_NeverRunsAndCannotBeCancelledTwice()
     {

@@ -25,6 +25,31 @@ public sealed class QueueWorkerTests : IDisposable
             });
 
     [Fact]
+    public async Task Handler_QueueOptionsDifferFromTheSettingsStoredInTheFile_LogsAWarningAndStoresItsOwn()
+    {
+        await using (var earlier = QueueStore.Open(_db.Path))
+        {
+            await earlier.GetQueue("work", new QueueOptions { MaxAttempts = 3 }).EnqueueAsync("x");
+        }
+
+        var logs = new CapturedLogs();
+        await using (var host = await TestHost.StartAsync(
+            _db.Path, TempDb.NewClock(), b => b.AddHandler<RawHandler>("work", o => o.MaxAttempts = 4),
+            services: s => s.AddSingleton(new Probe()).AddLogging(l => l.AddProvider(logs))))
+        {
+            var warning = Assert.Single(logs.Entries, e => e.Event.Name == "QueueSettingsConflict");
+            Assert.Equal(LogLevel.Warning, warning.Level);
+            Assert.Equal(20, warning.Event.Id);
+            Assert.Contains("'work'", warning.Message, StringComparison.Ordinal);
+            Assert.Contains("MaxAttempts 3 -> 4", warning.Message, StringComparison.Ordinal);
+            await host.StopAsync();
+        }
+
+        await using var later = QueueStore.Open(_db.Path);
+        Assert.Equal(4, later.GetQueue("work").MaxAttempts);
+    }
+
+    [Fact]
     public async Task Handler_Returns_AcksMessageInItsOwnScope()
     {
         await using var host = await TestHost.StartAsync(

@@ -32,6 +32,12 @@ internal static class PropertySettings
     /// <summary>DQ_CRASH_KILLS: how many times the crash test kills the child process (CI: 20).</summary>
     public static int Kills => Int("DQ_CRASH_KILLS", 20);
 
+    /// <summary>
+    /// DQ_CRASH_SEED: the seed of the crash test's choices (kill points, durability, the hosts' own seeds), as printed
+    /// at the start of every run; a new one each run when unset.
+    /// </summary>
+    public static int CrashSeed => Int("DQ_CRASH_SEED", Random.Shared.Next(1, int.MaxValue));
+
     private static int Int(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : fallback;
 }

@@ -10,7 +10,7 @@ namespace DurableQueue.PropertyTests;
 
 /// <summary>
 /// Random operation sequences against the real store and the in-memory model; every step checks the contract
-/// (DESIGN.md section 2). A failure prints the shrunk sequence and the seed to replay it with DQ_PROPERTY_REPLAY.
+/// (docs/guarantees.md, guarantees 2 to 10). A failure prints the shrunk sequence and the seed to replay it with DQ_PROPERTY_REPLAY.
 /// </summary>
 public sealed partial class QueueModelTests(ITestOutputHelper output)
 {

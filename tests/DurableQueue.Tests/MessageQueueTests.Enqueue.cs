@@ -170,18 +170,52 @@ public sealed partial class MessageQueueTests
         Assert.Single(await queue.ReceiveAsync());
     }
 
-    [Theory]
-    [InlineData(10, 60, 60)]
-    [InlineData(90, 60, 90)]
-    public async Task EnqueueAsync_DelayAndNotBefore_LaterOneWins(int delaySeconds, int notBeforeSeconds, int expectedSeconds)
+    [Fact]
+    public async Task EnqueueAsync_DelayAndNotBefore_ThrowsArgumentAndEnqueuesNothing()
     {
         await using var t = TestStore.Create();
         var queue = t.Store.GetQueue("q");
-        var now = t.Clock.GetUtcNow();
+        var both = new EnqueueOptions { Delay = TimeSpan.FromSeconds(10), NotBefore = t.Clock.GetUtcNow().AddSeconds(60) };
 
-        await queue.EnqueueAsync("x", new EnqueueOptions { Delay = TimeSpan.FromSeconds(delaySeconds), NotBefore = now.AddSeconds(notBeforeSeconds) });
+        var single = await Assert.ThrowsAsync<ArgumentException>(async () => await queue.EnqueueAsync("x", both));
+        var batch = await Assert.ThrowsAsync<ArgumentException>(async () => await queue.EnqueueBatchAsync([new OutgoingMessage("ok"u8.ToArray()), new OutgoingMessage("x"u8.ToArray(), both)]));
+        var unit = await Assert.ThrowsAsync<ArgumentException>(async () => await t.Store.ExecuteAsync(tx => tx.Enqueue("q", "x", both)));
 
-        Assert.Equal(now.AddSeconds(expectedSeconds), Assert.Single(await queue.PeekAsync()).VisibleAt);
+        Assert.All([single, batch, unit], ex => Assert.Contains("NotBefore", ex.Message, StringComparison.Ordinal));
+        Assert.Equal("options", single.ParamName);
+        Assert.Equal(0, (await queue.GetCountsAsync()).Total);
+    }
+
+    [Fact]
+    public async Task EnqueueAsync_NullHeaderValue_ThrowsArgumentNamingTheHeaderAndEnqueuesNothing()
+    {
+        await using var t = TestStore.Create();
+        var queue = t.Store.GetQueue("q");
+        var options = new EnqueueOptions { Headers = new Dictionary<string, string> { ["ok"] = "1", ["trace"] = null! } };
+
+        var ex = await Assert.ThrowsAsync<ArgumentException>(async () => await queue.EnqueueAsync("x", options));
+
+        Assert.Equal("options.Headers", ex.ParamName);
+        Assert.Contains("'trace'", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, (await queue.GetCountsAsync()).Total);
+    }
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(64L * 1024 * 1024)]
+    public async Task EnqueueAsync_DeduplicatedMessage_UsesNoId(long memoryBudget)
+    {
+        await using var t = TestStore.Create(o => o.MemoryBudgetBytes = memoryBudget);
+        var queue = t.Store.GetQueue("q");
+        var first = await queue.EnqueueAsync("first", new EnqueueOptions { DeduplicationKey = "k" });
+
+        var again = await queue.EnqueueAsync("again", new EnqueueOptions { DeduplicationKey = "k" });
+        var batch = await queue.EnqueueBatchAsync([new OutgoingMessage("dup"u8.ToArray(), new EnqueueOptions { DeduplicationKey = "k" }), new OutgoingMessage("new"u8.ToArray())]);
+        var next = await queue.EnqueueAsync("next");
+
+        Assert.Equal(first, again);
+        Assert.Equal([first, new MessageId(first.Value + 1)], batch);
+        Assert.Equal(first.Value + 2, next.Value);
     }
 
     [Fact]

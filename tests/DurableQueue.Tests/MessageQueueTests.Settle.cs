@@ -276,3 +276,52 @@ public sealed partial class MessageQueueTests
         await Assert.ThrowsAsync<LeaseLostException>(async () => await queue.ReleaseAsync(message.Receipt));
     }
 }
+
+public sealed partial class MessageQueueTests
+{
+    public static TheoryData<string> SettleKinds => ["ack", "ack receipt", "ack many", "nack", "nack receipt", "extend", "extend receipt", "dead-letter", "dead-letter receipt"];
+
+    [Theory]
+    [MemberData(nameof(SettleKinds))]
+    public async Task Settle_ThroughAnotherQueuesHandle_ThrowsArgumentAndChangesNothing(string kind)
+    {
+        await using var t = TestStore.Create();
+        var a = t.Store.GetQueue("a");
+        var b = t.Store.GetQueue("b");
+        await b.EnqueueAsync("in b");
+        var id = await a.EnqueueAsync("in a");
+        var message = Assert.Single(await a.ReceiveAsync(visibilityTimeout: TimeSpan.FromSeconds(30)));
+        using var raw = t.OpenRaw();
+        const string Rows = "SELECT id, queue_id, visible_at, attempts, lease_token, last_error FROM dq_messages ORDER BY id;";
+        var before = raw.Query(Rows).Select(r => (string)RowText(r)).ToList();
+
+        var ex = await Assert.ThrowsAnyAsync<ArgumentException>(async () =>
+        {
+            switch (kind)
+            {
+                case "ack": await b.AckAsync(message); break;
+                case "ack receipt": await b.AckAsync(message.Receipt); break;
+                case "ack many": await b.AckManyAsync([message.Receipt]); break;
+                case "nack": await b.NackAsync(message, TimeSpan.Zero, "e"); break;
+                case "nack receipt": await b.NackAsync(message.Receipt, TimeSpan.Zero, "e"); break;
+                case "extend": await b.ExtendLeaseAsync(message, TimeSpan.FromMinutes(5)); break;
+                case "extend receipt": await b.ExtendLeaseAsync(message.Receipt, TimeSpan.FromMinutes(5)); break;
+                case "dead-letter": await b.DeadLetterAsync(message, "r"); break;
+                case "dead-letter receipt": await b.DeadLetterAsync(message.Receipt, "r"); break;
+                default: throw new ArgumentOutOfRangeException(nameof(kind));
+            }
+        });
+
+        Assert.Contains("'a'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("'b'", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(before, raw.Query(Rows).Select(r => (string)RowText(r)).ToList());
+        Assert.Equal(0, raw.ExecuteScalar<long>("SELECT count(*) FROM dq_dead_letters;"));
+        // The lease is still the holder's: it settles through the right handle.
+        await a.AckAsync(message);
+        Assert.Null(await a.GetMessageAsync(id));
+        Assert.Equal(1, (await b.GetCountsAsync()).Ready);
+    }
+
+    private static string RowText(dynamic row) =>
+        string.Join('|', ((IDictionary<string, object?>)row).Select(kv => kv.Value is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(kv.Value, System.Globalization.CultureInfo.InvariantCulture)));
+}

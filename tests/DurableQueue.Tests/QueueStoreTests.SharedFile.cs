@@ -1,3 +1,4 @@
+using Dapper;
 using System.Collections.Concurrent;
 using System.Text;
 
@@ -146,5 +147,71 @@ public sealed partial class QueueStoreTests
 
         await waiting.WaitAsync(TestStore.Guard);
         Assert.Equal(2, (await queue.GetCountsAsync()).Ready);
+    }
+
+    /// <summary>
+    /// One deadline for the whole wait: SQLite's busy handler and the store's own retries share it, and a request that
+    /// queued behind another waiting batch (more requests than one batch takes, or the sweep a store submits when it
+    /// opens) does not start a wait of its own. This checks a deadline, not speed: the bounds are generous (a request
+    /// must not wait about twice the timeout, nor give up before it).
+    /// </summary>
+    [Theory]
+    [InlineData(false, 500, 1)]
+    [InlineData(false, 1500, Internal.Defaults.MaxWriteBatch + 1)]
+    [InlineData(true, 1500, Internal.Defaults.MaxWriteBatch + 1)]
+    public async Task TwoStores_WriteLockHeld_FailsAfterOneBusyTimeoutAndNamesTheTimeWaited(bool openWhileLocked, int timeoutMs, int requests)
+    {
+        await using var t = TestStore.Create();
+        var busyTimeout = TimeSpan.FromMilliseconds(timeoutMs);
+        var store = openWhileLocked ? null : t.OpenSecond(o => o.BusyTimeout = busyTimeout);
+        using var holder = t.OpenRaw();
+        holder.Execute("BEGIN IMMEDIATE;");
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        store ??= t.OpenSecond(o => o.BusyTimeout = busyTimeout);
+        var queue = store.GetQueue("q");
+        var enqueues = Enumerable.Range(0, requests).Select(i => queue.EnqueueAsync($"blocked {i}").AsTask()).ToList();
+        var all = Task.WhenAll(enqueues);
+        await Assert.ThrowsAsync<StorageBusyException>(() => all);
+        var waited = watch.Elapsed;
+        holder.Execute("ROLLBACK;");
+
+        Assert.True(waited >= busyTimeout * 0.95, $"gave up after {waited.TotalMilliseconds:0} ms, before the {timeoutMs} ms timeout");
+        Assert.True(waited < busyTimeout * 1.6, $"waited {waited.TotalMilliseconds:0} ms for a {timeoutMs} ms timeout");
+        foreach (var enqueue in enqueues)
+        {
+            // The message names the time this request waited, not the configured timeout.
+            var ex = Assert.IsType<StorageBusyException>(enqueue.Exception?.InnerException);
+            var match = System.Text.RegularExpressions.Regex.Match(ex.Message, @"for (\d+(\.\d+)?) s");
+            Assert.True(match.Success, ex.Message);
+            var named = TimeSpan.FromSeconds(double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+            Assert.InRange(named, busyTimeout * 0.95, waited + TimeSpan.FromMilliseconds(1));
+        }
+
+        Assert.Equal(0, (await queue.GetCountsAsync()).Total);
+        await queue.EnqueueAsync("after");
+        Assert.Equal(1, (await queue.GetCountsAsync()).Total);
+    }
+
+    [Fact]
+    public async Task TwoStores_WriteLockHeldForAWhile_ReportsTheWaitThenWritesOnceReleased()
+    {
+        await using var t = TestStore.Create();
+        var store = t.OpenSecond(o => o.BusyTimeout = TimeSpan.FromSeconds(15));
+        var reported = new TaskCompletionSource<WriteLockWaitEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.WaitingForWriteLock += (_, e) => reported.TrySetResult(e);
+        using var holder = t.OpenRaw();
+        holder.Execute("BEGIN IMMEDIATE;");
+
+        var enqueue = store.GetQueue("q").EnqueueAsync("waits").AsTask();
+        var report = await reported.Task.WaitAsync(TestStore.Guard);
+        Assert.False(enqueue.IsCompleted);
+        holder.Execute("ROLLBACK;");
+        await enqueue.WaitAsync(TestStore.Guard);
+
+        Assert.Equal(store.Path, report.Path);
+        Assert.Equal(TimeSpan.FromSeconds(15), report.BusyTimeout);
+        Assert.InRange(report.Waited, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(15));
+        Assert.Equal(1, (await store.GetQueue("q").GetCountsAsync()).Ready);
     }
 }

@@ -189,8 +189,11 @@ public sealed class QueueTransactionTests
         }).AsTask();
         var after = queue.EnqueueAsync("after").AsTask();
         await gate.ReleaseAsync();
-        await Task.WhenAny(Task.WhenAll(before, rogue, after), Task.Delay(TestStore.Guard));
+        var all = Task.WhenAll(before, rogue, after);
+        var first = await Task.WhenAny(all, Task.Delay(TestStore.Guard));
 
+        // Every caller must have been told something: a caller left waiting would pass the checks below.
+        Assert.True(first == all, "A caller of the shared batch was never completed.");
         Assert.True(rogue.IsFaulted);
         var stored = (await queue.PeekAsync(10)).Select(m => System.Text.Encoding.UTF8.GetString(m.Body.Span)).ToHashSet();
         Assert.DoesNotContain("rogue", stored);

@@ -30,7 +30,7 @@ internal sealed class EnqueueCommand : AsyncCommand<EnqueueCommand.Settings>
         public string? Delay { get; set; }
 
         [CommandOption("--max-attempts <N>")]
-        [Description("Deliveries before a message is dead-lettered (default: the queue's, 5).")]
+        [Description("Deliveries before a message is dead-lettered (default: the queue's setting stored in the file, else 5).")]
         public int? MaxAttempts { get; set; }
 
         [CommandOption("-H|--header <KEY=VALUE>")]

@@ -9,6 +9,10 @@ internal class FileSettings : CommandSettings
     [CommandArgument(0, "<FILE>")]
     [Description("The queue database file.")]
     public string File { get; set; } = "";
+
+    [CommandOption("--busy-timeout <DURATION>")]
+    [Description("How long a write waits while another process holds the file's write lock (default 30s).")]
+    public string? BusyTimeout { get; set; }
 }
 
 internal class QueueSettings : FileSettings

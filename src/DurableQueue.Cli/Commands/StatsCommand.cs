@@ -37,8 +37,8 @@ internal sealed class StatsCommand : AsyncCommand<StatsCommand.Settings>
         console.Write(grid);
         console.WriteLine();
 
-        var table = new Table().AddColumns("Queue", "Ready", "Delayed", "Leased", "Dead-lettered", "Oldest ready");
-        foreach (var column in table.Columns.Skip(1))
+        var table = new Table().AddColumns("Queue", "Ready", "Delayed", "Leased", "Dead-lettered", "Oldest ready", "Stored settings");
+        foreach (var column in table.Columns.Skip(1).SkipLast(1))
         {
             column.RightAligned();
         }
@@ -47,16 +47,47 @@ internal sealed class StatsCommand : AsyncCommand<StatsCommand.Settings>
         {
             table.AddRow(Format.Cells(
                 q.Name, Format.Number(q.Counts.Ready), Format.Number(q.Counts.Delayed), Format.Number(q.Counts.Leased),
-                Format.Number(q.Counts.DeadLettered), q.OldestReadyAge is { } age ? Format.Duration(age) : "-"));
+                Format.Number(q.Counts.DeadLettered), q.OldestReadyAge is { } age ? Format.Duration(age) : "-", Describe(q.Settings)));
         }
 
         if (stats.Queues.Count == 0)
         {
-            table.AddRow(Format.Cells("(no queues)", "", "", "", "", ""));
+            table.AddRow(Format.Cells("(no queues)", "", "", "", "", "", ""));
         }
 
         console.Write(table);
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The settings an app stored for the queue, in a few words; "-" when none are stored (the defaults apply).</summary>
+    private static string Describe(QueueOptions? settings)
+    {
+        if (settings is null)
+        {
+            return "-";
+        }
+
+        var parts = new List<string>
+        {
+            $"max attempts {settings.MaxAttempts}",
+            $"visibility {Format.Duration(settings.VisibilityTimeout)}",
+        };
+        if (settings.MaxMessages is { } messages)
+        {
+            parts.Add($"max {Format.Number(messages)} messages");
+        }
+
+        if (settings.MaxBytes is { } bytes)
+        {
+            parts.Add($"max {Format.Bytes(bytes)}");
+        }
+
+        if (settings.MaxMessages is not null || settings.MaxBytes is not null)
+        {
+            parts.Add(settings.FullWaitTimeout is { } wait ? $"when full: {settings.FullMode} up to {Format.Duration(wait)}" : $"when full: {settings.FullMode}");
+        }
+
+        return string.Join(", ", parts);
     }
 
     internal static object ToJson(StoreStatistics s) => new
@@ -83,6 +114,17 @@ internal sealed class StatsCommand : AsyncCommand<StatsCommand.Settings>
             total = q.Counts.Total,
             oldestReadyEnqueuedAt = q.Counts.OldestReadyEnqueuedAt,
             oldestReadyAgeSeconds = q.OldestReadyAge?.TotalSeconds,
+            settings = q.Settings is { } o
+                ? new
+                {
+                    visibilityTimeoutSeconds = o.VisibilityTimeout.TotalSeconds,
+                    maxAttempts = o.MaxAttempts,
+                    maxMessages = o.MaxMessages,
+                    maxBytes = o.MaxBytes,
+                    fullMode = o.FullMode.ToString(),
+                    fullWaitTimeoutSeconds = o.FullWaitTimeout?.TotalSeconds,
+                }
+                : null,
         }),
     };
 }

@@ -154,6 +154,14 @@ internal sealed class MessageLine
         // A leased message's visibleAt is its lease expiry in the old file: in the new one it is ready at once.
         if (m.VisibleAt is { } visibleAt && m.State is not ("leased" or "dead"))
         {
+            // A message takes a delay or a point in time, not both: with both, the later one.
+            if (options.Delay is { } delay)
+            {
+                var delayed = TimeProvider.System.GetUtcNow() + delay;
+                visibleAt = delayed > visibleAt ? delayed : visibleAt;
+                options.Delay = null;
+            }
+
             options.NotBefore = visibleAt;
         }
 

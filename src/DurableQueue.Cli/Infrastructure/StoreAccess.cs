@@ -6,11 +6,16 @@ namespace DurableQueue.Cli.Infrastructure;
 /// <summary>Opens files the way each kind of command needs: read-only for inspections, through the library for writes.</summary>
 internal static class StoreAccess
 {
+    private static int s_waitReported;
+
+    /// <summary>Gets or sets the store options of this run (<c>--busy-timeout</c>); set once before the command runs.</summary>
+    public static QueueStoreOptions Options { get; set; } = new();
+
     /// <summary>Opens the file read-only; it is never created or changed.</summary>
     public static StoreInspector Inspect(string path)
     {
         RefuseFolder(path);
-        return QueueStore.Inspect(path);
+        return QueueStore.Inspect(path, Options);
     }
 
     /// <summary>A folder is a bad file (exit 3), whatever the library makes of it.</summary>
@@ -107,7 +112,17 @@ internal static class StoreAccess
             }
         }
 
-        return QueueStore.Open(path);
+        var store = QueueStore.Open(path, Options);
+        store.WaitingForWriteLock += static (_, e) =>
+        {
+            // Once per run: the store reports each transaction that waits.
+            if (Interlocked.Exchange(ref s_waitReported, 1) == 0)
+            {
+                Console.Error.WriteLine(
+                    $"dq: waiting for the write lock on '{e.Path}': another process holds it; giving up after {Format.Duration(e.BusyTimeout)} (--busy-timeout)");
+            }
+        };
+        return store;
     }
 
     public static async Task RequireQueueAsync(StoreInspector inspector, string queue, CancellationToken cancellationToken)

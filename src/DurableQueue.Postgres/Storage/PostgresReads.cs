@@ -93,6 +93,12 @@ internal sealed class PostgresReads : IStoreReader
     public bool QueueExists(string queueName) => (bool)Scalar(_sql.QueueExists, Text(queueName))!;
 
     /// <summary>Returns the counts of a queue (zeros when it does not exist) and the messages that left it through this store.</summary>
+    public QueueOptions? QueueSettings(string queueName)
+    {
+        using var reader = Reader(_sql.ReadQueueSettings, Text(queueName));
+        return reader.Read() ? QueueSettingsCodec.Read(reader, 0) : null;
+    }
+
     public QueueStatsRow QueueStatsByName(string queueName)
     {
         using var reader = Reader(_sql.QueueStatsByName, Text(queueName));

@@ -97,6 +97,17 @@ internal sealed class PostgresSql
         DeleteMessage = $"DELETE FROM {s}.dq_messages WHERE id = $1 RETURNING queue_id;";
         DeleteQueueMessage = $"DELETE FROM {s}.dq_messages WHERE id = $1 AND queue_id = $2;";
 
+        // Queue settings (schema version 2). $1 name.
+        ReadQueueSettings =
+            $"SELECT visibility_ms, max_attempts, max_messages, max_bytes, full_mode, full_wait_ms FROM {s}.dq_queue_settings WHERE queue_name = $1;";
+        // $1 name, $2 visibility ms, $3 max attempts, $4 max messages, $5 max bytes, $6 full mode, $7 full wait ms, $8 now.
+        StoreQueueSettings =
+            $"INSERT INTO {s}.dq_queue_settings(queue_name, visibility_ms, max_attempts, max_messages, max_bytes, full_mode, full_wait_ms, stored_at) " +
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) " +
+            "ON CONFLICT (queue_name) DO UPDATE SET visibility_ms = excluded.visibility_ms, max_attempts = excluded.max_attempts, " +
+            "max_messages = excluded.max_messages, max_bytes = excluded.max_bytes, full_mode = excluded.full_mode, " +
+            "full_wait_ms = excluded.full_wait_ms, stored_at = excluded.stored_at;";
+
         // Dead letters back into their queue. $1 id, $2 queue.
         DeadLetterIds = $"SELECT id FROM {s}.dq_dead_letters WHERE queue_id = $1 AND id > $2 ORDER BY id LIMIT $3;";
         LockDeadLetter = $"SELECT dedup_key IS NOT NULL FROM {s}.dq_dead_letters WHERE id = $1 AND queue_id = $2 FOR UPDATE;";
@@ -288,6 +299,12 @@ internal sealed class PostgresSql
 
     /// <summary>Deletes one live message of a queue by id ($1 id, $2 queue).</summary>
     public string DeleteQueueMessage { get; }
+
+    /// <summary>Reads a queue's stored settings ($1 name).</summary>
+    public string ReadQueueSettings { get; }
+
+    /// <summary>Stores a queue's settings, replacing earlier ones.</summary>
+    public string StoreQueueSettings { get; }
 
     public string DeadLetterIds { get; }
 

@@ -244,6 +244,13 @@ internal sealed class PostgresWriteSession : IWriteSession
         }
     }
 
+    /// <summary>
+    /// Begins the batch transaction. PostgreSQL takes row locks, not a store-wide write lock, so there is no lock to
+    /// wait for here and the deadline does not apply; a statement that waits on another host's row lock is bounded by
+    /// the server's own timeouts.
+    /// </summary>
+    public void Begin(long deadline) => Begin();
+
     public void Begin()
     {
         Debug.Assert(_transaction is null, "A batch transaction is already open.");

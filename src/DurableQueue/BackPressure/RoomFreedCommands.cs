@@ -106,6 +106,8 @@ internal sealed class RoomFreedCommands(IMessageCommands inner, QueueStore store
 
     public void CheckQuota(WriteContext context) => inner.CheckQuota(context);
 
+    public void StoreQueueSettings(WriteContext context, string queueName, QueueOptions options) => inner.StoreQueueSettings(context, queueName, options);
+
     private void RoomFreed(WriteContext context, string queueName)
     {
         if (store.TryGetState(queueName, out var state) && state!.Options.IsBounded)

@@ -242,6 +242,8 @@ internal sealed class TieredCommands : IMessageCommands, IBatchObserver
 
     public void CheckQuota(WriteContext context) => _inner.CheckQuota(context);
 
+    public void StoreQueueSettings(WriteContext context, string queueName, QueueOptions options) => _inner.StoreQueueSettings(context, queueName, options);
+
     private void Invalidate(long queueId)
     {
         Tier.Mutated = true;

@@ -22,7 +22,12 @@ internal static class HeaderCodec
             foreach (var (key, value) in headers)
             {
                 ArgumentNullException.ThrowIfNull(key, "options.Headers");
-                writer.WriteString(key, value ?? string.Empty);
+                if (value is null)
+                {
+                    throw new ArgumentException(ErrorMessages.NullHeaderValue(key), "options.Headers");
+                }
+
+                writer.WriteString(key, value);
             }
 
             writer.WriteEndObject();

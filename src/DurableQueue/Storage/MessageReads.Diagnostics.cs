@@ -12,16 +12,41 @@ internal static partial class MessageReads
     public static List<MessageInfo> MessagesAfter(SqliteConnection connection, string queueName, long after, int limit, long now) =>
         connection.Query<MessageRow>(Sql.MessagesAfter, new { name = queueName, after, limit }).Select(r => r.ToInfo(now)).AsList();
 
+    public static QueueOptions? QueueSettings(SqliteConnection connection, string queueName)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = Sql.ReadQueueSettings;
+        command.Parameters.AddWithValue("@name", queueName);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? QueueSettingsCodec.Read(reader, 0) : null;
+    }
+
+    private static Dictionary<string, QueueOptions> AllQueueSettings(SqliteConnection connection)
+    {
+        var all = new Dictionary<string, QueueOptions>(StringComparer.Ordinal);
+        using var command = connection.CreateCommand();
+        command.CommandText = Sql.ReadAllQueueSettings;
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            all[reader.GetString(0)] = QueueSettingsCodec.Read(reader, 1);
+        }
+
+        return all;
+    }
+
     public static StoreStatistics Statistics(SqliteConnection connection, string path, long now) => InSnapshot(connection, () =>
     {
         var version = connection.ExecuteScalar<long>(Sql.ReadSchemaVersion);
+        // An inspection does not migrate: a file older than schema version 3 has no stored settings.
+        var settings = version >= 3 ? AllQueueSettings(connection) : [];
         var queues = QueueNames(connection).ConvertAll(name =>
         {
             var counts = Counts(connection, name, now);
             TimeSpan? age = counts.OldestReadyEnqueuedAt is { } oldest
                 ? TimeSpan.FromMilliseconds(Math.Max(0, now - oldest.ToUnixTimeMilliseconds()))
                 : null;
-            return new QueueStatistics(name, counts, age);
+            return new QueueStatistics(name, counts, age, settings.GetValueOrDefault(name));
         });
         return new StoreStatistics(
             path,

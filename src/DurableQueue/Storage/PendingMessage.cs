@@ -25,6 +25,11 @@ internal readonly record struct PendingMessage(
             throw new ArgumentOutOfRangeException("options.MaxAttempts", maxAttempts, ErrorMessages.MaxAttemptsOutOfRange(maxAttempts));
         }
 
+        if (options is { Delay: not null, NotBefore: not null })
+        {
+            throw new ArgumentException(ErrorMessages.DelayAndNotBefore, nameof(options));
+        }
+
         long? delayMs = null;
         if (options?.Delay is { } delay)
         {

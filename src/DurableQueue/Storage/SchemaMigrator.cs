@@ -50,8 +50,9 @@ internal static class SchemaMigrator
     /// Runs the checks of opening a file on its connection; on failure closes the connection and throws the typed error
     /// (busy: <see cref="StorageBusyException"/>; anything else SQLite reports: the reason the file is refused).
     /// </summary>
-    public static T OpenGuarded<T>(SqliteConnection connection, string path, TimeSpan busyTimeout, Func<T> open)
+    public static T OpenGuarded<T>(SqliteConnection connection, string path, Func<T> open)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             return open();
@@ -59,7 +60,7 @@ internal static class SchemaMigrator
         catch (SqliteException ex)
         {
             connection.Dispose();
-            throw SqliteErrors.IsBusy(ex) ? SqliteErrors.Map(ex, path, busyTimeout) : Refuse(ex, path);
+            throw SqliteErrors.IsBusy(ex) ? SqliteErrors.Map(ex, path, System.Diagnostics.Stopwatch.GetElapsedTime(started)) : Refuse(ex, path);
         }
         catch
         {

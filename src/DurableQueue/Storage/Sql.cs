@@ -23,6 +23,17 @@ internal static partial class Sql
     public const string ReadCommitMarker = "SELECT value FROM dq_meta WHERE key = 'last_commit';";
 
     public const string FindQueue = "SELECT id FROM dq_queues WHERE name = @name;";
+
+    // Queue settings (schema version 3).
+    private const string SettingsColumns = "visibility_ms, max_attempts, max_messages, max_bytes, full_mode, full_wait_ms";
+    public const string ReadQueueSettings = "SELECT " + SettingsColumns + " FROM dq_queue_settings WHERE queue_name = @name;";
+    public const string ReadAllQueueSettings = "SELECT queue_name, " + SettingsColumns + " FROM dq_queue_settings;";
+    public const string StoreQueueSettings =
+        "INSERT INTO dq_queue_settings(queue_name, " + SettingsColumns + ", stored_at) " +
+        "VALUES (@name, @visibility, @maxAttempts, @maxMessages, @maxBytes, @fullMode, @fullWait, @now) " +
+        "ON CONFLICT(queue_name) DO UPDATE SET visibility_ms = excluded.visibility_ms, max_attempts = excluded.max_attempts, " +
+        "max_messages = excluded.max_messages, max_bytes = excluded.max_bytes, full_mode = excluded.full_mode, " +
+        "full_wait_ms = excluded.full_wait_ms, stored_at = excluded.stored_at;";
     public const string CreateQueue =
         "INSERT INTO dq_queues(name, created_at) VALUES (@name, @now) ON CONFLICT(name) DO NOTHING;";
     public const string QueueNames = "SELECT name FROM dq_queues ORDER BY name;";
@@ -48,16 +59,21 @@ internal static partial class Sql
         "SELECT min(t) FROM (" + string.Join(" UNION ALL ", Enumerable.Range(0, 10).Select(p =>
             $"SELECT min(visible_at) AS t FROM dq_messages WHERE queue_id = @queue AND priority = {p} AND visible_at > @now")) + ");";
 
-    public const string Ack = "DELETE FROM dq_messages WHERE id = @id AND lease_token = @token;";
+    // Settles are fenced by the lease token and by the queue of the handle: a receipt from another queue changes nothing.
+    private const string InQueue = " AND queue_id = (SELECT id FROM dq_queues WHERE name = @name)";
+
+    public const string Ack = "DELETE FROM dq_messages WHERE id = @id AND lease_token = @token" + InQueue + ";";
     public const string LeaseAttempts =
-        "SELECT attempts, max_attempts, queue_id, priority FROM dq_messages WHERE id = @id AND lease_token = @token;";
+        "SELECT attempts, max_attempts, queue_id, priority FROM dq_messages WHERE id = @id AND lease_token = @token" + InQueue + ";";
+    public const string LeaseQueueName =
+        "SELECT q.name FROM dq_messages m JOIN dq_queues q ON q.id = m.queue_id WHERE m.id = @id AND m.lease_token = @token;";
     public const string Nack =
         "UPDATE dq_messages SET lease_token = NULL, visible_at = @visible, last_error = @error WHERE id = @id AND lease_token = @token;";
     public const string Extend =
-        "UPDATE dq_messages SET visible_at = @until WHERE id = @id AND lease_token = @token RETURNING queue_id, priority;";
+        "UPDATE dq_messages SET visible_at = @until WHERE id = @id AND lease_token = @token" + InQueue + " RETURNING queue_id, priority;";
     public const string Release =
         "UPDATE dq_messages SET lease_token = NULL, visible_at = @now, attempts = max(attempts - 1, 0) " +
-        "WHERE id = @id AND lease_token = @token RETURNING queue_id, priority;";
+        "WHERE id = @id AND lease_token = @token" + InQueue + " RETURNING queue_id, priority;";
 
     public const string CopyToDeadLetters =
         "INSERT INTO dq_dead_letters(id, queue_id, priority, enqueued_at, attempts, max_attempts, dedup_key, headers, body, last_error, reason, dead_lettered_at) " +

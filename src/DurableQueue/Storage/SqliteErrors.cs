@@ -18,12 +18,13 @@ internal static class SqliteErrors
 
     /// <summary>
     /// Maps a storage failure to the typed exception callers branch on; other SQLite errors pass through
-    /// with their codes, as the provider reports them.
+    /// with their codes, as the provider reports them. <paramref name="waited"/> is how long the operation waited,
+    /// which a busy error names.
     /// </summary>
-    public static Exception Map(Exception exception, string path, TimeSpan busyTimeout) => exception switch
+    public static Exception Map(Exception exception, string path, TimeSpan waited) => exception switch
     {
         SqliteException { SqliteErrorCode: Full } e => new StorageFullException(ErrorMessages.Full(path), e),
-        SqliteException e when IsBusy(e) => new StorageBusyException(ErrorMessages.Busy(busyTimeout), e),
+        SqliteException e when IsBusy(e) => new StorageBusyException(ErrorMessages.Busy(waited), e),
         // Damage that opening could not see (it reads only the header, schema and metadata) shows on first touch.
         SqliteException { SqliteErrorCode: Corrupt or NotADatabase } e =>
             new StoreFileException(path, StoreFileProblem.Corrupt, ErrorMessages.Corrupt(path, e.Message), e),

@@ -19,6 +19,7 @@ internal sealed class StoreWriter : IDisposable
     private readonly WriteContext _context;
     private readonly Action<WriteContext> _beforeBatch;
     private readonly bool _statementRollback;
+    private readonly TimeSpan _busyTimeout;
     private readonly Thread _thread;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<WriteOperation> _batch = new(Internal.Defaults.MaxWriteBatch);
@@ -32,8 +33,10 @@ internal sealed class StoreWriter : IDisposable
     private long _submitted;
     private long _taken;
 
-    public StoreWriter(IWriteSession session, IMessageCommands commands, bool statementRollback, TimeProvider timeProvider, Action<WriteContext> beforeBatch)
+    public StoreWriter(
+        IWriteSession session, IMessageCommands commands, bool statementRollback, TimeProvider timeProvider, TimeSpan busyTimeout, Action<WriteContext> beforeBatch)
     {
+        _busyTimeout = busyTimeout;
         _session = session;
         _statementRollback = statementRollback;
         _beforeBatch = beforeBatch;
@@ -59,6 +62,7 @@ internal sealed class StoreWriter : IDisposable
     /// <summary>Queues an operation; it fails with <see cref="ObjectDisposedException"/> once the writer is shut down.</summary>
     public void Submit(WriteOperation operation)
     {
+        operation.SubmittedAt = Stopwatch.GetTimestamp();
         if (!_channel.Writer.TryWrite(operation))
         {
             operation.Fail(new ObjectDisposedException(nameof(QueueStore)));
@@ -80,6 +84,12 @@ internal sealed class StoreWriter : IDisposable
         Submit(operation);
         return operation.Task;
     }
+
+    /// <summary>
+    /// Gets or sets what runs (on the writer thread; it must return at once) when a batch has waited about a second for
+    /// the write lock of another connection; the argument is how long its oldest request has waited so far.
+    /// </summary>
+    public Action<TimeSpan>? WaitingForLock { get; set; }
 
     /// <summary>Stops taking operations; those already queued still run.</summary>
     public void Complete() => _channel.Writer.TryComplete();
@@ -221,7 +231,10 @@ internal sealed class StoreWriter : IDisposable
         var tierChanged = false;
         try
         {
-            _session.Begin();
+            if (!Begin())
+            {
+                return 0;
+            }
         }
         catch (Exception ex)
         {
@@ -339,6 +352,72 @@ internal sealed class StoreWriter : IDisposable
 
         return _batch.Count;
     }
+
+    /// <summary>
+    /// Begins the batch's transaction, waiting for another connection's write lock until each request's own deadline:
+    /// <see cref="QueueStoreOptions.BusyTimeout"/> from the moment it was submitted. That one deadline bounds the
+    /// backend's busy wait and any retry together, and a request that queued behind a batch that already waited does
+    /// not start a second full wait. A request whose deadline passes fails alone with a
+    /// <see cref="StorageBusyException"/> that names the time it waited; the others go on waiting until theirs. The
+    /// wait is cut at one second once, to report it (<see cref="WaitingForLock"/>). Returns false when every request
+    /// of the batch failed so.
+    /// </summary>
+    private bool Begin()
+    {
+        var busyTicks = ToTicks(_busyTimeout);
+        var noticed = false;
+        while (true)
+        {
+            var earliest = long.MaxValue;
+            foreach (var operation in _batch)
+            {
+                earliest = Math.Min(earliest, operation.SubmittedAt);
+            }
+
+            var deadline = earliest + busyTicks;
+            var noticeAt = earliest + ToTicks(NoticeAfter);
+            try
+            {
+                _session.Begin(noticed || noticeAt >= deadline ? deadline : noticeAt);
+                return true;
+            }
+            catch (StorageBusyException ex)
+            {
+                var now = Stopwatch.GetTimestamp();
+                if (!noticed && now >= noticeAt)
+                {
+                    noticed = true;
+                    WaitingForLock?.Invoke(Stopwatch.GetElapsedTime(earliest, now));
+                }
+
+                if (now < deadline)
+                {
+                    continue;
+                }
+
+                _batch.RemoveAll(operation =>
+                {
+                    var waited = Stopwatch.GetElapsedTime(operation.SubmittedAt, now);
+                    if (waited < _busyTimeout)
+                    {
+                        return false;
+                    }
+
+                    operation.Fail(new StorageBusyException(ErrorMessages.Busy(waited), ex.InnerException));
+                    return true;
+                });
+                if (_batch.Count == 0)
+                {
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// <summary>How long a batch waits for the write lock before <see cref="WaitingForLock"/> reports it.</summary>
+    private static readonly TimeSpan NoticeAfter = TimeSpan.FromSeconds(1);
+
+    private static long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
     private void BeginTierStep() => _context.Observer?.StepStarting();
 

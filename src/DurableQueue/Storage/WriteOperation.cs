@@ -10,6 +10,9 @@ internal abstract class WriteOperation
 
     public CancellationToken CancellationToken { get; }
 
+    /// <summary>Gets or sets when the request was submitted (a <see cref="System.Diagnostics.Stopwatch"/> timestamp): its busy deadline counts from here.</summary>
+    public long SubmittedAt { get; set; }
+
     /// <summary>Gets a value indicating whether the operation runs between transactions (checkpoints, vacuum).</summary>
     public virtual bool RunsOutsideTransaction => false;
 

@@ -11,6 +11,7 @@ internal sealed class HostProcess : IDisposable
 {
     private readonly Process _process;
     private readonly List<string> _lines = [];
+    private readonly List<long> _arrivals = [];
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _arrived = new(0);
 
@@ -32,6 +33,7 @@ internal sealed class HostProcess : IDisposable
         var info = new ProcessStartInfo
         {
             FileName = wrapper is null ? DotNet : wrapper[0],
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -63,6 +65,7 @@ internal sealed class HostProcess : IDisposable
                 lock (host._lock)
                 {
                     host._lines.Add(line);
+                    host._arrivals.Add(Stopwatch.GetTimestamp());
                 }
 
                 host._arrived.Release();
@@ -75,6 +78,7 @@ internal sealed class HostProcess : IDisposable
                 lock (host._lock)
                 {
                     host._lines.Add("STDERR " + line);
+                    host._arrivals.Add(Stopwatch.GetTimestamp());
                 }
             }
         };
@@ -82,6 +86,25 @@ internal sealed class HostProcess : IDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return host;
+    }
+
+    /// <summary>Lets a host started with <c>start=stdin</c> begin its work (the line GO on its stdin).</summary>
+    public void Go()
+    {
+        _process.StandardInput.WriteLine("GO");
+        _process.StandardInput.Flush();
+    }
+
+    /// <summary>Gets when each line of <see cref="Lines"/> arrived here (<see cref="Stopwatch"/> timestamps), in the same order.</summary>
+    public IReadOnlyList<long> Arrivals
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _arrivals];
+            }
+        }
     }
 
     public int LineCount
@@ -179,6 +202,15 @@ internal sealed class HostLog
 
     public Dictionary<string, long> Extensions { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Gets the confirmed nacks, in order: the message and the receipt of the delivery that was nacked.</summary>
+    public List<(long Id, string Receipt)> Nacks { get; } = [];
+
+    /// <summary>Gets the acks that were started (ACKING) and neither confirmed nor failed: at most one per consumer.</summary>
+    public HashSet<long> AcksInFlight { get; } = [];
+
+    /// <summary>Gets every line that names a message, in order, as (kind, id, index of the line).</summary>
+    public List<(string Kind, long Id, int Line)> Events { get; } = [];
+
     public List<string> Errors { get; } = [];
 
     public bool Done { get; private set; }
@@ -186,28 +218,47 @@ internal sealed class HostLog
     public static HostLog Parse(IEnumerable<string> lines, HostLog? into = null)
     {
         var log = into ?? new HostLog();
+        var index = 0;
         foreach (var line in lines)
         {
+            index++;
             var f = line.Split(' ');
             switch (f[0])
             {
                 case "ENQ" when f.Length == 2 && long.TryParse(f[1], CultureInfo.InvariantCulture, out var id):
                     log.Enqueued.Add(id);
                     break;
+                case "ACKING" when f.Length == 2 && long.TryParse(f[1], CultureInfo.InvariantCulture, out var id):
+                    log.AcksInFlight.Add(id);
+                    break;
                 case "ACK" when f.Length == 2 && long.TryParse(f[1], CultureInfo.InvariantCulture, out var id):
                     log.Acked.Add(id);
+                    log.AcksInFlight.Remove(id);
+                    log.Events.Add(("ACK", id, index));
+                    break;
+                case "NACK" when f.Length == 3 && long.TryParse(f[1], CultureInfo.InvariantCulture, out var id):
+                    log.Nacks.Add((id, f[2]));
+                    log.Events.Add(("NACK", id, index));
                     break;
                 case "LEASE" when f.Length == 5 && long.TryParse(f[1], CultureInfo.InvariantCulture, out var id)
                                   && long.TryParse(f[3], CultureInfo.InvariantCulture, out var until)
                                   && int.TryParse(f[4], CultureInfo.InvariantCulture, out var attempt):
                     log.Leases.Add(new Lease(id, f[2], until, attempt));
                     log.MaxAttempt[id] = Math.Max(attempt, log.MaxAttempt.GetValueOrDefault(id));
+                    log.Events.Add(("LEASE", id, index));
                     break;
                 case "EXTEND" when f.Length == 4 && long.TryParse(f[3], CultureInfo.InvariantCulture, out var until):
                     log.Extensions[f[2]] = Math.Max(until, log.Extensions.GetValueOrDefault(f[2]));
                     break;
                 case "ERR":
                     log.Errors.Add(line);
+                    // A settle that threw did not commit: an ack started before it is no longer in flight.
+                    if (f.Length > 1 && f[1].StartsWith("settle:", StringComparison.Ordinal)
+                        && long.TryParse(f[1].AsSpan("settle:".Length), CultureInfo.InvariantCulture, out var failed))
+                    {
+                        log.AcksInFlight.Remove(failed);
+                    }
+
                     break;
                 case "DONE":
                     log.Done = true;

@@ -4,8 +4,8 @@ using Xunit.Abstractions;
 namespace DurableQueue.PropertyTests.Crash;
 
 /// <summary>
-/// Two processes on one file at once: DESIGN.md section 2 lines 3 and 4 (nothing lost, no message under two valid
-/// leases) across processes, and section 5's promise that SQLITE_BUSY never surfaces raw.
+/// Two processes on one file at once: guarantees 3 and 4 of docs/guarantees.md (nothing lost, no message under two valid
+/// leases) across processes, and the promise that SQLITE_BUSY never surfaces raw.
 /// </summary>
 [Trait("Category", "Crash")]
 public sealed class TwoProcessTests(ITestOutputHelper output) : IDisposable
@@ -22,8 +22,9 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IDisposable
             // Created first so that the two processes do not race to create the schema (they may; it is not the point here).
         }
 
-        using var producer = HostProcess.Start("produce", file, ["enqueues=400", "producers=2", "seed=7"]);
-        using var consumer = HostProcess.Start("consume", file, ["consumers=2", $"visibilityMs={VisibilityMs}", "idleMs=3000", "seed=8"]);
+        using var producer = HostProcess.Start("produce", file, ["enqueues=400", "producers=2", "seed=7", "start=stdin"]);
+        using var consumer = HostProcess.Start("consume", file, ["consumers=2", $"visibilityMs={VisibilityMs}", "idleMs=3000", "seed=8", "start=stdin"]);
+        await StartTogetherAsync(producer, consumer);
         Assert.True(await producer.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the producer did not finish");
         Assert.True(await consumer.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the consumer did not finish");
 
@@ -31,10 +32,18 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IDisposable
         var consumed = HostLog.Parse(consumer.Lines);
         Assert.True(produced.Done && consumed.Done, "a host did not end normally");
         AssertNoStorageErrors(produced, consumed);
-        Assert.True(produced.Enqueued.Count >= 400);
+        Assert.True(produced.Enqueued.Count >= 400, $"the producer confirmed {produced.Enqueued.Count} enqueues, not 400");
+        Assert.Empty(produced.Leases);
+        // The consumer side: it took messages while the producer was still at work, and drained the queue: every
+        // message was acked by it or used up its attempts (nacked or abandoned five times) and is a dead letter.
+        var overlap = LinesBefore(consumer, "LEASE ", LastArrival(producer, "ENQ "));
+        Assert.True(overlap > 0, "the consumer received nothing before the producer's last enqueue: the processes did not share the file at once");
+        AssertDrained(file, produced.Enqueued, consumed);
         AssertNothingLost(file, produced.Enqueued, consumed.Acked);
         AssertLeasesNeverOverlap(consumed);
-        output.WriteLine($"{produced.Enqueued.Count} enqueued in one process, {consumed.Leases.Count} leases and {consumed.Acked.Count} acks in the other.");
+        output.WriteLine(
+            $"{produced.Enqueued.Count} enqueued in one process, {consumed.Leases.Count} leases and {consumed.Acked.Count} acks in the other " +
+            $"({overlap} leases before the last enqueue).");
     }
 
     [Fact]
@@ -51,8 +60,9 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IDisposable
             }
         }
 
-        using var first = HostProcess.Start("consume", file, ["consumers=2", $"visibilityMs={VisibilityMs}", "idleMs=1500", "seed=1"]);
-        using var second = HostProcess.Start("consume", file, ["consumers=2", $"visibilityMs={VisibilityMs}", "idleMs=1500", "seed=2"]);
+        using var first = HostProcess.Start("consume", file, ["consumers=2", $"visibilityMs={VisibilityMs}", "idleMs=1500", "seed=1", "start=stdin"]);
+        using var second = HostProcess.Start("consume", file, ["consumers=2", $"visibilityMs={VisibilityMs}", "idleMs=1500", "seed=2", "start=stdin"]);
+        await StartTogetherAsync(first, second);
         Assert.True(await first.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the first consumer did not finish");
         Assert.True(await second.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the second consumer did not finish");
 
@@ -61,10 +71,56 @@ public sealed class TwoProcessTests(ITestOutputHelper output) : IDisposable
         Assert.True(a.Done && b.Done, "a host did not end normally");
         AssertNoStorageErrors(a, b);
         var both = HostLog.Parse(first.Lines.Concat(second.Lines));
-        Assert.True(a.Leases.Count > 0 && b.Leases.Count > 0, "one consumer got nothing: the test did not exercise sharing");
+        // Both sides worked: each leased and acked messages, and between them they drained the queue.
+        Assert.True(a.Leases.Count > 0 && a.Acked.Count > 0, $"the first consumer leased {a.Leases.Count} and acked {a.Acked.Count}");
+        Assert.True(b.Leases.Count > 0 && b.Acked.Count > 0, $"the second consumer leased {b.Leases.Count} and acked {b.Acked.Count}");
+        AssertDrained(file, ids, both);
         AssertNothingLost(file, ids, both.Acked);
         AssertLeasesNeverOverlap(both);
         output.WriteLine($"400 messages: {a.Leases.Count} + {b.Leases.Count} leases, {a.Acked.Count} + {b.Acked.Count} acks.");
+    }
+
+    /// <summary>
+    /// Both hosts open the file and print READY, then wait for GO on their stdin: neither starts its work before the
+    /// other is ready, so one cannot finish everything before the other begins.
+    /// </summary>
+    private static async Task StartTogetherAsync(HostProcess first, HostProcess second)
+    {
+        foreach (var host in new[] { first, second })
+        {
+            await host.WaitForLinesAsync(1, TimeSpan.FromSeconds(30));
+            Assert.True(host.Lines is ["READY", ..], "a host did not open the file: " + string.Join(" | ", host.Lines.Take(5)));
+        }
+
+        first.Go();
+        second.Go();
+    }
+
+    private static long LastArrival(HostProcess host, string prefix)
+    {
+        var lines = host.Lines;
+        var arrivals = host.Arrivals;
+        var last = Enumerable.Range(0, lines.Count).Last(i => lines[i].StartsWith(prefix, StringComparison.Ordinal));
+        return arrivals[last];
+    }
+
+    private static int LinesBefore(HostProcess host, string prefix, long timestamp)
+    {
+        var lines = host.Lines;
+        var arrivals = host.Arrivals;
+        return Enumerable.Range(0, lines.Count).Count(i => lines[i].StartsWith(prefix, StringComparison.Ordinal) && arrivals[i] < timestamp);
+    }
+
+    /// <summary>Every message was acked by the consumers, or used up its attempts and is a dead letter: none is left live.</summary>
+    private static void AssertDrained(string file, IEnumerable<long> enqueued, HostLog consumed)
+    {
+        var present = StoreFile.Messages(file);
+        foreach (var id in enqueued)
+        {
+            Assert.True(
+                consumed.Acked.Contains(id) || (present.TryGetValue(id, out var row) && row.Dead),
+                $"message {id} is still live: the consumers did not drain the queue");
+        }
     }
 
     /// <summary>No raw SQLITE_BUSY/LOCKED (codes 5, 6) and no StorageBusyException; only lost leases are expected.</summary>

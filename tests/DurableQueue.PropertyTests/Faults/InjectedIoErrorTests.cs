@@ -16,6 +16,8 @@ public sealed class InjectedIoErrorTests(ITestOutputHelper output) : IDisposable
     [FiuFact]
     public async Task RandomWriteAndFsyncErrors_SurfaceAsExceptions_LoseNothingConfirmed()
     {
+        // The attribute let the test run, so fiu-run must be here: a missing one is a failure.
+        Assert.True(FaultEnvironment.FiuRun is not null, "fiu-run was not found: install the fiu-utils package (.ci/run does).");
         var file = Path.Combine(_directory, "faulty.db");
         string[] wrapper =
         [

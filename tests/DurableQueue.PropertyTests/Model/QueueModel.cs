@@ -100,7 +100,7 @@ internal sealed record Expected(string Outcome, ImmutableArray<long> Ids = defau
 }
 
 /// <summary>
-/// A plain in-memory implementation of the queue contract (DESIGN.md section 2), immutable so that FsCheck can
+/// A plain in-memory implementation of the queue contract (docs/guarantees.md), immutable so that FsCheck can
 /// replay and shrink operation sequences. Times are unix milliseconds of the fake clock.
 /// </summary>
 internal sealed record QueueModel(

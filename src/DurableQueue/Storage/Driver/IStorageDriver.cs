@@ -98,8 +98,13 @@ internal interface IWriteSession : IDisposable
     /// </summary>
     bool InCallerCode { get; set; }
 
-    /// <summary>Begins the batch transaction, waiting for another process's write lock up to the busy timeout.</summary>
-    void Begin();
+    /// <summary>
+    /// Begins the batch transaction, waiting for another connection's write lock at most until
+    /// <paramref name="deadline"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp; one attempt without waiting
+    /// when it has passed). The writer computes the deadline from its requests' <c>BusyTimeout</c>.
+    /// </summary>
+    /// <exception cref="StorageBusyException">The lock was still held at the deadline; nothing was begun.</exception>
+    void Begin(long deadline);
 
     /// <summary>Gets a value indicating whether the batch transaction is still open (an I/O error may have ended it).</summary>
     bool TransactionActive { get; }
@@ -131,8 +136,10 @@ internal interface IWriteSession : IDisposable
 }
 
 /// <summary>
-/// The queue's writes, run by the writer inside the batch transaction. Every settle is fenced by the lease token:
-/// a row whose token differs is not touched and <see cref="LeaseLostException"/> is thrown. Times are unix
+/// The queue's writes, run by the writer inside the batch transaction. Every settle is fenced by the lease token and
+/// the queue: a row whose token differs is not touched and <see cref="LeaseLostException"/> is thrown; a receipt whose
+/// lease is alive in another queue touches nothing either and throws <see cref="ArgumentException"/> (a settle through
+/// the wrong queue handle). Times are unix
 /// milliseconds from the store's clock (<see cref="WriteContext.Now"/>), never the database's own clock.
 /// </summary>
 internal interface IMessageCommands
@@ -200,6 +207,12 @@ internal interface IMessageCommands
 
     /// <summary>Throws <see cref="StorageFullException"/> when the store is past its enqueue quota (backends without a quota do nothing).</summary>
     void CheckQuota(WriteContext context);
+
+    /// <summary>
+    /// Stores the settings of the queue named <paramref name="queueName"/> (replacing any stored before), for stores
+    /// that open the queue without options. Times are kept in whole milliseconds. Does not create the queue.
+    /// </summary>
+    void StoreQueueSettings(WriteContext context, string queueName, QueueOptions options);
 }
 
 /// <summary>The queue's reads, on a reader connection. Times are unix milliseconds from the store's clock.</summary>
@@ -228,6 +241,9 @@ internal interface IStoreReader
     StoreStatistics Statistics(long now);
 
     StoreVerification Verify(long now);
+
+    /// <summary>Returns the settings stored for the queue (see <see cref="IMessageCommands.StoreQueueSettings"/>), or null when none are.</summary>
+    QueueOptions? QueueSettings(string queueName);
 }
 
 /// <summary>

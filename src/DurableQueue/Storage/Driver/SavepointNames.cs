@@ -8,4 +8,7 @@ internal static class SavepointNames
 
     /// <summary>Around an admission to a bounded queue, so that an enqueue that does not fit leaves no trace.</summary>
     public const string Admission = "dq_bp";
+
+    /// <summary>Around storing a queue's settings at the start of a batch, so that a failure leaves the batch's requests alone.</summary>
+    public const string Settings = "dq_settings";
 }

@@ -31,6 +31,15 @@ internal sealed class SqliteCommands : IMessageCommands
 
     public MessageId Enqueue(WriteContext context, long queueId, in PendingMessage message, out bool inserted)
     {
+        // A live message with the same deduplication key: hand back its id and add nothing. Looked up before the
+        // INSERT, whose conflict clause would still take a new id from the AUTOINCREMENT sequence.
+        if (message.DedupKey is not null
+            && context.Command(Sql.FindByDedupKey).Bind("@queue", queueId).Bind("@dedup", message.DedupKey).ExecuteScalar() is long live)
+        {
+            inserted = false;
+            return new MessageId(live);
+        }
+
         var command = context.Command(Sql.Insert)
             .Bind("@queue", queueId)
             .Bind("@priority", message.Priority)
@@ -121,9 +130,9 @@ internal sealed class SqliteCommands : IMessageCommands
 
     public void Ack(WriteContext context, string queueName, MessageReceipt receipt)
     {
-        if (context.Command(Sql.Ack).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).ExecuteNonQuery() == 0)
+        if (context.Command(Sql.Ack).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).Bind("@name", queueName).ExecuteNonQuery() == 0)
         {
-            throw new LeaseLostException(queueName, receipt.Id);
+            throw LeaseNotFound(context, queueName, receipt);
         }
     }
 
@@ -158,8 +167,8 @@ internal sealed class SqliteCommands : IMessageCommands
     public (long QueueId, int Priority, long VisibleAt) ExtendRow(WriteContext context, string queueName, MessageReceipt receipt, long visibilityMs)
     {
         var until = context.Now + visibilityMs;
-        var command = context.Command(Sql.Extend).Bind("@until", until).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray());
-        var (queueId, priority) = Rekeyed(queueName, receipt, command);
+        var command = context.Command(Sql.Extend).Bind("@until", until).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).Bind("@name", queueName);
+        var (queueId, priority) = Rekeyed(context, queueName, receipt, command);
         return (queueId, priority, until);
     }
 
@@ -174,16 +183,17 @@ internal sealed class SqliteCommands : IMessageCommands
     /// <summary>The release, with the row's (queue id, priority); it is ready at <see cref="WriteContext.Now"/>.</summary>
     public (long QueueId, int Priority) ReleaseRow(WriteContext context, string queueName, MessageReceipt receipt)
     {
-        var command = context.Command(Sql.Release).Bind("@now", context.Now).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray());
-        return Rekeyed(queueName, receipt, command);
+        var command = context.Command(Sql.Release).Bind("@now", context.Now).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).Bind("@name", queueName);
+        return Rekeyed(context, queueName, receipt, command);
     }
 
-    private static (long QueueId, int Priority) Rekeyed(string queueName, MessageReceipt receipt, Microsoft.Data.Sqlite.SqliteCommand command)
+    private static (long QueueId, int Priority) Rekeyed(WriteContext context, string queueName, MessageReceipt receipt, Microsoft.Data.Sqlite.SqliteCommand command)
     {
         using var reader = command.ExecuteReader();
         if (!reader.Read())
         {
-            throw new LeaseLostException(queueName, receipt.Id);
+            reader.Close();
+            throw LeaseNotFound(context, queueName, receipt);
         }
 
         // RETURNING queue_id, priority
@@ -260,16 +270,39 @@ internal sealed class SqliteCommands : IMessageCommands
         }
     }
 
+    public void StoreQueueSettings(WriteContext context, string queueName, QueueOptions options) =>
+        context.Command(Sql.StoreQueueSettings)
+            .Bind("@name", queueName)
+            .Bind("@visibility", QueueSettingsCodec.Milliseconds(options.VisibilityTimeout))
+            .Bind("@maxAttempts", options.MaxAttempts)
+            .Bind("@maxMessages", options.MaxMessages)
+            .Bind("@maxBytes", options.MaxBytes)
+            .Bind("@fullMode", options.FullMode.ToString())
+            .Bind("@fullWait", options.FullWaitTimeout is { } wait ? QueueSettingsCodec.Milliseconds(wait) : null)
+            .Bind("@now", context.Now)
+            .ExecuteNonQuery();
+
     private static (int Attempts, int MaxAttempts, long QueueId, int Priority) LeaseOf(WriteContext context, string queueName, MessageReceipt receipt)
     {
-        using var reader = context.Command(Sql.LeaseAttempts).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).ExecuteReader();
+        using var reader = context.Command(Sql.LeaseAttempts)
+            .Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).Bind("@name", queueName).ExecuteReader();
         if (!reader.Read())
         {
-            throw new LeaseLostException(queueName, receipt.Id);
+            reader.Close();
+            throw LeaseNotFound(context, queueName, receipt);
         }
 
         return (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt32(3));
     }
+
+    /// <summary>
+    /// The error for a settle that matched no row of the queue: the lease was lost, unless the receipt's lease is alive in
+    /// another queue, which is a programming error (a settle through the wrong queue handle) and changed nothing either.
+    /// </summary>
+    private static Exception LeaseNotFound(WriteContext context, string queueName, MessageReceipt receipt) =>
+        context.Command(Sql.LeaseQueueName).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).ExecuteScalar() is string other
+            ? new ArgumentException(ErrorMessages.WrongQueue(receipt.Id, other, queueName), nameof(receipt))
+            : new LeaseLostException(queueName, receipt.Id);
 
     private static void MoveToDeadLetters(WriteContext context, long id, string reason, string? error)
     {

@@ -45,6 +45,7 @@ internal sealed class SqliteDriver : IStorageDriver
 
     public T Read<T>(Func<IStoreReader, T> read)
     {
+        var started = Stopwatch.GetTimestamp();
         try
         {
             using var connection = _connections.OpenReader();
@@ -52,12 +53,13 @@ internal sealed class SqliteDriver : IStorageDriver
         }
         catch (SqliteException ex)
         {
-            throw MapError(ex);
+            throw SqliteErrors.Map(ex, Location, Stopwatch.GetElapsedTime(started));
         }
     }
 
     public T ReadConnection<T>(Func<DbConnection, T> read)
     {
+        var started = Stopwatch.GetTimestamp();
         try
         {
             using var connection = _connections.OpenReader();
@@ -65,7 +67,7 @@ internal sealed class SqliteDriver : IStorageDriver
         }
         catch (SqliteException ex)
         {
-            throw MapError(ex);
+            throw SqliteErrors.Map(ex, Location, Stopwatch.GetElapsedTime(started));
         }
     }
 

@@ -40,4 +40,6 @@ internal sealed class SqliteReader(SqliteConnection connection, string path) : I
     public StoreStatistics Statistics(long now) => MessageReads.Statistics(connection, path, now);
 
     public StoreVerification Verify(long now) => MessageReads.Verify(connection, now);
+
+    public QueueOptions? QueueSettings(string queueName) => MessageReads.QueueSettings(connection, queueName);
 }

@@ -57,23 +57,50 @@ internal sealed class SqliteWriteSession : IWriteSession
         return command;
     }
 
-    public void Begin()
+    public void Begin(long deadline)
     {
-        // SQLite's busy handler waits up to busy_timeout inside each attempt; the loop covers the cases where it
-        // is not called (a WAL being recovered by another connection) and bounds the total wait.
+        var handle = SqliteConnection.Handle!;
         var started = Stopwatch.GetTimestamp();
         var attempt = 0;
-        while (true)
+        try
         {
-            try
+            while (true)
             {
-                Exec(Sql.Begin);
-                return;
+                // SQLite's busy handler waits inside the attempt, never past the deadline. The statement runs on the raw
+                // handle: the provider's own retry loop (at least a second, in steps of 150 ms) would wait past it.
+                var attemptStarted = Stopwatch.GetTimestamp();
+                var waitMs = Math.Max(0, Stopwatch.GetElapsedTime(attemptStarted, deadline).TotalMilliseconds);
+                SQLitePCL.raw.sqlite3_busy_timeout(handle, (int)Math.Min(int.MaxValue, Math.Ceiling(waitMs)));
+                var rc = SQLitePCL.raw.sqlite3_exec(handle, Sql.Begin);
+                if (rc == SQLitePCL.raw.SQLITE_OK)
+                {
+                    return;
+                }
+
+                if ((rc & 0xFF) is not (SqliteErrors.Busy or SqliteErrors.Locked))
+                {
+                    SqliteException.ThrowExceptionForRC(rc, handle);
+                }
+
+                var now = Stopwatch.GetTimestamp();
+                if (now >= deadline)
+                {
+                    var busy = new SqliteException(SQLitePCL.raw.sqlite3_errmsg(handle).utf8_to_string(), rc & 0xFF, rc);
+                    throw new StorageBusyException(ErrorMessages.Busy(Stopwatch.GetElapsedTime(started, now)), busy);
+                }
+
+                if (Stopwatch.GetElapsedTime(attemptStarted, now).TotalMilliseconds < waitMs)
+                {
+                    // SQLite answered busy without calling its busy handler (another connection is recovering the WAL):
+                    // back off briefly, never past the deadline.
+                    var pause = Math.Min(Random.Shared.Next(1, 1 + Math.Min(100, 5 << Math.Min(attempt++, 5))), Stopwatch.GetElapsedTime(now, deadline).TotalMilliseconds);
+                    Thread.Sleep(TimeSpan.FromMilliseconds(Math.Max(0, pause)));
+                }
             }
-            catch (SqliteException ex) when (SqliteErrors.IsBusy(ex) && Stopwatch.GetElapsedTime(started) < _busyTimeout)
-            {
-                Thread.Sleep(Random.Shared.Next(1, 1 + Math.Min(100, 5 << Math.Min(attempt++, 5))));
-            }
+        }
+        finally
+        {
+            SQLitePCL.raw.sqlite3_busy_timeout(handle, (int)Math.Min(int.MaxValue, _busyTimeout.TotalMilliseconds));
         }
     }
 
