@@ -70,6 +70,8 @@ public static class DurableQueueServiceCollectionExtensions
             var logger = sp.GetService<ILogger<QueueStore>>() ?? (ILogger)NullLogger.Instance;
             StoreStartup.Report(store, sp.GetService<ILoggerFactory>()?.CreateLogger<QueueStore>() ?? NullLogger<QueueStore>.Instance, sp.GetRequiredService<HostingTelemetry>());
             store.QueueSettingsConflict += (_, e) => Log.QueueSettingsConflict(logger, e.QueueName, e.Differences);
+            store.MessagesDropped += (_, e) => Log.MessagesDropped(logger, e.QueueName, e.MessageIds.Count, string.Join(", ", e.MessageIds.Select(id => id.Value)));
+            store.WaitingForWriteLock += (_, e) => Log.WaitingForWriteLock(logger, e.Path, e.Waited, e.BusyTimeout);
 
             // Fix each handled queue's options first, so that any later GetQueue(name) (the app's, a worker's) shares them.
             var handlerOptions = sp.GetRequiredService<IOptionsMonitor<QueueHandlerOptions>>();

@@ -60,4 +60,10 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Warning, "Queue '{Queue}' is opened with options that differ from the settings stored in the file ({Differences}); this process uses its own options and stores them for the processes and tools that open the queue without options.", EventName = "QueueSettingsConflict")]
     public static partial void QueueSettingsConflict(ILogger logger, string queue, string differences);
+
+    [LoggerMessage(21, LogLevel.Warning, "Queue '{Queue}' dropped {Count} message(s) to make room (DropOldest): {MessageIds}.", EventName = "MessagesDropped")]
+    public static partial void MessagesDropped(ILogger logger, string queue, int count, string messageIds);
+
+    [LoggerMessage(22, LogLevel.Warning, "Writes to '{Path}' have waited {Waited} for the file's write lock, which another connection holds; they fail after {BusyTimeout}.", EventName = "WaitingForWriteLock")]
+    public static partial void WaitingForWriteLock(ILogger logger, string path, TimeSpan waited, TimeSpan busyTimeout);
 }

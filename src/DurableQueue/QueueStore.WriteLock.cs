@@ -6,7 +6,8 @@ public sealed partial class QueueStore
     /// <summary>
     /// Occurs when writes of this store have waited about a second for the file's write lock, which another connection
     /// holds; they go on waiting until <see cref="QueueStoreOptions.BusyTimeout"/> and then fail with a
-    /// <see cref="StorageBusyException"/>. Raised at most once per writer transaction, on a thread-pool thread.
+    /// <see cref="StorageBusyException"/>. Raised at most once per writer transaction, on a thread-pool thread;
+    /// DurableQueue.Hosting logs it as a warning.
     /// </summary>
     public event EventHandler<WriteLockWaitEventArgs>? WaitingForWriteLock;
 

@@ -50,6 +50,41 @@ public sealed class QueueWorkerTests : IDisposable
     }
 
     [Fact]
+    public async Task Store_DropsMessagesOrWaitsForTheWriteLock_LogsAWarning()
+    {
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(
+            _db.Path, TempDb.NewClock(), b => b.AddHandler<RawHandler>("work"),
+            options: o => o.BusyTimeout = TimeSpan.FromSeconds(15),
+            services: s => s.AddSingleton(new Probe()).AddLogging(l => l.AddProvider(logs)));
+
+        var drops = host.Store.GetQueue("edge", new QueueOptions { MaxMessages = 1, FullMode = QueueFullMode.DropOldest });
+        var oldest = await drops.EnqueueAsync("oldest");
+        await drops.EnqueueAsync("newest");
+        var dropped = await logs.WaitForAsync("MessagesDropped", TestHost.Guard);
+        Assert.Equal((LogLevel.Warning, 21), (dropped.Level, dropped.Event.Id));
+        Assert.Contains($"'edge' dropped 1 message(s) to make room (DropOldest): {oldest.Value}.", dropped.Message, StringComparison.Ordinal);
+
+        using (var holder = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_db.Path};Pooling=False"))
+        {
+            holder.Open();
+            using var begin = holder.CreateCommand();
+            begin.CommandText = "BEGIN IMMEDIATE;";
+            begin.ExecuteNonQuery();
+            var blocked = drops.EnqueueAsync("blocked").AsTask();
+            var waiting = await logs.WaitForAsync("WaitingForWriteLock", TestHost.Guard);
+            Assert.Equal((LogLevel.Warning, 22), (waiting.Level, waiting.Event.Id));
+            Assert.Contains(_db.Path, waiting.Message, StringComparison.Ordinal);
+            Assert.False(blocked.IsCompleted);
+            begin.CommandText = "ROLLBACK;";
+            begin.ExecuteNonQuery();
+            await blocked.WaitAsync(TestHost.Guard);
+        }
+
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task Handler_Returns_AcksMessageInItsOwnScope()
     {
         await using var host = await TestHost.StartAsync(

@@ -13,7 +13,12 @@ namespace DurableQueue.PropertyTests.Model;
 /// </summary>
 internal abstract class QueueOperation : Operation<QueueSut, QueueModel>
 {
-    public override QueueModel Run(QueueModel model) => Apply(model with { Expect = Expected.Nothing });
+    public override QueueModel Run(QueueModel model)
+    {
+        var after = Apply(model with { Expect = Expected.Nothing });
+        // A commit of this store that removed live messages wakes the producers waiting for room.
+        return after.AdmitWaiters(roomFreed: model.Live.Keys.Any(id => !after.Live.ContainsKey(id)));
+    }
 
     public override Property Check(QueueSut sut, QueueModel model)
     {
@@ -26,6 +31,7 @@ internal abstract class QueueOperation : Operation<QueueSut, QueueModel>
         try
         {
             Execute(sut, model);
+            sut.ResolveWaiters(model);
             sut.Verify(model);
             return true.ToProperty();
         }
@@ -68,19 +74,30 @@ internal abstract class QueueOperation : Operation<QueueSut, QueueModel>
     }
 }
 
-internal sealed record NewMessage(string Body, int Priority, long DelayMs, int? MaxAttempts)
+/// <summary>A message an operation enqueues, with every enqueue option the model follows.</summary>
+/// <param name="DelayMs">Delay from the commit (0: none); not used when <paramref name="NotBeforeOffsetMs"/> is set.</param>
+/// <param name="NotBeforeOffsetMs">NotBefore, as an offset from the moment of the call (may be in the past), or null.</param>
+/// <param name="DedupKey">The deduplication key, or null.</param>
+/// <param name="Header">The value of the one header "h", or null for no headers.</param>
+internal sealed record NewMessage(
+    string Body, int Priority, long DelayMs, int? MaxAttempts, long? NotBeforeOffsetMs = null, string? DedupKey = null, string? Header = null)
 {
-    public EnqueueOptions Options => new()
+    /// <summary>Gets the headers as the model and the checks write them (<c>key=value</c>, ';'-joined), or null.</summary>
+    public string? Headers => Header is null ? null : $"h={Header}";
+
+    public EnqueueOptions Options(long nowMs) => new()
     {
         Priority = Priority,
-        Delay = DelayMs > 0 ? TimeSpan.FromMilliseconds(DelayMs) : null,
+        Delay = NotBeforeOffsetMs is null && DelayMs > 0 ? TimeSpan.FromMilliseconds(DelayMs) : null,
+        NotBefore = NotBeforeOffsetMs is { } offset ? DateTimeOffset.FromUnixTimeMilliseconds(nowMs + offset) : null,
         MaxAttempts = MaxAttempts,
+        DeduplicationKey = DedupKey,
+        Headers = Header is null ? null : new Dictionary<string, string> { ["h"] = Header },
     };
 
-    public (string, int, long, int?) Tuple => (Body, Priority, DelayMs, MaxAttempts);
-
     public override string ToString() =>
-        $"p{Priority}{(DelayMs > 0 ? $" delay {DelayMs}ms" : "")}{(MaxAttempts is { } m ? $" max {m}" : "")}";
+        $"p{Priority}{(NotBeforeOffsetMs is { } o ? $" notBefore {(o < 0 ? "" : "+")}{o}ms" : DelayMs > 0 ? $" delay {DelayMs}ms" : "")}" +
+        $"{(MaxAttempts is { } m ? $" max {m}" : "")}{(DedupKey is { } k ? $" key {k}" : "")}{(Header is { } h ? $" h={h}" : "")}";
 }
 
 /// <summary>Which API an enqueue uses and which store it goes through.</summary>
@@ -95,18 +112,25 @@ internal readonly record struct Route(bool Try, bool Other)
 
 internal sealed class EnqueueOp(NewMessage message, Route route) : QueueOperation
 {
-    protected override QueueModel Apply(QueueModel model) => model.Enqueue([message.Tuple]);
+    protected override QueueModel Apply(QueueModel model) => model.Enqueue([message], mayWait: !route.Try, otherStore: route.Other);
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
+        var options = message.Options(sut.NowMs);
+        if (expected.Expect.Outcome == "waiting")
+        {
+            sut.StartWaiter((int)expected.Expect.Value, async () => [await sut.Queue.EnqueueAsync(message.Body, options)]);
+            return;
+        }
+
         var ids = sut.Admission(expected, route.Try, route.Other, async queue =>
         {
             if (route.Try)
             {
-                return await queue.TryEnqueueAsync(message.Body, message.Options) is { } id ? [id] : null;
+                return await queue.TryEnqueueAsync(message.Body, options) is { } id ? [id] : null;
             }
 
-            return [await queue.EnqueueAsync(message.Body, message.Options)];
+            return [await queue.EnqueueAsync(message.Body, options)];
         });
         sut.CheckAdmitted(expected, ids);
     }
@@ -116,11 +140,18 @@ internal sealed class EnqueueOp(NewMessage message, Route route) : QueueOperatio
 
 internal sealed class EnqueueBatchOp(ImmutableArray<NewMessage> messages, Route route) : QueueOperation
 {
-    protected override QueueModel Apply(QueueModel model) => model.Enqueue([.. messages.Select(m => m.Tuple)]);
+    protected override QueueModel Apply(QueueModel model) => model.Enqueue(messages, mayWait: !route.Try, otherStore: route.Other);
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
-        var outgoing = messages.Select(m => new OutgoingMessage(Encoding.UTF8.GetBytes(m.Body), m.Options)).ToList();
+        var now = sut.NowMs;
+        var outgoing = messages.Select(m => new OutgoingMessage(Encoding.UTF8.GetBytes(m.Body), m.Options(now))).ToList();
+        if (expected.Expect.Outcome == "waiting")
+        {
+            sut.StartWaiter((int)expected.Expect.Value, async () => await sut.Queue.EnqueueBatchAsync(outgoing));
+            return;
+        }
+
         var ids = sut.Admission(expected, route.Try, route.Other, async queue =>
             route.Try ? await queue.TryEnqueueBatchAsync(outgoing) : await queue.EnqueueBatchAsync(outgoing));
         sut.CheckAdmitted(expected, ids);
@@ -138,11 +169,11 @@ internal sealed class EnqueueBulkOp(int count) : QueueOperation
     private ImmutableArray<NewMessage> Messages =>
         [.. Enumerable.Range(0, count).Select(i => new NewMessage($"b{i % 1000}", i % 3 == 0 ? 2 : 4, 0, null))];
 
-    protected override QueueModel Apply(QueueModel model) => model.Enqueue([.. Messages.Select(m => m.Tuple)]);
+    protected override QueueModel Apply(QueueModel model) => model.Enqueue(Messages);
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
-        var outgoing = Messages.Select(m => new OutgoingMessage(Encoding.UTF8.GetBytes(m.Body), m.Options)).ToList();
+        var outgoing = Messages.Select(m => new OutgoingMessage(Encoding.UTF8.GetBytes(m.Body), m.Options(sut.NowMs))).ToList();
         var ids = sut.Admission(expected, tryVariant: false, other: false, async queue => await queue.EnqueueBatchAsync(outgoing));
         sut.CheckAdmitted(expected, ids);
         Coverage.Count("bulk enqueues");
@@ -324,7 +355,7 @@ internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ack
 {
     public override bool Pre(QueueModel model) => ackReceipt is not { } r || model.Receipts.ContainsKey(r);
 
-    protected override QueueModel Apply(QueueModel model) => model.UnitOfWork([.. messages.Select(m => m.Tuple)], ackReceipt, commit, catchFull);
+    protected override QueueModel Apply(QueueModel model) => model.UnitOfWork(messages, ackReceipt, commit, catchFull);
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
@@ -341,7 +372,7 @@ internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ack
                 {
                     try
                     {
-                        list.Add(tx.Enqueue(QueueSut.QueueName, m.Body, m.Options));
+                        list.Add(tx.Enqueue(QueueSut.QueueName, m.Body, m.Options(tx.Now.ToUnixTimeMilliseconds())));
                     }
                     catch (QueueFullException) when (catchFull)
                     {
@@ -397,16 +428,115 @@ internal sealed class AdvanceOp(long ms) : QueueOperation
 {
     protected override QueueModel Apply(QueueModel model) => model.Advance(ms);
 
-    protected override void Execute(QueueSut sut, QueueModel expected) => sut.Clock.Advance(TimeSpan.FromMilliseconds(ms));
+    protected override void Execute(QueueSut sut, QueueModel expected)
+    {
+        sut.Clock.Advance(TimeSpan.FromMilliseconds(ms));
+        // Last-attempt leases that expired must be dead-lettered by the stores' sweep timers, not by a later read or
+        // write (every batch sweeps first, which would hide a broken timer): wait for exactly that, reading the file.
+        sut.AwaitTimerSweep(expected);
+    }
 
     public override string ToString() => $"Advance({Ms(ms)})";
 }
 
 internal sealed class CrashOp : QueueOperation
 {
-    protected override QueueModel Apply(QueueModel model) => model with { Expect = Expected.Ok };
+    protected override QueueModel Apply(QueueModel model) => model with { Waiters = [], Expect = Expected.Ok };
 
     protected override void Execute(QueueSut sut, QueueModel expected) => sut.CrashAndReopen();
 
     public override string ToString() => "CrashAndReopen";
+}
+
+internal sealed class AckManyOp(ImmutableArray<int> receipts) : QueueOperation
+{
+    public override bool Pre(QueueModel model) => receipts.All(model.Receipts.ContainsKey);
+
+    protected override QueueModel Apply(QueueModel model) => model.AckMany(receipts);
+
+    protected override void Execute(QueueSut sut, QueueModel expected)
+    {
+        var lost = Wait(sut.Queue.AckManyAsync(receipts.Select(r => sut.Delivery(r).Receipt)));
+        var want = expected.Expect.Ids.Select(r => sut.Delivery((int)r).Receipt).ToList();
+        QueueSut.Require(lost.SequenceEqual(want), $"AckMany returned {lost.Count} lost receipts, model {want.Count}");
+        foreach (var receipt in receipts.Where(r => !expected.Expect.Ids.Contains(r)))
+        {
+            sut.Settled(receipt, acked: true);
+        }
+
+        Coverage.Count(lost.Count > 0 ? "AckMany with lost receipts" : "AckMany all acked");
+    }
+
+    public override string ToString() => $"AckMany({string.Join(", ", receipts.Select(r => $"#{r}"))})";
+}
+
+internal sealed class PurgeOp : QueueOperation
+{
+    protected override QueueModel Apply(QueueModel model) => model.Purge();
+
+    protected override void Execute(QueueSut sut, QueueModel expected)
+    {
+        var removed = Wait(sut.Queue.PurgeAsync());
+        QueueSut.Require(removed == expected.Expect.Value, $"purge removed {removed}, model {expected.Expect.Value}");
+        sut.Purged(expected.Expect.Ids);
+        Coverage.Count("purges");
+    }
+
+    public override string ToString() => "Purge()";
+}
+
+/// <summary>Where a crash lands in the WAL frames of the write that is committing.</summary>
+internal enum CrashCut
+{
+    /// <summary>Before any frame of the commit reached the file.</summary>
+    Before,
+
+    /// <summary>Part way through the frames (a torn frame at the end): the commit frame is missing.</summary>
+    Torn,
+
+    /// <summary>After the last frame, the commit frame included: the write landed.</summary>
+    After,
+}
+
+/// <summary>
+/// A crash in the middle of a write: an enqueue batch (or an ack of held receipts) goes to the file, and the process
+/// is taken to have died while the write's WAL frames were being written. The crash image is the database file as it
+/// was when the commit started plus the WAL cut before, inside or after the commit's frames; the store reopens it
+/// (SQLite recovers the WAL) and must hold the state before the write, or after it when the cut kept every frame.
+/// The caller never got an answer, so nothing of the write counts as confirmed.
+/// </summary>
+internal sealed class CrashDuringWriteOp(ImmutableArray<NewMessage> messages, ImmutableArray<int> acks, CrashCut cut, int tornPermille) : QueueOperation
+{
+    // No producers waiting: an ack would let them in with commits of their own right after the write's.
+    public override bool Pre(QueueModel model) =>
+        model.Waiters.IsEmpty && acks.All(model.Receipts.ContainsKey) && (acks.IsEmpty ? Written(model) is { Expect.Outcome: "enqueued" } w && w.Expect.DroppedOrEmpty.IsEmpty : acks.All(model.Holds));
+
+    private QueueModel Written(QueueModel model) => acks.IsEmpty ? model.Enqueue(messages) : model.AckMany(acks);
+
+    protected override QueueModel Apply(QueueModel model) => model.CrashedDuring(Written(model), landed: cut == CrashCut.After);
+
+    protected override void Execute(QueueSut sut, QueueModel expected)
+    {
+        sut.CrashDuringWrite(
+            cut,
+            tornPermille,
+            queue => acks.IsEmpty
+                ? queue.EnqueueBatchAsync(messages.Select(m => new OutgoingMessage(Encoding.UTF8.GetBytes(m.Body), m.Options(sut.NowMs))).ToList()).AsTask()
+                : AckAll(queue, sut));
+        if (cut == CrashCut.After)
+        {
+            // The acks are in the file: those messages are gone for good, and must never come back.
+            foreach (var receipt in acks)
+            {
+                sut.Settled(receipt, acked: true);
+            }
+        }
+    }
+
+    private async Task AckAll(MessageQueue queue, QueueSut sut) =>
+        QueueSut.Require((await queue.AckManyAsync(acks.Select(r => sut.Delivery(r).Receipt))).Count == 0, "an ack of a held receipt was refused");
+
+    public override string ToString() =>
+        $"CrashDuringWrite({(acks.IsEmpty ? $"EnqueueBatch({string.Join(", ", messages)})" : $"AckMany({string.Join(", ", acks.Select(r => $"#{r}"))})")}, " +
+        $"cut {cut}{(cut == CrashCut.Torn ? $" at {tornPermille}‰" : "")})";
 }

@@ -24,7 +24,7 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
          from bounded in Gen.Frequency((2, Gen.Constant(false)), (3, Gen.Constant(true)))
          from maxMessages in Gen.Frequency((1, Gen.Constant<int?>(null)), (3, Gen.Choose(3, 8).Select(n => (int?)n)))
          from maxBytes in Gen.Frequency((2, Gen.Constant<int?>(null)), (1, Gen.Choose(8, 24).Select(n => (int?)n)))
-         from mode in Gen.Elements(QueueFullMode.Reject, QueueFullMode.DropOldest)
+         from mode in Gen.Elements(QueueFullMode.Reject, QueueFullMode.DropOldest, QueueFullMode.Wait)
          let config = new ModelConfig(
              maxAttempts, full ? Durability.Full : Durability.Normal, budget, tierMax,
              bounded ? maxMessages ?? (maxBytes is null ? 5 : null) : null, mode, bounded ? maxBytes : null)
@@ -36,17 +36,22 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
     {
         var held = model.HeldReceipts.ToArray();
         var stale = model.StaleReceipts.ToArray();
+        // In Wait mode a producer of the other store would block the step; the other store is left out there (each
+        // process keeps its own line, which the core suite's CapacityConcurrencyTests cover).
+        var otherStore = model.Config.FullMode != QueueFullMode.Wait || !model.Config.IsBounded;
+        var other = otherStore ? Gen.Frequency((4, Gen.Constant(false)), (1, Gen.Constant(true))) : Gen.Constant(false);
         var choices = new List<(int, Gen<Operation<QueueSut, QueueModel>>)>
         {
-            (6, from m in NewMessage() from route in Routes() select Op(new EnqueueOp(m, route))),
-            (2, from ms in Gen.Choose(1, 4).SelectMany(n => NewMessage().ArrayOf(n)) from route in Routes() select Op(new EnqueueBatchOp([.. ms], route))),
+            (6, from m in NewMessage() from route in Routes(otherStore) select Op(new EnqueueOp(m, route))),
+            (2, from ms in Gen.Choose(1, 4).SelectMany(n => NewMessage().ArrayOf(n)) from route in Routes(otherStore) select Op(new EnqueueBatchOp([.. ms], route))),
             (1, Gen.Elements(100, 300).Select(n => Op(new EnqueueBulkOp(n)))),
             (6, from n in Gen.Choose(1, 3)
                 from v in Gen.Elements(s_visibilities)
-                from other in Gen.Frequency((4, Gen.Constant(false)), (1, Gen.Constant(true)))
-                select Op(new ReceiveOp(n, v, other))),
+                from o in other
+                select Op(new ReceiveOp(n, v, o))),
             (3, Gen.Elements(s_advances).Select(ms => Op(new AdvanceOp(ms)))),
-            (1, Gen.Constant(Op(new CrashOp()))),
+            (1, Crashes(held)),
+            (1, Gen.Constant(Op(new PurgeOp()))),
             (1, Gen.Elements<long?>([null, .. model.Dead.Keys, 9_999]).Select(id => Op(new RequeueOp(id)))),
             (2, from ms in Gen.Choose(0, 2).SelectMany(n => NewMessage().ArrayOf(n))
                 from ack in Gen.Elements<int?>([null, .. held, .. stale])
@@ -66,8 +71,10 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
 
         if (held.Length > 0)
         {
-            choices.Add((5, from r in Gen.Elements(held) from other in Gen.Frequency((4, Gen.Constant(false)), (1, Gen.Constant(true)))
-                            select Op(new AckOp(r, stale: false, other))));
+            choices.Add((5, from r in Gen.Elements(held) from o in other select Op(new AckOp(r, stale: false, o))));
+            choices.Add((1, from some in Gen.SubListOf(held).Where(l => l.Count > 0)
+                            from late in Gen.SubListOf(stale)
+                            select Op(new AckManyOp([.. some.Concat(late.Take(2)).Distinct()]))));
             choices.Add((2, from r in Gen.Elements(held) from d in Gen.Elements(s_retries) from e in Gen.Elements<string?>("boom", null)
                             select Op(new NackOp(r, d, e, stale: false))));
             choices.Add((2, from r in Gen.Elements(held) from v in Gen.Elements(s_visibilities) select Op(new ExtendOp(r, v, stale: false))));
@@ -78,10 +85,10 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
         {
             choices.Add((2, from r in Gen.Elements(stale)
                             from kind in Gen.Choose(0, 3)
-                            from other in Gen.Elements(false, true)
+                            from o in otherStore ? Gen.Elements(false, true) : Gen.Constant(false)
                             select kind switch
                             {
-                                0 => Op(new AckOp(r, stale: true, other)),
+                                0 => Op(new AckOp(r, stale: true, o)),
                                 1 => Op(new NackOp(r, 0, "late", stale: true)),
                                 2 => Op(new ExtendOp(r, 30_000, stale: true)),
                                 _ => Op(new DeadLetterOp(r, stale: true)),
@@ -91,17 +98,47 @@ internal sealed class QueueMachine : Machine<QueueSut, QueueModel>
         return Gen.Frequency(choices);
     }
 
+    /// <summary>Crashes, as often as one plain crash step used to be: at an idle moment, or in the middle of a write (an enqueue batch, or an ack of held messages).</summary>
+    private static Gen<Operation<QueueSut, QueueModel>> Crashes(int[] held)
+    {
+        var cuts = Gen.Elements(CrashCut.Before, CrashCut.Torn, CrashCut.After);
+        var crashes = new List<(int, Gen<Operation<QueueSut, QueueModel>>)>
+        {
+            (2, Gen.Constant(Op(new CrashOp()))),
+            (2, from ms in Gen.Choose(1, 3).SelectMany(n => NewMessage().ArrayOf(n))
+                from cut in cuts
+                from permille in Gen.Choose(0, 999)
+                select Op(new CrashDuringWriteOp([.. ms], [], cut, permille))),
+        };
+        if (held.Length > 0)
+        {
+            crashes.Add((1, from some in Gen.SubListOf(held).Where(l => l.Count > 0)
+                            from cut in cuts
+                            from permille in Gen.Choose(0, 999)
+                            select Op(new CrashDuringWriteOp([], [.. some.Take(3)], cut, permille))));
+        }
+
+        return Gen.Frequency(crashes);
+    }
+
+    /// <summary>
+    /// A new message: mostly plain; sometimes a NotBefore (in the past or the future) instead of a delay, a deduplication
+    /// key from a small set (so that keys collide), or a header.
+    /// </summary>
     private static Gen<NewMessage> NewMessage() =>
         from body in Gen.Choose(0, 999)
         from priority in Gen.Frequency((3, Gen.Constant(4)), (2, Gen.Choose(0, 9)))
         from delay in Gen.Elements(s_delays)
+        from notBefore in Gen.Frequency((5, Gen.Constant<long?>(null)), (1, Gen.Elements<long?>(-5_000, 0, 2_000, 45_000)))
         from max in Gen.Frequency((4, Gen.Constant<int?>(null)), (1, Gen.Choose(1, 3).Select(m => (int?)m)))
-        select new NewMessage($"b{body}", priority, delay, max);
+        from key in Gen.Frequency((4, Gen.Constant<string?>(null)), (1, Gen.Elements<string?>("k1", "k2", "k3")))
+        from header in Gen.Frequency((3, Gen.Constant<string?>(null)), (1, Gen.Elements<string?>("v1", "v22")))
+        select new NewMessage($"b{body}", priority, notBefore is null ? delay : 0, max, notBefore, key, header);
 
     /// <summary>Mostly the throwing API through the store under test; sometimes the Try variant, sometimes the other store.</summary>
-    private static Gen<Route> Routes() =>
+    private static Gen<Route> Routes(bool otherStore) =>
         from useTry in Gen.Frequency((2, Gen.Constant(false)), (1, Gen.Constant(true)))
-        from other in Gen.Frequency((5, Gen.Constant(false)), (1, Gen.Constant(true)))
+        from other in otherStore ? Gen.Frequency((5, Gen.Constant(false)), (1, Gen.Constant(true))) : Gen.Constant(false)
         select new Route(useTry, other);
 
     private static Operation<QueueSut, QueueModel> Op(QueueOperation operation) => operation;

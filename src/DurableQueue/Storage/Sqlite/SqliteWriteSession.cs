@@ -28,7 +28,7 @@ internal sealed class SqliteWriteSession : IWriteSession
         _busyTimeout = busyTimeout;
         // A unit of work's callback must not end the batch transaction: a COMMIT it runs would commit other callers'
         // requests (and its own) before the writer knows the outcome. The hook turns such a COMMIT into a rollback.
-        SQLitePCL.raw.sqlite3_commit_hook(connection.Handle, static state => ((SqliteWriteSession)state).InCallerCode ? 1 : 0, this);
+        SQLitePCL.raw.sqlite3_commit_hook(connection.Handle, static state => ((SqliteWriteSession)state).OnCommitting(), this);
         Commands = commands;
     }
 
@@ -39,6 +39,18 @@ internal sealed class SqliteWriteSession : IWriteSession
     public IMessageCommands Commands { get; }
 
     public bool InCallerCode { get; set; }
+
+    /// <summary>
+    /// Gets or sets what runs as SQLite starts to commit a batch, before it writes the commit's WAL frames (the model
+    /// test takes the database file there to build the image of a crash in the middle of a write).
+    /// </summary>
+    internal Action? Committing { get; set; }
+
+    private int OnCommitting()
+    {
+        Committing?.Invoke();
+        return InCallerCode ? 1 : 0;
+    }
 
     public bool TransactionActive => SQLitePCL.raw.sqlite3_get_autocommit(SqliteConnection.Handle) == 0;
 
