@@ -168,6 +168,22 @@ public sealed partial class QueueStoreTests
         holder.Execute("BEGIN IMMEDIATE;");
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
+        if (openWhileLocked)
+        {
+            // Opening records the store's session (the recovery report): an open while another writer holds the lock
+            // fails after one BusyTimeout, with the time it waited, and changes nothing.
+            var refused = Assert.Throws<StorageBusyException>(() => t.OpenSecond(o => o.BusyTimeout = busyTimeout));
+            var openWaited = watch.Elapsed;
+            holder.Execute("ROLLBACK;");
+            Assert.True(openWaited >= busyTimeout * 0.95, $"gave up after {openWaited.TotalMilliseconds:0} ms, before the {timeoutMs} ms timeout");
+            Assert.True(openWaited < busyTimeout * 1.6, $"waited {openWaited.TotalMilliseconds:0} ms for a {timeoutMs} ms timeout");
+            Assert.Matches(@"for \d+(\.\d+)? s", refused.Message);
+            await using var reopened = t.OpenSecond(o => o.BusyTimeout = busyTimeout);
+            await reopened.GetQueue("q").EnqueueAsync("after");
+            Assert.Equal(1, (await reopened.GetQueue("q").GetCountsAsync()).Total);
+            return;
+        }
+
         store ??= t.OpenSecond(o => o.BusyTimeout = busyTimeout);
         var queue = store.GetQueue("q");
         var enqueues = Enumerable.Range(0, requests).Select(i => queue.EnqueueAsync($"blocked {i}").AsTask()).ToList();

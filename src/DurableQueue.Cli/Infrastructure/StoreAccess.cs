@@ -112,17 +112,25 @@ internal static class StoreAccess
             }
         }
 
-        var store = QueueStore.Open(path, Options);
-        store.WaitingForWriteLock += static (_, e) =>
+        // Opening writes too (the store records its session): a lock held by another process makes the open wait, and
+        // the user is told so after a second, as for the writes after it.
+        var fullPath = Path.GetFullPath(path);
+        using (new Timer(_ => ReportWait(fullPath, Options.BusyTimeout), null, TimeSpan.FromSeconds(1), Timeout.InfiniteTimeSpan))
         {
-            // Once per run: the store reports each transaction that waits.
-            if (Interlocked.Exchange(ref s_waitReported, 1) == 0)
-            {
-                Console.Error.WriteLine(
-                    $"dq: waiting for the write lock on '{e.Path}': another process holds it; giving up after {Format.Duration(e.BusyTimeout)} (--busy-timeout)");
-            }
-        };
-        return store;
+            var store = QueueStore.Open(path, Options);
+            store.WaitingForWriteLock += static (_, e) => ReportWait(e.Path, e.BusyTimeout);
+            return store;
+        }
+    }
+
+    // Once per run: the store reports each transaction that waits.
+    private static void ReportWait(string path, TimeSpan busyTimeout)
+    {
+        if (Interlocked.Exchange(ref s_waitReported, 1) == 0)
+        {
+            Console.Error.WriteLine(
+                $"dq: waiting for the write lock on '{path}': another process holds it; giving up after {Format.Duration(busyTimeout)} (--busy-timeout)");
+        }
     }
 
     public static async Task RequireQueueAsync(StoreInspector inspector, string queue, CancellationToken cancellationToken)
