@@ -24,6 +24,7 @@ public sealed class QueueWorkerTests : IDisposable
                 services?.Invoke(s);
             });
 
+#if !POSTGRES // not yet on PostgreSQL (see docs/postgresql.md)
     [Fact]
     public async Task Handler_QueueOptionsDifferFromTheSettingsStoredInTheFile_LogsAWarningAndStoresItsOwn()
     {
@@ -48,7 +49,9 @@ public sealed class QueueWorkerTests : IDisposable
         await using var later = QueueStore.Open(_db.Path);
         Assert.Equal(4, later.GetQueue("work").MaxAttempts);
     }
+#endif
 
+#if !POSTGRES // not yet on PostgreSQL (see docs/postgresql.md)
     [Fact]
     public async Task Store_DropsMessagesOrWaitsForTheWriteLock_LogsAWarning()
     {
@@ -83,6 +86,7 @@ public sealed class QueueWorkerTests : IDisposable
 
         await host.StopAsync();
     }
+#endif
 
     [Fact]
     public async Task Handler_Returns_AcksMessageInItsOwnScope()

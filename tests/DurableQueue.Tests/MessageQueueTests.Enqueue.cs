@@ -200,6 +200,7 @@ public sealed partial class MessageQueueTests
         Assert.Equal(0, (await queue.GetCountsAsync()).Total);
     }
 
+#if !POSTGRES // not yet on PostgreSQL (see docs/postgresql.md)
     [Theory]
     [InlineData(0L)]
     [InlineData(64L * 1024 * 1024)]
@@ -217,6 +218,7 @@ public sealed partial class MessageQueueTests
         Assert.Equal([first, new MessageId(first.Value + 1)], batch);
         Assert.Equal(first.Value + 2, next.Value);
     }
+#endif
 
     [Fact]
     public async Task EnqueueAsync_SameDeduplicationKeyWhileLive_ReturnsSameIdAndAddsNothing()
