@@ -21,7 +21,7 @@ public sealed partial class CodeBlockTests
     [
         "System", "System.Collections.Generic", "System.IO", "System.Linq", "System.Net.Http", "System.Threading", "System.Threading.Tasks",
         "Microsoft.Extensions.Configuration", "Microsoft.Extensions.DependencyInjection", "Microsoft.Extensions.Hosting", "Microsoft.Extensions.Logging",
-        "Microsoft.AspNetCore.Builder", "DurableQueue", "DurableQueue.Hosting",
+        "Microsoft.AspNetCore.Builder", "DurableQueue", "DurableQueue.Hosting", "DurableQueue.Forwarding", "DurableQueue.Forwarding.Mqtt",
     ];
 
     public static TheoryData<string> Documents() => new(Repository.Documents);
@@ -29,9 +29,9 @@ public sealed partial class CodeBlockTests
     [Fact]
     public void TheDocs_HaveCodeBlocks()
     {
-        // A regression guard for the extraction itself: the README alone has six C# blocks.
+        // A regression guard for the extraction itself: the README alone has eight C# blocks.
         Assert.True(Repository.Documents.Sum(d => Blocks(d).Count) >= 9);
-        Assert.Equal(6, Blocks("README.md").Count);
+        Assert.Equal(8, Blocks("README.md").Count);
     }
 
     [Theory]
@@ -102,6 +102,19 @@ public sealed partial class CodeBlockTests
             source.AppendLine(line);
         }
 
+        var body = lines[usings..];
+        if (body.FirstOrDefault(l => l.Trim().Length > 0) is { } first && TypeDeclaration().IsMatch(first))
+        {
+            // A block that declares a type (a handler, a sink) stands at file level, as the reader would put it.
+            source.AppendLine(CultureInfo($"#line {block.Line + usings} \"{document}\""));
+            foreach (var line in body)
+            {
+                source.AppendLine(line);
+            }
+
+            return source.ToString();
+        }
+
         source.AppendLine("#line hidden");
         source.AppendLine(CultureInfo($"public sealed class Snippet{index} : SnippetContext {{ public async System.Threading.Tasks.Task RunAsync() {{"));
         source.AppendLine(CultureInfo($"#line {block.Line + usings} \"{document}\""));
@@ -124,6 +137,9 @@ public sealed partial class CodeBlockTests
         paths.Add(typeof(SnippetContext).Assembly.Location);
         return paths.Distinct().Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToList();
     });
+
+    [GeneratedRegex(@"^(public |internal )?(sealed |static |abstract )*(class|record|interface) ")]
+    private static partial Regex TypeDeclaration();
 
     [GeneratedRegex(@"^using [A-Za-z0-9_.]+;\s*(//.*)?$")]
     private static partial Regex UsingDirective();

@@ -33,7 +33,7 @@ public sealed class SampleCommandTests : IDisposable
             .ToArray();
         var documented = Repository.SampleCommands().Select(c => c.Sample).Distinct().Order(StringComparer.Ordinal).ToArray();
 
-        Assert.Equal(["HttpIngest", "QuickStart", "WorkerService"], samples);
+        Assert.Equal(["EdgeGateway", "HttpIngest", "QuickStart", "WorkerService"], samples);
         Assert.Equal(samples, documented);
     }
 
@@ -56,6 +56,17 @@ public sealed class SampleCommandTests : IDisposable
             Assert.True(await second.WaitForExitAsync(s_guard) == 0, $"{command}\n{second.Output}");
             Assert.Contains("Recovered: every message of the last run was processed", second.Output, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task EdgeGateway_RunFromTheRoot_RecordsForwardsAndStopsByItself()
+    {
+        var command = Assert.Single(Repository.SampleCommands(), c => c.Sample == "EdgeGateway");
+        var environment = new Dictionary<string, string> { ["TMPDIR"] = _temp.FullName };
+        await using var run = CommandProcess.Start(command.Text, environment);
+        Assert.True(await run.WaitForExitAsync(s_guard) == 0, $"{command}\n{run.Output}");
+        Assert.Contains("recorded", run.Output, StringComparison.Ordinal);
+        Assert.Contains("Stopped.", run.Output, StringComparison.Ordinal);
     }
 
     [Fact]

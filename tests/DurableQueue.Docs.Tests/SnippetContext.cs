@@ -47,6 +47,8 @@ public abstract class SnippetContext
 {
 #pragma warning disable SA1401, CA1051, IDE1006 // the docs' spelling: plain lower-case names
     protected string[] args = [];
+    protected Npgsql.NpgsqlConnection connection = null!;
+    protected string json = "";
     protected Microsoft.AspNetCore.Builder.WebApplicationBuilder builder = null!;
     protected Microsoft.AspNetCore.Builder.WebApplication app = null!;
     protected QueueStore store = null!;

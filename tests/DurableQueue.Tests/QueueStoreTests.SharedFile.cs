@@ -208,6 +208,10 @@ public sealed partial class QueueStoreTests
         var report = await reported.Task.WaitAsync(TestStore.Guard);
         Assert.Equal(t.Path, report.Path);
         Assert.InRange(report.Waited, TimeSpan.FromSeconds(1), busyTimeout);
+        // The refused open changed nothing: the file opens and takes writes once the lock is free.
+        var reopened = t.OpenSecond(o => o.BusyTimeout = busyTimeout);
+        await reopened.GetQueue("q").EnqueueAsync("after");
+        Assert.Equal(1, (await reopened.GetQueue("q").GetCountsAsync()).Total);
     }
 
     private static void AssertOneWait(TimeSpan waited, TimeSpan busyTimeout)

@@ -1,7 +1,6 @@
 -- DurableQueue PostgreSQL schema version 2: each queue's settings, stored when an app opens the queue with explicit
--- options. A store that opens the queue without options (another host, the dq tool) uses them instead of the defaults.
--- Keyed by name, not by dq_queues row: opening a queue does not create it. Times are milliseconds; full_mode is the
--- QueueFullMode name.
+-- options, as on SQLite (its schema version 3). A store that opens the queue without options (another host, the dq
+-- tool) uses them instead of the defaults. Keyed by name: opening a queue does not create it.
 
 CREATE TABLE {schema}.dq_queue_settings (
     queue_name    text    PRIMARY KEY,

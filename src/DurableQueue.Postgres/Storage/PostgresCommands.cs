@@ -324,6 +324,18 @@ internal sealed class PostgresCommands : IMessageCommands
     public int Purge(PostgresWriteSession session, long queueId, int limit) =>
         session.ExecuteNonQuery(_sql.Purge, Int64(queueId), Int32(limit));
 
+    public void StoreQueueSettings(WriteContext context, string queueName, QueueOptions options) =>
+        Session(context).ExecuteNonQuery(
+            _sql.StoreQueueSettings,
+            Text(queueName),
+            Int64(QueueSettingsCodec.Milliseconds(options.VisibilityTimeout)),
+            Int32(options.MaxAttempts),
+            NullableInt64(options.MaxMessages),
+            NullableInt64(options.MaxBytes),
+            Text(options.FullMode.ToString()),
+            NullableInt64(options.FullWaitTimeout is { } wait ? QueueSettingsCodec.Milliseconds(wait) : null),
+            Int64(context.Now));
+
     public bool DeleteLive(WriteContext context, long queueId, long id)
     {
         var deleted = Session(context).ExecuteNonQuery(_sql.DeleteQueueMessage, Int64(id), Int64(queueId)) != 0;
@@ -410,18 +422,6 @@ internal sealed class PostgresCommands : IMessageCommands
             ? new ArgumentException(DurableQueue.ErrorMessages.WrongQueue(receipt.Id, other, queueName), nameof(receipt))
             : new LeaseLostException(queueName, receipt.Id);
 
-    public void StoreQueueSettings(WriteContext context, string queueName, QueueOptions options) =>
-        Session(context).ExecuteNonQuery(
-            _sql.StoreQueueSettings,
-            Text(queueName),
-            Int64(QueueSettingsCodec.Milliseconds(options.VisibilityTimeout)),
-            Int32(options.MaxAttempts),
-            NullableInt64(options.MaxMessages),
-            NullableInt64(options.MaxBytes),
-            Text(options.FullMode.ToString()),
-            NullableInt64(options.FullWaitTimeout is { } wait ? QueueSettingsCodec.Milliseconds(wait) : null),
-            Int64(context.Now));
-
     private void Removed(WriteContext context, long queueId, long count = 1)
     {
         if (count > 0)
@@ -464,9 +464,9 @@ internal sealed class PostgresCommands : IMessageCommands
 
     internal static NpgsqlParameter Text(string value) => new NpgsqlParameter<string> { TypedValue = value, NpgsqlDbType = NpgsqlDbType.Text };
 
-    internal static NpgsqlParameter NullableText(string? value) =>
-        new NpgsqlParameter { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
-
     internal static NpgsqlParameter NullableInt64(long? value) =>
         new NpgsqlParameter { Value = value is { } v ? v : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint };
+
+    internal static NpgsqlParameter NullableText(string? value) =>
+        new NpgsqlParameter { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
 }

@@ -93,6 +93,24 @@ internal sealed class PostgresReads : IStoreReader
     public bool QueueExists(string queueName) => (bool)Scalar(_sql.QueueExists, Text(queueName))!;
 
     /// <summary>Returns the counts of a queue (zeros when it does not exist) and the messages that left it through this store.</summary>
+    private Dictionary<string, QueueOptions> AllQueueSettings()
+    {
+        var all = new Dictionary<string, QueueOptions>(StringComparer.Ordinal);
+        using var reader = Reader(_sql.ReadAllQueueSettings);
+        while (reader.Read())
+        {
+            all[reader.GetString(0)] = QueueSettingsCodec.Read(reader, 1);
+        }
+
+        return all;
+    }
+
+    public QueueOptions? QueueSettings(string queueName)
+    {
+        using var reader = Reader(_sql.ReadQueueSettings, Text(queueName));
+        return reader.Read() ? QueueSettingsCodec.Read(reader, 0) : null;
+    }
+
     public QueueStatsRow QueueStatsByName(string queueName)
     {
         using var reader = Reader(_sql.QueueStatsByName, Text(queueName));
@@ -123,24 +141,6 @@ internal sealed class PostgresReads : IStoreReader
             _location, DateTimeOffset.FromUnixTimeMilliseconds(now), SchemaVersion(), bytes, 0, pageSize, bytes / pageSize, 0, "postgresql",
             false, LastMessageId(), queues);
     });
-
-    public QueueOptions? QueueSettings(string queueName)
-    {
-        using var reader = Reader(_sql.ReadQueueSettings, Text(queueName));
-        return reader.Read() ? QueueSettingsCodec.Read(reader, 0) : null;
-    }
-
-    private Dictionary<string, QueueOptions> AllQueueSettings()
-    {
-        var all = new Dictionary<string, QueueOptions>(StringComparer.Ordinal);
-        using var reader = Reader(_sql.ReadAllQueueSettings);
-        while (reader.Read())
-        {
-            all[reader.GetString(0)] = QueueSettingsCodec.Read(reader, 1);
-        }
-
-        return all;
-    }
 
     /// <summary>Checks the queue's invariants and that the per-queue counts add up, in one snapshot.</summary>
     public StoreVerification Verify(long now) => InSnapshot(() =>

@@ -24,16 +24,6 @@ internal sealed class PostgresSql
         WriteSchemaVersion =
             $"INSERT INTO {s}.dq_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value;";
 
-        // Queue settings (schema version 2). $1 name.
-        const string settingsColumns = "visibility_ms, max_attempts, max_messages, max_bytes, full_mode, full_wait_ms";
-        ReadQueueSettings = $"SELECT {settingsColumns} FROM {s}.dq_queue_settings WHERE queue_name = $1;";
-        ReadAllQueueSettings = $"SELECT queue_name, {settingsColumns} FROM {s}.dq_queue_settings;";
-        StoreQueueSettings =
-            $"INSERT INTO {s}.dq_queue_settings (queue_name, {settingsColumns}, stored_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) " +
-            "ON CONFLICT (queue_name) DO UPDATE SET visibility_ms = excluded.visibility_ms, max_attempts = excluded.max_attempts, " +
-            "max_messages = excluded.max_messages, max_bytes = excluded.max_bytes, full_mode = excluded.full_mode, " +
-            "full_wait_ms = excluded.full_wait_ms, stored_at = excluded.stored_at;";
-
         // Queues.
         FindQueue = $"SELECT id FROM {s}.dq_queues WHERE name = $1;";
         CreateQueue = $"INSERT INTO {s}.dq_queues (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id;";
@@ -109,6 +99,19 @@ internal sealed class PostgresSql
         PurgeDeadLetters = $"DELETE FROM {s}.dq_dead_letters WHERE id IN (SELECT id FROM {s}.dq_dead_letters WHERE queue_id = $1 LIMIT $2);";
         DeleteMessage = $"DELETE FROM {s}.dq_messages WHERE id = $1 RETURNING queue_id;";
         DeleteQueueMessage = $"DELETE FROM {s}.dq_messages WHERE id = $1 AND queue_id = $2;";
+
+        // Queue settings (schema version 2). $1 name.
+        ReadQueueSettings =
+            $"SELECT visibility_ms, max_attempts, max_messages, max_bytes, full_mode, full_wait_ms FROM {s}.dq_queue_settings WHERE queue_name = $1;";
+        ReadAllQueueSettings =
+            $"SELECT queue_name, visibility_ms, max_attempts, max_messages, max_bytes, full_mode, full_wait_ms FROM {s}.dq_queue_settings;";
+        // $1 name, $2 visibility ms, $3 max attempts, $4 max messages, $5 max bytes, $6 full mode, $7 full wait ms, $8 now.
+        StoreQueueSettings =
+            $"INSERT INTO {s}.dq_queue_settings(queue_name, visibility_ms, max_attempts, max_messages, max_bytes, full_mode, full_wait_ms, stored_at) " +
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) " +
+            "ON CONFLICT (queue_name) DO UPDATE SET visibility_ms = excluded.visibility_ms, max_attempts = excluded.max_attempts, " +
+            "max_messages = excluded.max_messages, max_bytes = excluded.max_bytes, full_mode = excluded.full_mode, " +
+            "full_wait_ms = excluded.full_wait_ms, stored_at = excluded.stored_at;";
 
         // Dead letters back into their queue. $1 id, $2 queue.
         DeadLetterIds = $"SELECT id FROM {s}.dq_dead_letters WHERE queue_id = $1 AND id > $2 ORDER BY id LIMIT $3;";
@@ -279,12 +282,6 @@ internal sealed class PostgresSql
 
     public string LeaseQueueName { get; }
 
-    public string ReadQueueSettings { get; }
-
-    public string ReadAllQueueSettings { get; }
-
-    public string StoreQueueSettings { get; }
-
     public string LockLease { get; }
 
     public string Nack { get; }
@@ -309,6 +306,14 @@ internal sealed class PostgresSql
 
     /// <summary>Deletes one live message of a queue by id ($1 id, $2 queue).</summary>
     public string DeleteQueueMessage { get; }
+
+    /// <summary>Reads a queue's stored settings ($1 name).</summary>
+    public string ReadQueueSettings { get; }
+
+    public string ReadAllQueueSettings { get; }
+
+    /// <summary>Stores a queue's settings, replacing earlier ones.</summary>
+    public string StoreQueueSettings { get; }
 
     public string DeadLetterIds { get; }
 

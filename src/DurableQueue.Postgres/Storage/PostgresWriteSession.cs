@@ -244,9 +244,14 @@ internal sealed class PostgresWriteSession : IWriteSession
         }
     }
 
-    // PostgreSQL takes no lock at BEGIN (a statement that meets a locked row waits under the server's lock_timeout):
-    // there is no write lock to wait for here, so the deadline of the writer's requests has nothing to bound.
-    public void Begin(long deadline)
+    /// <summary>
+    /// Begins the batch transaction. PostgreSQL takes row locks, not a store-wide write lock, so there is no lock to
+    /// wait for here and the deadline does not apply; a statement that waits on another host's row lock is bounded by
+    /// the server's own timeouts.
+    /// </summary>
+    public void Begin(long deadline) => Begin();
+
+    public void Begin()
     {
         Debug.Assert(_transaction is null, "A batch transaction is already open.");
         _pending.Clear();

@@ -19,8 +19,7 @@ public sealed class PostgresSchemaTests(PostgresClusterFixture fixture)
         await using var command = new NpgsqlCommand(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name LIKE 'dq\\_%';", connection);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = harness.Sql.Schema });
-        // meta, queues, messages, dead letters, writers (version 1); queue settings (version 2).
-        Assert.Equal(6L, await command.ExecuteScalarAsync());
+        Assert.Equal(6L, await command.ExecuteScalarAsync()); // schema 2 added dq_queue_settings
     }
 
     [Fact]
