@@ -53,7 +53,8 @@ public sealed partial class QueueStore
                 return result;
             },
             cancellationToken,
-            alwaysMarksCommit: true);
+            alwaysMarksCommit: true,
+            mayLead: false);
     }
 
     /// <summary>

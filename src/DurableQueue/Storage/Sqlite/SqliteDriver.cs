@@ -33,7 +33,7 @@ internal sealed class SqliteDriver : IStorageDriver
 
     public string Location { get; }
 
-    public DriverCapabilities Capabilities => new(StatementRollback: true, MemoryTier: true, DatabaseQuota: true);
+    public DriverCapabilities Capabilities => new(StatementRollback: true, MemoryTier: true, DatabaseQuota: true, CommitOutcomeKnown: true);
 
     /// <summary>Gets the driver's own statements (the memory tier layers over them).</summary>
     public SqliteCommands Commands => _commands;

@@ -16,6 +16,7 @@ internal sealed class SqliteWriteSession : IWriteSession
     private readonly string _path;
     private readonly TimeSpan _busyTimeout;
     private long _commitMarker = Random.Shared.NextInt64(1, long.MaxValue / 2);
+    private SQLitePCL.sqlite3_stmt? _tryBegin;
 
     public SqliteWriteSession(SqliteConnection connection, string path, TimeSpan busyTimeout, IMessageCommands commands)
     {
@@ -71,6 +72,38 @@ internal sealed class SqliteWriteSession : IWriteSession
                 Thread.Sleep(Random.Shared.Next(1, 1 + Math.Min(100, 5 << Math.Min(attempt++, 5))));
             }
         }
+    }
+
+    public bool TryBegin()
+    {
+        // One attempt without SQLite's busy handler, on a statement of our own: Microsoft.Data.Sqlite's commands retry
+        // a busy statement by themselves for up to CommandTimeout, which is exactly the wait a leading caller must not do.
+        var db = SqliteConnection.Handle;
+        _tryBegin ??= Prepare(Sql.Begin);
+        SQLitePCL.raw.sqlite3_busy_timeout(db, 0);
+        int rc;
+        try
+        {
+            rc = SQLitePCL.raw.sqlite3_step(_tryBegin);
+            SQLitePCL.raw.sqlite3_reset(_tryBegin);
+        }
+        finally
+        {
+            SQLitePCL.raw.sqlite3_busy_timeout(db, BusyTimeoutMs);
+        }
+
+        if (rc == SQLitePCL.raw.SQLITE_DONE)
+        {
+            return true;
+        }
+
+        if ((rc & 0xFF) is SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED)
+        {
+            return false;
+        }
+
+        SqliteException.ThrowExceptionForRC(rc, db);
+        return false;
     }
 
     public void Savepoint(string name) => Exec(SavepointSql(name, 0));
@@ -146,6 +179,15 @@ internal sealed class SqliteWriteSession : IWriteSession
 
     private void Exec(string sql) => Command(sql).ExecuteNonQuery();
 
+    private int BusyTimeoutMs => (int)Math.Min(int.MaxValue, _busyTimeout.TotalMilliseconds);
+
+    private SQLitePCL.sqlite3_stmt Prepare(string sql)
+    {
+        var rc = SQLitePCL.raw.sqlite3_prepare_v2(SqliteConnection.Handle, sql, out var statement);
+        SqliteException.ThrowExceptionForRC(rc, SqliteConnection.Handle);
+        return statement;
+    }
+
     // Savepoint names are the library's own constants (SavepointNames); their statements are built once each.
     private string SavepointSql(string name, int verb)
     {
@@ -166,5 +208,7 @@ internal sealed class SqliteWriteSession : IWriteSession
         }
 
         _commands.Clear();
+        _tryBegin?.Dispose();
+        _tryBegin = null;
     }
 }
