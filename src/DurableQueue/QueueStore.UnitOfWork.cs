@@ -50,6 +50,8 @@ public sealed partial class QueueStore
                     throw new LeaseLostException(lost.Message, lost);
                 }
 
+                // The app's SQL may have changed leases: the next batch looks for expired last attempts again.
+                context.AfterCommit(_sweeper.Forget);
                 return result;
             },
             cancellationToken,

@@ -102,6 +102,14 @@ internal interface IWriteSession : IDisposable
     /// <summary>Gets a value indicating whether the batch transaction is still open (an I/O error may have ended it).</summary>
     bool TransactionActive { get; }
 
+    /// <summary>
+    /// Returns whether another connection (another process or host) may have committed since the previous call (the
+    /// first call returns true). The writer asks at most once per batch, inside its transaction, and only where the
+    /// answer saves work (the memory tier's cache, the final-lease sweep). SQLite: <c>PRAGMA data_version</c>, which
+    /// changes only for other connections' commits; a backend that cannot tell cheaply returns true.
+    /// </summary>
+    bool ForeignCommitsSinceLastCheck();
+
     /// <summary>Gets a counter of row changes made on this connection (only differences are meaningful), or -1 when the backend cannot tell.</summary>
     long ChangeCount { get; }
 

@@ -17,6 +17,8 @@ internal sealed class SqliteWriteSession : IWriteSession
     private readonly TimeSpan _busyTimeout;
     private long _commitMarker = Random.Shared.NextInt64(1, long.MaxValue / 2);
     private SQLitePCL.sqlite3_stmt? _tryBegin;
+    private SQLitePCL.sqlite3_stmt? _dataVersion;
+    private long _lastDataVersion = -1;
 
     public SqliteWriteSession(SqliteConnection connection, string path, TimeSpan busyTimeout, IMessageCommands commands)
     {
@@ -104,6 +106,25 @@ internal sealed class SqliteWriteSession : IWriteSession
 
         SqliteException.ThrowExceptionForRC(rc, db);
         return false;
+    }
+
+    public bool ForeignCommitsSinceLastCheck()
+    {
+        // A statement of our own: this runs in most batches, and Microsoft.Data.Sqlite's reader costs more than the pragma.
+        var db = SqliteConnection.Handle;
+        _dataVersion ??= Prepare(Sql.DataVersion);
+        var rc = SQLitePCL.raw.sqlite3_step(_dataVersion);
+        if (rc != SQLitePCL.raw.SQLITE_ROW)
+        {
+            SQLitePCL.raw.sqlite3_reset(_dataVersion);
+            SqliteException.ThrowExceptionForRC(rc, db);
+        }
+
+        var version = SQLitePCL.raw.sqlite3_column_int64(_dataVersion, 0);
+        SQLitePCL.raw.sqlite3_reset(_dataVersion);
+        var changed = version != _lastDataVersion;
+        _lastDataVersion = version;
+        return changed;
     }
 
     public void Savepoint(string name) => Exec(SavepointSql(name, 0));
@@ -210,5 +231,7 @@ internal sealed class SqliteWriteSession : IWriteSession
         _commands.Clear();
         _tryBegin?.Dispose();
         _tryBegin = null;
+        _dataVersion?.Dispose();
+        _dataVersion = null;
     }
 }
