@@ -142,7 +142,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
             }
         }
 
-        if (version < SchemaMigrator.LatestVersion)
+        if (version == 0 || SchemaMigrator.NeedsMigration(connection, version))
         {
             SchemaMigrator.Migrate(connection, path);
         }

@@ -12,6 +12,8 @@ namespace DurableQueue.Storage.Sqlite;
 /// </summary>
 internal sealed class SqliteCommands : IMessageCommands
 {
+    private static readonly byte[] s_emptyBody = [];
+
     private readonly long _enqueuePageLimit;
     private readonly Func<StorageFullException>? _quotaReached;
 
@@ -31,6 +33,8 @@ internal sealed class SqliteCommands : IMessageCommands
 
     public MessageId Enqueue(WriteContext context, long queueId, in PendingMessage message, out bool inserted)
     {
+        // A large body is written once to dq_bodies; the row, which every lease rewrites, holds its size only.
+        var inRow = message.BodyInRow;
         var command = context.Command(Sql.Insert)
             .Bind("@queue", queueId)
             .Bind("@priority", message.Priority)
@@ -39,9 +43,15 @@ internal sealed class SqliteCommands : IMessageCommands
             .Bind("@maxAttempts", message.MaxAttempts)
             .Bind("@dedup", message.DedupKey)
             .Bind("@headers", message.Headers)
-            .Bind("@body", message.Body);
+            .Bind("@body", inRow ? message.Body : s_emptyBody)
+            .Bind("@bodySize", inRow ? null : message.Body.Length);
         if (command.ExecuteScalar() is long id)
         {
+            if (!inRow)
+            {
+                context.Command(Sql.InsertBody).Bind("@id", id).Bind("@body", message.Body).ExecuteNonQuery();
+            }
+
             inserted = true;
             return new MessageId(id);
         }
@@ -105,11 +115,12 @@ internal sealed class SqliteCommands : IMessageCommands
             return null;
         }
 
-        // RETURNING: priority, enqueued_at, attempts, max_attempts, last_error[, headers, body]
+        // RETURNING: priority, enqueued_at, attempts, max_attempts, last_error[, headers, body, body_size]
+        var body = fromMemory ? cached!.Body! : reader.IsDBNull(7) ? reader.GetFieldValue<byte[]>(6) : BodyApart(context, id);
         return new QueueMessage(
             queueName,
             new MessageReceipt(new MessageId(id), token),
-            fromMemory ? cached!.Body : reader.GetFieldValue<byte[]>(6),
+            body,
             HeaderCodec.Decode(fromMemory ? cached!.Headers : reader.IsDBNull(5) ? null : reader.GetString(5)),
             reader.GetInt32(0),
             reader.GetInt32(2),
@@ -118,6 +129,10 @@ internal sealed class SqliteCommands : IMessageCommands
             DateTimeOffset.FromUnixTimeMilliseconds(until),
             reader.IsDBNull(4) ? null : reader.GetString(4));
     }
+
+    /// <summary>Reads a body kept apart from its row (written once at enqueue; the lease did not touch it).</summary>
+    private static byte[] BodyApart(WriteContext context, long id) =>
+        (byte[])context.Command(Sql.SelectBody).Bind("@id", id).ExecuteScalar()!;
 
     public void Ack(WriteContext context, string queueName, MessageReceipt receipt)
     {
