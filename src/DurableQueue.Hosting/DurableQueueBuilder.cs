@@ -29,6 +29,21 @@ public sealed class DurableQueueBuilder
     /// <summary>Gets the service collection.</summary>
     public IServiceCollection Services { get; }
 
+    /// <summary>
+    /// Opens the store with <paramref name="open"/> instead of the SQLite file at <see cref="DurableQueueOptions.Path"/>:
+    /// how a backend package (PostgreSQL's <c>UsePostgres</c>) plugs in. Handlers, jobs, schedules, telemetry and the
+    /// health check work the same on any store.
+    /// </summary>
+    /// <param name="open">Opens the store, given the services and the store options the hosting layer derived from <see cref="DurableQueueOptions"/>.</param>
+    /// <returns>This builder.</returns>
+    public DurableQueueBuilder UseStore(Func<IServiceProvider, QueueStoreOptions, QueueStore> open)
+    {
+        ArgumentNullException.ThrowIfNull(open);
+        Services.RemoveAll<StoreOpener>();
+        Services.AddSingleton(new StoreOpener(open));
+        return this;
+    }
+
     /// <summary>Registers a handler of raw messages for a queue, and a worker that runs it.</summary>
     /// <typeparam name="THandler">The handler type; resolved from a new DI scope for each message.</typeparam>
     /// <param name="queueName">The queue name.</param>

@@ -10,8 +10,10 @@ namespace DurableQueue.Hosting;
 public sealed class DurableQueueOptions
 {
     /// <summary>Gets or sets the path of the database file; it is created if it does not exist.</summary>
-    /// <value>The default value is <see langword="null"/>; a path is required.</value>
-    [Required]
+    /// <value>
+    /// The default value is <see langword="null"/>; a path is required unless the store comes from another backend
+    /// (<see cref="DurableQueueBuilder.UseStore"/>, or the PostgreSQL package's <c>UsePostgres</c>).
+    /// </value>
     public string? Path { get; set; }
 
     /// <summary>Gets or sets what a completed commit survives.</summary>

@@ -50,18 +50,20 @@ public static class DurableQueueServiceCollectionExtensions
         }
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DurableQueueOptions>, DurableQueueOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DurableQueueOptions>, StoreLocationValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<QueueHandlerOptions>, QueueHandlerOptionsValidator>());
 
         services.TryAddSingleton(static sp =>
         {
             var options = sp.GetRequiredService<IOptions<DurableQueueOptions>>().Value;
-            var store = QueueStore.Open(options.Path!, new QueueStoreOptions
+            var storeOptions = new QueueStoreOptions
             {
                 Durability = options.Durability,
                 TimeProvider = options.TimeProvider ?? sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 PollInterval = options.PollInterval,
                 BusyTimeout = options.BusyTimeout,
-            });
+            };
+            var store = sp.GetService<StoreOpener>() is { } opener ? opener.Open(sp, storeOptions) : QueueStore.Open(options.Path!, storeOptions);
 
             // Fix each handled queue's options first, so that any later GetQueue(name) (the app's, a worker's) shares them.
             var handlerOptions = sp.GetRequiredService<IOptionsMonitor<QueueHandlerOptions>>();

@@ -70,7 +70,7 @@ public sealed partial class MessageQueue
         return await _store.WriteAsync(
             context =>
             {
-                var requeued = RequeueWithinCapacity(context, context.QueueId(Name), id.Value); // back pressure
+                var requeued = _state.Admission.Requeue(context, _state, context.QueueId(Name), id.Value);
                 if (requeued)
                 {
                     context.AfterCommit(_state.Arrivals.Pulse);

@@ -20,7 +20,7 @@ public sealed partial class MessageQueue
                 var ids = context.Commands.DeadLetterIds(context, queueId, 0, Defaults.PurgeChunk);
                 foreach (var id in ids)
                 {
-                    RequeueWithinCapacity(context, queueId, id); // back pressure
+                    _state.Admission.Requeue(context, _state, queueId, id);
                 }
 
                 if (ids.Count > 0)

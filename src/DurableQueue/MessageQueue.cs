@@ -85,7 +85,11 @@ public sealed partial class MessageQueue
     public ValueTask<MessageId> EnqueueAsync(ReadOnlyMemory<byte> body, EnqueueOptions? options = null, CancellationToken cancellationToken = default)
     {
         var message = PendingMessage.Create(body, options, _state.Options.MaxAttempts, _store.Options.MaxMessageBytes);
-        if (UsesBackPressurePath) { return EnqueueOneBoundedAsync(message, cancellationToken); } // back pressure
+        if (UsesBackPressurePath)
+        {
+            return EnqueueOneBoundedAsync(message, cancellationToken);
+        }
+
         return _store.WriteAsync(
             context =>
             {
@@ -126,7 +130,11 @@ public sealed partial class MessageQueue
             throw new ArgumentException(ErrorMessages.EmptyBatch, nameof(messages));
         }
 
-        if (UsesBackPressurePath) { return EnqueueBatchBoundedAsync(pending, cancellationToken); } // back pressure
+        if (UsesBackPressurePath)
+        {
+            return EnqueueBatchBoundedAsync(pending, cancellationToken);
+        }
+
         return _store.WriteAsync<IReadOnlyList<MessageId>>(
             context =>
             {

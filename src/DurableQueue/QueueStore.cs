@@ -164,13 +164,13 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         QueueState state;
         if (options is null)
         {
-            state = _queues.GetOrAdd(name, static n => new QueueState(n, new QueueOptions()));
+            state = StateOf(name);
         }
         else
         {
             var copy = options.Clone();
             copy.Validate();
-            state = _queues.GetOrAdd(name, static (n, o) => new QueueState(n, o), copy);
+            state = _queues.GetOrAdd(name, static (n, s) => QueueState.Create(n, s.copy, s.store), (copy, store: this));
             if (!state.Options.SameAs(copy))
             {
                 throw new InvalidOperationException(ErrorMessages.QueueOptionsConflict(name));
@@ -187,7 +187,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     public ValueTask<IReadOnlyList<string>> GetQueueNamesAsync(CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyList<string>>(static r => r.QueueNames(), cancellationToken);
 
-    internal QueueState StateOf(string name) => _queues.GetOrAdd(name, static n => new QueueState(n, new QueueOptions()));
+    internal QueueState StateOf(string name) => _queues.GetOrAdd(name, static (n, store) => QueueState.Create(n, new QueueOptions(), store), this);
 
     internal bool TryGetState(string name, out QueueState? state) => _queues.TryGetValue(name, out state);
 

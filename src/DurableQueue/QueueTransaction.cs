@@ -54,7 +54,7 @@ public sealed class QueueTransaction
         ThrowIfInactive();
         var state = _store.StateOf(queueName);
         var message = PendingMessage.Create(body, options, state.Options.MaxAttempts, _store.Options.MaxMessageBytes);
-        var id = _store.EnqueueInTransaction(_context, state, _context.QueueId(queueName), message); // back pressure
+        var id = state.Admission.EnqueueInTransaction(_context, state, _context.QueueId(queueName), message);
         _context.AfterCommit(state.Arrivals.Pulse);
         return id;
     }

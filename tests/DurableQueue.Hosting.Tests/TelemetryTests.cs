@@ -156,6 +156,25 @@ public sealed class OptionsTests : IDisposable
     }
 
     [Fact]
+    public async Task Start_UseStore_NeedsNoPath_AndOpensThroughIt()
+    {
+        var opened = 0;
+        using var host = new HostBuilder()
+            .ConfigureServices(s => s.AddDurableQueue().UseStore((_, options) =>
+            {
+                opened++;
+                return QueueStore.Open(_db.Path, options);
+            }))
+            .Build();
+        await host.StartAsync();
+        var store = host.Services.GetRequiredService<QueueStore>();
+        await store.GetQueue("work").EnqueueAsync("x");
+        Assert.Equal(1, opened);
+        Assert.Equal(System.IO.Path.GetFullPath(_db.Path), store.Path);
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task Start_InvalidHandlerOptions_FailsValidation()
     {
         using var host = TestHost.Build(_db.Path, TempDb.NewClock(), b => b.AddHandler<RawHandler>("work", o => o.Concurrency = 0), services: s => s.AddSingleton(new Probe()));

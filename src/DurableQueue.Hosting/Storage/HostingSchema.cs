@@ -1,34 +1,39 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Reflection;
-using Microsoft.Data.Sqlite;
 
 namespace DurableQueue.Hosting.Storage;
 
 /// <summary>
-/// Applies the hosting layer's embedded migrations (<c>Storage/Migrations/NNNN_*.sql</c>) inside a unit of work of the
-/// core store, so that several processes opening the file at once migrate it once. The version lives in the core's
-/// <c>dq_meta</c> table under its own key.
+/// Applies the hosting layer's embedded migrations (<c>Storage/Migrations/NNNN_*.sql</c> for SQLite,
+/// <c>Storage/Migrations/Postgres/NNNN_*.sql</c> for PostgreSQL) inside a unit of work of the core store, so that
+/// several processes opening the store at once migrate it once. The version lives in the core's <c>dq_meta</c> table
+/// under its own key.
 /// </summary>
 internal static class HostingSchema
 {
-    private const string Prefix = "DurableQueue.Hosting.Migrations.";
-    private static readonly (int Version, string Name)[] s_migrations = Load();
+    private const string SqlitePrefix = "DurableQueue.Hosting.Migrations.";
+    private const string PostgresPrefix = "DurableQueue.Hosting.Migrations.Postgres.";
+    private static readonly (int Version, string Name)[] s_sqlite = Load(SqlitePrefix);
+    private static readonly (int Version, string Name)[] s_postgres = Load(PostgresPrefix);
 
-    public static int LatestVersion => s_migrations[^1].Version;
+    public static int LatestVersion => s_sqlite[^1].Version;
 
-    public static ValueTask MigrateAsync(QueueStore store, CancellationToken cancellationToken) =>
-        store.ExecuteAsync(tx => Migrate(tx.Connection, store.Path), cancellationToken);
-
-    private static void Migrate(DbConnection connection, string path)
+    public static ValueTask MigrateAsync(QueueStore store, CancellationToken cancellationToken)
     {
-        var current = connection.Scalar(JobSql.ReadVersion) is long v ? v : 0;
-        if (current > LatestVersion)
+        var migrations = store.Driver.Kind == DurableQueue.Storage.Driver.StorageKind.Postgres ? s_postgres : s_sqlite;
+        return store.ExecuteAsync(tx => Migrate(tx.Connection, store.Path, migrations), cancellationToken);
+    }
+
+    private static void Migrate(DbConnection connection, string path, (int Version, string Name)[] migrations)
+    {
+        var current = connection.Scalar(JobSql.ReadVersion) is { } v ? Convert.ToInt64(v, CultureInfo.InvariantCulture) : 0;
+        if (current > migrations[^1].Version)
         {
-            throw new StoreFileException(path, StoreFileProblem.NewerSchema, HostingErrors.NewerHostingSchema(path, current, LatestVersion));
+            throw new StoreFileException(path, StoreFileProblem.NewerSchema, HostingErrors.NewerHostingSchema(path, current, migrations[^1].Version));
         }
 
-        foreach (var (version, name) in s_migrations)
+        foreach (var (version, name) in migrations)
         {
             if (version > current)
             {
@@ -38,11 +43,12 @@ internal static class HostingSchema
         }
     }
 
-    private static (int, string)[] Load()
+    private static (int, string)[] Load(string prefix)
     {
         var names = typeof(HostingSchema).Assembly.GetManifestResourceNames()
-            .Where(n => n.StartsWith(Prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
-            .Select(n => (int.Parse(n.AsSpan(Prefix.Length, 4), NumberStyles.None, CultureInfo.InvariantCulture), n))
+            .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal)
+                && char.IsAsciiDigit(n[prefix.Length]))
+            .Select(n => (int.Parse(n.AsSpan(prefix.Length, 4), NumberStyles.None, CultureInfo.InvariantCulture), n))
             .OrderBy(m => m.Item1)
             .ToArray();
         if (names.Length == 0 || names.Select((m, i) => m.Item1 != i + 1).Any(gap => gap))

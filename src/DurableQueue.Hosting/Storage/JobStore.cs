@@ -1,7 +1,6 @@
 using System.Data.Common;
 using System.Collections.Concurrent;
 using DurableQueue.Hosting.Diagnostics;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
 namespace DurableQueue.Hosting.Storage;
@@ -18,8 +17,6 @@ internal sealed class JobStore : IDisposable
     private readonly ConcurrentDictionary<long, TaskCompletionSource> _waiters = new();
     private readonly IOptionsMonitor<QueueHandlerOptions> _handlerOptions;
     private readonly HandlerCatalog _catalog;
-    private readonly string _readerConnectionString;
-    private readonly string _busyPragma;
 
     public JobStore(QueueStore store, IOptions<DurableQueueOptions> options, IOptionsMonitor<QueueHandlerOptions> handlerOptions, HandlerCatalog catalog)
     {
@@ -28,13 +25,6 @@ internal sealed class JobStore : IDisposable
         _handlerOptions = handlerOptions;
         _catalog = catalog;
         _ready = new Lazy<Task>(() => HostingSchema.MigrateAsync(store, CancellationToken.None).AsTask());
-        _readerConnectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = store.Path,
-            Mode = SqliteOpenMode.ReadWrite,
-            Pooling = true,
-        }.ToString();
-        _busyPragma = FormattableString.Invariant($"PRAGMA busy_timeout = {(long)Options.BusyTimeout.TotalMilliseconds};");
     }
 
     public QueueStore Store { get; }
@@ -260,13 +250,8 @@ internal sealed class JobStore : IDisposable
 
     private static long? Nullable(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
 
-    private T Read<T>(Func<SqliteConnection, T> read)
-    {
-        using var connection = new SqliteConnection(_readerConnectionString);
-        connection.Open();
-        connection.Execute(_busyPragma);
-        return read(connection);
-    }
+    // The store's own reader connections: the same file (or database and schema), busy timeout and error mapping.
+    private T Read<T>(Func<DbConnection, T> read) => Store.Driver.ReadConnection(read);
 
     private static DateTimeOffset? FromMs(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
 
@@ -274,8 +259,7 @@ internal sealed class JobStore : IDisposable
 
     public void Dispose()
     {
-        using var connection = new SqliteConnection(_readerConnectionString);
-        SqliteConnection.ClearPool(connection);
+        // The readers are the store's: it clears its pool when it closes.
     }
 
     private sealed record JobRow(

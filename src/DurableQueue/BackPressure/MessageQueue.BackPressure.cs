@@ -77,7 +77,7 @@ public sealed partial class MessageQueue
     }
 
     /// <summary>Gets a value indicating whether enqueues take the back-pressure path: the queue is bounded, or the store has a quota.</summary>
-    private bool UsesBackPressurePath => _state.Options.IsBounded || _store.HasDatabaseQuota;
+    private bool UsesBackPressurePath => !_state.Admission.Unlimited;
 
     private PendingMessage[] PendingBatch(IEnumerable<OutgoingMessage> messages)
     {
@@ -111,13 +111,12 @@ public sealed partial class MessageQueue
     /// </summary>
     private async ValueTask<MessageId[]?> EnqueueBoundedAsync(PendingMessage[] pending, bool throwWhenFull, CancellationToken cancellationToken)
     {
-        if (!_state.Options.IsBounded)
+        if (_state.Admission.Capacity is not { } capacity)
         {
             return await _store.WriteAsync(c => InsertAll(c, pending), cancellationToken).ConfigureAwait(false);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var capacity = _store.CapacityOf(_state);
         var wait = throwWhenFull && _state.Options.FullMode == QueueFullMode.Wait;
         var waiter = wait ? new Waiter() : null;
         var clock = _store.Clock;
@@ -214,24 +213,5 @@ public sealed partial class MessageQueue
         var id = Admission.InsertWithinQuota(context, queueId, message);
         context.AfterCommit(_state.Arrivals.Pulse);
         return id;
-    }
-
-    /// <summary>Registers the wake-up of producers waiting for room, to run if this batch commits (back pressure hook).</summary>
-    /// <summary>Requeues a dead letter only if the queue has room; never waits, never drops (back pressure hook).</summary>
-    private bool RequeueWithinCapacity(WriteContext context, long queueId, long id)
-    {
-        if (!_state.Options.IsBounded)
-        {
-            return context.Commands.RequeueDeadLetter(context, queueId, id);
-        }
-
-        var capacity = _store.CapacityOf(_state);
-        if (Admission.Guard(context, capacity, queueId, () => context.Commands.RequeueDeadLetter(context, queueId, id), out var wrote) is { } full)
-        {
-            capacity.CountRejected();
-            throw full.ToException(Name);
-        }
-
-        return wrote;
     }
 }

@@ -30,41 +30,6 @@ public sealed partial class QueueStore
         }
     }
 
-    /// <summary>The enqueue of a unit of work: checked against the queue's bounds, never waiting (back pressure hook).</summary>
-    internal MessageId EnqueueInTransaction(WriteContext context, QueueState state, long queueId, PendingMessage message)
-    {
-        if (!state.Options.IsBounded && !HasDatabaseQuota)
-        {
-            return context.Commands.Enqueue(context, queueId, message, out _);
-        }
-
-        if (!state.Options.IsBounded)
-        {
-            context.Session.Savepoint(Storage.Driver.SavepointNames.Admission);
-            try
-            {
-                var id = Admission.InsertWithinQuota(context, queueId, message);
-                context.Session.ReleaseSavepoint(Storage.Driver.SavepointNames.Admission);
-                return id;
-            }
-            catch
-            {
-                Admission.UndoSavepoint(context);
-                throw;
-            }
-        }
-
-        var capacity = CapacityOf(state);
-        var result = Admission.Admit(context, capacity, queueId, [message], Admission.InsertWithinQuota, waiter: null, ReportDropped);
-        if (!result.Admitted)
-        {
-            capacity.CountRejected();
-            throw result.ToException(state.Name, result.Limit == QueueLimit.MaxBytes ? message.Body.Length : 1);
-        }
-
-        return result.Ids![0];
-    }
-
     internal void ReportDropped(CapacityState capacity, List<long> ids)
     {
         capacity.CountDropped(ids.Count);

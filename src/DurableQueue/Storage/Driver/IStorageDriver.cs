@@ -24,11 +24,21 @@ internal interface IStorageDriver : IDisposable
     /// <summary>Gets what the backend can do beyond the common contract.</summary>
     DriverCapabilities Capabilities { get; }
 
+    /// <summary>Gets the SQL dialect of the backend, for layers above the core that keep tables of their own (the hosting package's jobs).</summary>
+    StorageKind Kind { get; }
+
     /// <summary>Opens the store's one write session (connection + transaction control + statements).</summary>
     IWriteSession OpenWriteSession();
 
     /// <summary>Runs a read on a short-lived reader connection (or a pooled one) and returns its result.</summary>
     T Read<T>(Func<IStoreReader, T> read);
+
+    /// <summary>
+    /// Runs SQL of a layer above the core (the hosting package's job tables) on a reader connection. The connection
+    /// resolves unqualified <c>dq_</c> table names to the store's tables (PostgreSQL: the store's schema is first on
+    /// the search path), exactly as the write session's <see cref="IWriteSession.Connection"/> does.
+    /// </summary>
+    T ReadConnection<T>(Func<DbConnection, T> read);
 
     /// <summary>
     /// Starts noticing commits made by other connections (other processes or hosts) and calls
@@ -48,6 +58,16 @@ internal interface IStorageDriver : IDisposable
 
     /// <summary>Called once when the store closes, after the writer stopped: final checkpoint, pools cleared.</summary>
     void Close(IWriteSession session);
+}
+
+/// <summary>The SQL dialect of a backend.</summary>
+internal enum StorageKind
+{
+    /// <summary>A SQLite database file.</summary>
+    Sqlite,
+
+    /// <summary>A PostgreSQL database.</summary>
+    Postgres,
 }
 
 /// <summary>What a backend supports beyond the common contract.</summary>

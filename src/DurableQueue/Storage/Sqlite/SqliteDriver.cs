@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics;
 using DurableQueue.Storage.Driver;
 using Microsoft.Data.Sqlite;
@@ -35,6 +36,8 @@ internal sealed class SqliteDriver : IStorageDriver
 
     public DriverCapabilities Capabilities => new(StatementRollback: true, MemoryTier: true, DatabaseQuota: true, CommitOutcomeKnown: true);
 
+    public StorageKind Kind => StorageKind.Sqlite;
+
     /// <summary>Gets the driver's own statements (the memory tier layers over them).</summary>
     public SqliteCommands Commands => _commands;
 
@@ -46,6 +49,19 @@ internal sealed class SqliteDriver : IStorageDriver
         {
             using var connection = _connections.OpenReader();
             return read(new SqliteReader(connection, Location));
+        }
+        catch (SqliteException ex)
+        {
+            throw MapError(ex);
+        }
+    }
+
+    public T ReadConnection<T>(Func<DbConnection, T> read)
+    {
+        try
+        {
+            using var connection = _connections.OpenReader();
+            return read(connection);
         }
         catch (SqliteException ex)
         {
