@@ -115,9 +115,13 @@ internal interface IWriteSession : IDisposable
     /// Begins the batch transaction if that needs no wait, and returns true; returns false, with nothing begun, when
     /// another connection holds the write lock. A caller that leads a commit on its own thread uses it, so that it never
     /// blocks in the busy wait (the writer thread waits instead). A backend whose BEGIN never waits returns <c>Begin()</c>'s
-    /// outcome: true, or the exception.
+    /// outcome: true, or the exception (the default).
     /// </summary>
-    bool TryBegin();
+    bool TryBegin()
+    {
+        Begin();
+        return true;
+    }
 
     /// <summary>Gets a value indicating whether the batch transaction is still open (an I/O error may have ended it).</summary>
     bool TransactionActive { get; }
@@ -126,9 +130,9 @@ internal interface IWriteSession : IDisposable
     /// Returns whether another connection (another process or host) may have committed since the previous call (the
     /// first call returns true). The writer asks at most once per batch, inside its transaction, and only where the
     /// answer saves work (the memory tier's cache, the final-lease sweep). SQLite: <c>PRAGMA data_version</c>, which
-    /// changes only for other connections' commits; a backend that cannot tell cheaply returns true.
+    /// changes only for other connections' commits; a backend that cannot tell cheaply returns true (the default).
     /// </summary>
-    bool ForeignCommitsSinceLastCheck();
+    bool ForeignCommitsSinceLastCheck() => true;
 
     /// <summary>Gets a counter of row changes made on this connection (only differences are meaningful), or -1 when the backend cannot tell.</summary>
     long ChangeCount { get; }
