@@ -31,6 +31,7 @@ internal static partial class Sql
     public const string QueueNames = "SELECT name FROM dq_queues ORDER BY name;";
 
     // @body is the body, or an empty one with @bodySize set when the body goes to dq_bodies (InsertBody, right after).
+    // Bound by position (1 = @queue ... 9 = @bodySize, in order of first appearance) by SqliteCommands.Enqueue.
     public const string Insert =
         "INSERT INTO dq_messages(queue_id, priority, visible_at, enqueued_at, attempts, max_attempts, dedup_key, headers, body, body_size) " +
         "VALUES (@queue, @priority, @visible, @now, 0, @maxAttempts, @dedup, @headers, @body, @bodySize) " +
@@ -47,7 +48,8 @@ internal static partial class Sql
         "SELECT id FROM dq_messages WHERE queue_id = @queue AND " + Priorities + " AND visible_at <= @now " +
         "ORDER BY priority, visible_at, id LIMIT @limit;";
 
-    // Guarded: a row that someone else leased since it was chosen is skipped.
+    // Guarded: a row that someone else leased since it was chosen is skipped. Bound by position (@token, @until, @id,
+    // @now) by SqliteCommands.Lease, as LeaseSlim; Ack by position too (@id, @token).
     public const string Lease =
         "UPDATE dq_messages SET lease_token = @token, visible_at = @until, attempts = attempts + 1 " +
         "WHERE id = @id AND visible_at <= @now " +

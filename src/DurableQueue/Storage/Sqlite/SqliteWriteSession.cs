@@ -16,6 +16,7 @@ internal sealed class SqliteWriteSession : IWriteSession
     private readonly string _path;
     private readonly TimeSpan _busyTimeout;
     private long _commitMarker = Random.Shared.NextInt64(1, long.MaxValue / 2);
+    private readonly Dictionary<string, SQLitePCL.sqlite3_stmt> _statements = new(StringComparer.Ordinal);
     private SQLitePCL.sqlite3_stmt? _tryBegin;
     private SQLitePCL.sqlite3_stmt? _dataVersion;
     private long _lastDataVersion = -1;
@@ -76,6 +77,22 @@ internal sealed class SqliteWriteSession : IWriteSession
         }
     }
 
+    /// <summary>
+    /// Returns a statement prepared once on the writer connection, for the hottest statements of single requests:
+    /// binding through SQLitePCL directly costs a fraction of Microsoft.Data.Sqlite's per-execution reader and
+    /// parameter machinery. Use it with <see cref="RawStatement"/>'s helpers; it is reset after every use.
+    /// </summary>
+    public SQLitePCL.sqlite3_stmt Statement(string sql)
+    {
+        if (!_statements.TryGetValue(sql, out var statement))
+        {
+            statement = Prepare(sql);
+            _statements.Add(sql, statement);
+        }
+
+        return statement;
+    }
+
     public bool TryBegin()
     {
         // One attempt without SQLite's busy handler, on a statement of our own: Microsoft.Data.Sqlite's commands retry
@@ -127,14 +144,14 @@ internal sealed class SqliteWriteSession : IWriteSession
         return changed;
     }
 
-    public void Savepoint(string name) => Exec(SavepointSql(name, 0));
+    public void Savepoint(string name) => ExecRaw(SavepointSql(name, 0));
 
-    public void ReleaseSavepoint(string name) => Exec(SavepointSql(name, 1));
+    public void ReleaseSavepoint(string name) => ExecRaw(SavepointSql(name, 1));
 
     public void RollbackToSavepoint(string name)
     {
-        Exec(SavepointSql(name, 2));
-        Exec(SavepointSql(name, 1));
+        ExecRaw(SavepointSql(name, 2));
+        ExecRaw(SavepointSql(name, 1));
     }
 
     public void Commit(bool mark)
@@ -148,7 +165,7 @@ internal sealed class SqliteWriteSession : IWriteSession
 
         try
         {
-            Exec(Sql.Commit);
+            ExecRaw(Sql.Commit);
         }
         catch (Exception ex) when (marker != 0 && CommitLanded(marker))
         {
@@ -200,6 +217,20 @@ internal sealed class SqliteWriteSession : IWriteSession
 
     private void Exec(string sql) => Command(sql).ExecuteNonQuery();
 
+    /// <summary>Runs a statement without parameters or rows (transaction control) on a statement prepared once.</summary>
+    private void ExecRaw(string sql)
+    {
+        var statement = Statement(sql);
+        try
+        {
+            RawStatement.Step(statement);
+        }
+        finally
+        {
+            RawStatement.Reset(statement);
+        }
+    }
+
     private int BusyTimeoutMs => (int)Math.Min(int.MaxValue, _busyTimeout.TotalMilliseconds);
 
     private SQLitePCL.sqlite3_stmt Prepare(string sql)
@@ -229,6 +260,12 @@ internal sealed class SqliteWriteSession : IWriteSession
         }
 
         _commands.Clear();
+        foreach (var statement in _statements.Values)
+        {
+            statement.Dispose();
+        }
+
+        _statements.Clear();
         _tryBegin?.Dispose();
         _tryBegin = null;
         _dataVersion?.Dispose();
