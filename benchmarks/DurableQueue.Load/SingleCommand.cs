@@ -146,7 +146,7 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
             }
 
             var drain = PhaseResult.From(drained, Stopwatch.GetTimestamp() - started, ticks);
-            return new SingleResult("DurableQueue", durability.ToString(), round, enqueue, drain, store.Writer.Commits);
+            return new SingleResult("DurableQueue", durability.ToString(), round, enqueue, drain, store.Writer.Commits, store.Writer.InlineCommits);
         }
         finally
         {
@@ -189,7 +189,7 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
             }
 
             var drain = PhaseResult.From(drained, Stopwatch.GetTimestamp() - started, ticks);
-            return new SingleResult("RawSqlite", durability.ToString(), round, enqueue, drain, raw.Commits);
+            return new SingleResult("RawSqlite", durability.ToString(), round, enqueue, drain, raw.Commits, 0);
         }
         finally
         {
@@ -199,7 +199,8 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
     }
 }
 
-public sealed record SingleResult(string Kind, string Durability, int Round, PhaseResult Enqueue, PhaseResult ReceiveAck, long Commits)
+/// <param name="InlineCommits">Commits a caller led on its own thread (no hand-off to the writer thread).</param>
+public sealed record SingleResult(string Kind, string Durability, int Round, PhaseResult Enqueue, PhaseResult ReceiveAck, long Commits, long InlineCommits)
 {
     public PhaseResult Phase(string name) => name == "enqueue" ? Enqueue : ReceiveAck;
 }
