@@ -26,6 +26,10 @@ public sealed class SingleSettings : CommonSettings
     [DefaultValue(3)]
     public int Repeat { get; set; }
 
+    [CommandOption("--counters")]
+    [Description("Also run raw SQLite with the queue's per-queue counter triggers (a diagnostic baseline: what that bookkeeping costs).")]
+    public bool Counters { get; set; }
+
     [CommandOption("-o|--json")]
     [DefaultValue("single-result.json")]
     public string Json { get; set; } = "single-result.json";
@@ -54,12 +58,18 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
                 results.Add(await RunQueueAsync(settings, durability, round));
                 AnsiConsole.MarkupLineInterpolated($"[grey]{durability} round {round}/{settings.Repeat}: raw SQLite...[/]");
                 results.Add(await Task.Factory.StartNew(
-                    () => RunRaw(settings, durability, round), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+                    () => RunRaw(settings, durability, round, counters: false), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+                if (settings.Counters)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[grey]{durability} round {round}/{settings.Repeat}: raw SQLite + counters...[/]");
+                    results.Add(await Task.Factory.StartNew(
+                        () => RunRaw(settings, durability, round, counters: true), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+                }
             }
         }
 
         var table = new Table().Border(TableBorder.Rounded);
-        foreach (var column in new[] { "Durability", "Phase", "DurableQueue msg/s", "Raw msg/s", "Ratio (median of rounds)", "Ratios", "Queue p50 / p99 µs", "Raw p50 / p99 µs" })
+        foreach (var column in new[] { "Durability", "Phase", "DurableQueue msg/s", "Raw msg/s", "Ratio (median of rounds)", "Ratios", "Queue p50 / p99 µs", "Raw p50 / p99 µs", "Raw + counters p50 µs" })
         {
             table.AddColumn(new TableColumn(column).RightAligned());
         }
@@ -72,6 +82,7 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
                 var queue = results.Where(r => r.Kind == "DurableQueue" && r.Durability == durability.ToString()).Select(r => r.Phase(phase)).ToArray();
                 var raw = results.Where(r => r.Kind == "RawSqlite" && r.Durability == durability.ToString()).Select(r => r.Phase(phase)).ToArray();
                 var ratios = queue.Zip(raw, (q, r) => q.MessagesPerSecond / r.MessagesPerSecond).ToArray();
+                var counted = results.Where(r => r.Kind == "RawSqliteCounters" && r.Durability == durability.ToString()).Select(r => r.Phase(phase)).ToArray();
                 var ratio = Output.Median(ratios);
                 table.AddRow(
                     durability.ToString(),
@@ -81,7 +92,8 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
                     ratio.ToString("N2") + "x",
                     string.Join(", ", ratios.Select(x => x.ToString("N2"))),
                     $"{Output.Median(queue.Select(q => q.P50Us)):N1} / {Output.Median(queue.Select(q => q.P99Us)):N1}",
-                    $"{Output.Median(raw.Select(r => r.P50Us)):N1} / {Output.Median(raw.Select(r => r.P99Us)):N1}");
+                    $"{Output.Median(raw.Select(r => r.P50Us)):N1} / {Output.Median(raw.Select(r => r.P99Us)):N1}",
+                    counted.Length == 0 ? "-" : Output.Median(counted.Select(r => r.P50Us)).ToString("N1"));
                 summary.Add(new
                 {
                     Durability = durability.ToString(),
@@ -90,6 +102,9 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
                     RawMessagesPerSecond = Output.Median(raw.Select(r => r.MessagesPerSecond)),
                     Ratio = ratio,
                     Ratios = ratios,
+                    QueueP50Us = Output.Median(queue.Select(q => q.P50Us)),
+                    RawP50Us = Output.Median(raw.Select(r => r.P50Us)),
+                    RawCountersP50Us = counted.Length == 0 ? (double?)null : Output.Median(counted.Select(r => r.P50Us)),
                 });
             }
         }
@@ -155,10 +170,10 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
         }
     }
 
-    private static SingleResult RunRaw(SingleSettings settings, Durability durability, int round)
+    private static SingleResult RunRaw(SingleSettings settings, Durability durability, int round, bool counters)
     {
         var path = Path.Combine(settings.WorkDirectory, $"single-raw-{Guid.NewGuid():N}.db");
-        var raw = RawStore.Open(path, durability == Durability.Full);
+        var raw = RawStore.Open(path, durability == Durability.Full, counters);
         try
         {
             var body = new byte[settings.Size];
@@ -189,7 +204,7 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
             }
 
             var drain = PhaseResult.From(drained, Stopwatch.GetTimestamp() - started, ticks);
-            return new SingleResult("RawSqlite", durability.ToString(), round, enqueue, drain, raw.Commits, 0);
+            return new SingleResult(counters ? "RawSqliteCounters" : "RawSqlite", durability.ToString(), round, enqueue, drain, raw.Commits, 0);
         }
         finally
         {

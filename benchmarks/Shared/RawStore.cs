@@ -63,7 +63,13 @@ public sealed class RawStore : IDisposable
     public long Operations => Interlocked.Read(ref _operations);
 
     /// <summary>Opens (creating) a raw database with the queue's table shape and index.</summary>
-    public static RawStore Open(string path, bool fullSync)
+    /// <param name="path">The database file.</param>
+    /// <param name="fullSync">synchronous = FULL (else NORMAL).</param>
+    /// <param name="counters">
+    /// Also keep a per-queue row of counters (messages, body bytes, removed) by triggers, as the queue does for its bounded
+    /// queues (schema version 2): the diagnostic baseline "raw + counters" that shows what that bookkeeping costs by itself.
+    /// </param>
+    public static RawStore Open(string path, bool fullSync, bool counters = false)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
@@ -79,6 +85,17 @@ public sealed class RawStore : IDisposable
             "CREATE TABLE IF NOT EXISTS raw_messages (id INTEGER PRIMARY KEY AUTOINCREMENT, priority INTEGER NOT NULL, " +
             "visible_at INTEGER NOT NULL, enqueued_at INTEGER NOT NULL, attempts INTEGER NOT NULL, lease_token BLOB, body BLOB NOT NULL) STRICT;" +
             "CREATE INDEX IF NOT EXISTS raw_messages_ready ON raw_messages(priority, visible_at);");
+        if (counters)
+        {
+            Exec(connection,
+                "CREATE TABLE IF NOT EXISTS raw_stats (id INTEGER PRIMARY KEY, messages INTEGER NOT NULL, bytes INTEGER NOT NULL, removed INTEGER NOT NULL) STRICT;" +
+                "INSERT INTO raw_stats VALUES (1, 0, 0, 0) ON CONFLICT DO NOTHING;" +
+                "CREATE TRIGGER IF NOT EXISTS raw_stats_insert AFTER INSERT ON raw_messages BEGIN " +
+                "UPDATE raw_stats SET messages = messages + 1, bytes = bytes + length(new.body) WHERE id = 1; END;" +
+                "CREATE TRIGGER IF NOT EXISTS raw_stats_delete AFTER DELETE ON raw_messages BEGIN " +
+                "UPDATE raw_stats SET messages = messages - 1, bytes = bytes - length(old.body), removed = removed + 1 WHERE id = 1; END;");
+        }
+
         return new RawStore(connection);
     }
 
@@ -130,44 +147,32 @@ public sealed class RawStore : IDisposable
     }
 
     /// <summary>Deletes claimed rows (fenced by the lease token) in one transaction.</summary>
-    public void Delete(List<(long Id, byte[] Body)> claimed, byte[] token)
-    {
-        _begin.ExecuteNonQuery();
-        _delete.Parameters[1].Value = token;
-        foreach (var (id, _) in claimed)
-        {
-            _delete.Parameters[0].Value = id;
-            _delete.ExecuteNonQuery();
-        }
-
-        Commit(claimed.Count);
-    }
+    public void Delete(List<(long Id, byte[] Body)> claimed, byte[] token) => EachClaimed(_delete, claimed, token);
 
     /// <summary>Ends the leases of claimed rows (a nack: ready again at once) in one transaction.</summary>
     public void Release(List<(long Id, byte[] Body)> claimed, byte[] token)
     {
-        _begin.ExecuteNonQuery();
         _release.Parameters[0].Value = NowMs();
-        _release.Parameters[2].Value = token;
-        foreach (var (id, _) in claimed)
-        {
-            _release.Parameters[1].Value = id;
-            _release.ExecuteNonQuery();
-        }
-
-        Commit(claimed.Count);
+        EachClaimed(_release, claimed, token);
     }
 
     /// <summary>Extends the leases of claimed rows by 5 minutes from now in one transaction.</summary>
     public void Extend(List<(long Id, byte[] Body)> claimed, byte[] token)
     {
-        _begin.ExecuteNonQuery();
         _extend.Parameters[0].Value = NowMs() + 300_000;
-        _extend.Parameters[2].Value = token;
+        EachClaimed(_extend, claimed, token);
+    }
+
+    /// <summary>Runs a statement whose last two parameters are @id and @token once per claimed row, in one transaction.</summary>
+    private void EachClaimed(SqliteCommand command, List<(long Id, byte[] Body)> claimed, byte[] token)
+    {
+        _begin.ExecuteNonQuery();
+        var parameters = command.Parameters;
+        parameters[^1].Value = token;
         foreach (var (id, _) in claimed)
         {
-            _extend.Parameters[1].Value = id;
-            _extend.ExecuteNonQuery();
+            parameters[^2].Value = id;
+            command.ExecuteNonQuery();
         }
 
         Commit(claimed.Count);
