@@ -131,6 +131,7 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
             await store.ExecuteAsync(_ => 0);
             var body = new byte[settings.Size];
             var ticks = new long[settings.Messages];
+            var (commits0, inline0) = (store.Writer.Commits, store.Writer.InlineCommits);
             var started = Stopwatch.GetTimestamp();
             for (var i = 0; i < settings.Messages; i++)
             {
@@ -139,7 +140,12 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
                 ticks[i] = Stopwatch.GetTimestamp() - t0;
             }
 
-            var enqueue = PhaseResult.From(settings.Messages, Stopwatch.GetTimestamp() - started, ticks);
+            var enqueue = PhaseResult.From(settings.Messages, Stopwatch.GetTimestamp() - started, ticks) with
+            {
+                Commits = store.Writer.Commits - commits0,
+                InlineCommits = store.Writer.InlineCommits - inline0,
+            };
+            (commits0, inline0) = (store.Writer.Commits, store.Writer.InlineCommits);
             started = Stopwatch.GetTimestamp();
             var drained = 0;
             while (true)
@@ -160,7 +166,11 @@ public sealed class SingleCommand : AsyncCommand<SingleSettings>
                 throw new InvalidOperationException($"Drained {drained} of {settings.Messages} messages.");
             }
 
-            var drain = PhaseResult.From(drained, Stopwatch.GetTimestamp() - started, ticks);
+            var drain = PhaseResult.From(drained, Stopwatch.GetTimestamp() - started, ticks) with
+            {
+                Commits = store.Writer.Commits - commits0,
+                InlineCommits = store.Writer.InlineCommits - inline0,
+            };
             return new SingleResult("DurableQueue", durability.ToString(), round, enqueue, drain, store.Writer.Commits, store.Writer.InlineCommits);
         }
         finally
@@ -223,6 +233,12 @@ public sealed record SingleResult(string Kind, string Durability, int Round, Pha
 /// <summary>One phase of a round: messages per second, and each call's (or receive + ack pair's) latency.</summary>
 public sealed record PhaseResult(int Messages, double Seconds, double P50Us, double P99Us)
 {
+    /// <summary>Gets the commits of the phase (DurableQueue only).</summary>
+    public long Commits { get; init; }
+
+    /// <summary>Gets how many of them a caller led on its own thread.</summary>
+    public long InlineCommits { get; init; }
+
     public double MessagesPerSecond => Messages / Seconds;
 
     public static PhaseResult From(int messages, long elapsedTicks, long[] ticks)

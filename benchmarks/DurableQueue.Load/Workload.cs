@@ -51,6 +51,7 @@ public static class Runner
 
             var commits0 = store.Writer.Commits;
             var ops0 = store.Writer.Operations;
+            var inline0 = store.Writer.InlineCommits;
             using var done = new CancellationTokenSource();
             using var reporter = Report(() => Interlocked.Read(ref completed), progress);
             var started = Stopwatch.GetTimestamp();
@@ -166,6 +167,7 @@ public static class Runner
                 Seconds = elapsed.TotalSeconds,
                 Latency = LatencySummary.From(w.Consumers > 0 ? "enqueue-to-ack" : "enqueue", latencies.SelectMany(l => l).ToList()),
                 Commits = commits,
+                InlineCommits = store.Writer.InlineCommits - inline0,
                 Operations = ops,
                 PeakRssBytes = Rss.Peak(),
             };

@@ -4,8 +4,9 @@ using DurableQueue.Storage.Driver;
 namespace DurableQueue.Storage;
 
 /// <summary>
-/// The single writer of a store: leader/follower group commit. A caller that finds the writer idle becomes the
-/// leader and runs its own request on its own thread, in one transaction, and commits: no thread hand-off when alone.
+/// The single writer of a store: leader/follower group commit. A caller that finds the writer idle (and no request
+/// waited behind a leader lately, see <see cref="Quiet"/>) becomes the leader and runs its own request on its own
+/// thread, in one transaction, and commits: no thread hand-off when alone.
 /// Requests that arrive while a leader holds the write session wait in a queue; when the leader is done it hands the
 /// queue to the store's writer thread, which takes all waiting requests, runs them in ONE transaction (each in a
 /// savepoint, so one failing request fails alone; requests that cannot fail half-way skip it, see RunBatch), commits
@@ -44,6 +45,10 @@ internal sealed class StoreWriter : IDisposable
     private bool _completed;
     private int _waiting;
     private WriteOperation? _first;
+
+    // Under _gate: when a request last had to wait behind a leader, and how long the last batch took (ticks).
+    private long _followedAt = long.MinValue / 2;
+    private long _cycleTicks;
 
     public StoreWriter(
         IWriteSession session, IMessageCommands commands, DriverCapabilities capabilities, TimeProvider timeProvider, Action<WriteContext> beforeBatch)
@@ -87,13 +92,19 @@ internal sealed class StoreWriter : IDisposable
                 lead = wake = false;
                 refused = true;
             }
-            else if (!_leading && _queue.Count == 0 && operation.MayLead && Thread.CurrentThread != _thread)
+            else if (!_leading && _queue.Count == 0 && operation.MayLead && Thread.CurrentThread != _thread && Quiet())
             {
                 _leading = lead = true;
                 wake = false;
             }
             else
             {
+                if (_leading)
+                {
+                    // A follower: callers are overlapping, so the next ones group on the writer thread for a while.
+                    _followedAt = Stopwatch.GetTimestamp();
+                }
+
                 _queue.Enqueue(operation);
                 Volatile.Write(ref _waiting, _queue.Count);
                 lead = false;
@@ -115,6 +126,20 @@ internal sealed class StoreWriter : IDisposable
             operation.Fail(new ObjectDisposedException(nameof(QueueStore)));
         }
     }
+
+    /// <summary>
+    /// Gets a value indicating whether this caller is alone: no request had to wait behind a leader lately (for four
+    /// batch durations, at least <see cref="MinQuietTicks"/>) and no work waits for a thread-pool thread. Callers that
+    /// overlap gain from grouping on the writer thread (one commit for all of them, while their threads go on with
+    /// other callers' work) and lose from leading alone in turn; on few cores, many callers are often serialised by the
+    /// scheduler and never overlap at the writer, and the pool's queue is what shows them. So a caller leads on its own
+    /// thread only when alone: one caller at a time always does; many concurrent callers keep the writer's group commit.
+    /// </summary>
+    private bool Quiet() =>
+        Stopwatch.GetTimestamp() - _followedAt > Math.Max(MinQuietTicks, 4 * _cycleTicks) && ThreadPool.PendingWorkItemCount == 0;
+
+    /// <summary>The shortest quiet spell before a caller may lead again: 250 microseconds.</summary>
+    private static readonly long MinQuietTicks = Stopwatch.Frequency / 4_000;
 
     /// <summary>Queues work and returns its result once committed (at once when this caller led the commit).</summary>
     public ValueTask<T> SubmitValueAsync<T>(
@@ -160,6 +185,7 @@ internal sealed class StoreWriter : IDisposable
     private void Lead(WriteOperation operation)
     {
         var deferred = false;
+        var started = Stopwatch.GetTimestamp();
         try
         {
             _batch.Add(operation);
@@ -181,6 +207,7 @@ internal sealed class StoreWriter : IDisposable
             bool wake;
             lock (_gate)
             {
+                _cycleTicks = Stopwatch.GetTimestamp() - started;
                 if (deferred)
                 {
                     _first = operation;
@@ -286,7 +313,13 @@ internal sealed class StoreWriter : IDisposable
             var started = Stopwatch.GetTimestamp();
             var completed = RunBatch();
             _batch.Clear();
-            Linger(completed, Stopwatch.GetTimestamp() - started);
+            var cycle = Stopwatch.GetTimestamp() - started;
+            lock (_gate)
+            {
+                _cycleTicks = cycle;
+            }
+
+            Linger(completed, cycle);
         }
     }
 
@@ -300,8 +333,9 @@ internal sealed class StoreWriter : IDisposable
     /// </summary>
     private void Linger(int completed, long cycleTicks)
     {
-        // Only few callers: a big batch is already full, and more spinning would take the cores its callers need.
-        if (completed is < 1 or > MaxLingerCallers || Waiting >= completed)
+        // Only few callers: a big batch is already full, and more spinning would take the cores its callers need. A
+        // single caller is not waited for: its next request should find the writer idle and lead on its own thread.
+        if (completed is < 2 or > MaxLingerCallers || Waiting >= completed)
         {
             return;
         }
