@@ -4,22 +4,25 @@ using DurableQueue.Storage.Driver;
 namespace DurableQueue.Storage;
 
 /// <summary>
-/// The single writer of a store: leader/follower group commit. A caller that finds the writer idle (and no request
-/// waited behind a leader lately, see <see cref="Quiet"/>) becomes the leader and runs its own request on its own
-/// thread, in one transaction, and commits: no thread hand-off when alone.
+/// The single writer of a store: leader/follower group commit. A caller that finds the writer idle and is alone (no
+/// request waited behind a leader lately and no work waits for the thread pool, see <see cref="Quiet"/>) becomes the
+/// leader and runs its own request on its own thread, in one transaction, and commits: no thread hand-off when alone.
 /// Requests that arrive while a leader holds the write session wait in a queue; when the leader is done it hands the
 /// queue to the store's writer thread, which takes all waiting requests, runs them in ONE transaction (each in a
 /// savepoint, so one failing request fails alone; requests that cannot fail half-way skip it, see RunBatch), commits
 /// once, and only then completes their callers (continuations run on the thread pool or the caller's context, never
 /// on the leader's thread); after a small batch it lingers briefly for those callers' next requests, and it gives the
-/// write session back when the queue is empty. Throughput grows with the number of concurrent callers while each
+/// write session back when the queue is empty (it does not linger for a single caller, whose next request should lead
+/// on its own thread). Throughput grows with the number of concurrent callers while each
 /// caller still returns only after its own data is durable.
 /// </summary>
 /// <remarks>
 /// Only the library's own requests may lead on the caller's thread (<see cref="WriteOperation.MayLead"/>); units of
 /// work (app code) and maintenance always run on the writer thread, so that app code never runs on a thread that
 /// awaits something else, and a unit of work that blocks does so where it always did. Everything the leader touches
-/// (the session, the write context, the memory tier) is handed from leader to leader under <see cref="_gate"/>.
+/// (the session, the write context, the memory tier) is handed from leader to leader under <see cref="_gate"/>. A
+/// caller leading on its own thread never waits for another process's write lock: <see cref="IWriteSession.TryBegin"/>
+/// fails fast, and the request goes to the writer thread, which waits.
 /// </remarks>
 internal sealed class StoreWriter : IDisposable
 {
