@@ -27,5 +27,7 @@ app.Configure(config =>
         .WithDescription("Peak RSS with a disk backlog far larger than the memory tier's budget (fill, reopen, drain part).");
     config.AddCommand<SweepCommand>("sweep")
         .WithDescription("Throughput against concurrency for Full and Normal durability; writes a JSON file and a PNG chart.");
+    config.AddCommand<DashboardCommand>("dashboard")
+        .WithDescription("Producers with and without open dashboard pages polling the overview, alternating in one run; store readings per refresh.");
 });
 return await app.RunAsync(args);

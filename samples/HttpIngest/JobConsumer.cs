@@ -3,7 +3,7 @@ using DurableQueue;
 namespace HttpIngest;
 
 /// <summary>Works the jobs off: a job whose body is "poison" fails every attempt and ends in the dead letters.</summary>
-public sealed class JobConsumer(MessageQueue jobs, IngestSettings settings, ILogger<JobConsumer> logger) : BackgroundService
+public sealed class JobConsumer(MessageQueue jobs, QueueStore store, IngestSettings settings, ILogger<JobConsumer> logger) : BackgroundService
 {
     private static readonly Backoff s_retryDelay = Backoff.Exponential(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10));
 
@@ -31,7 +31,14 @@ public sealed class JobConsumer(MessageQueue jobs, IngestSettings settings, ILog
                     }
 
                     await Task.Delay(settings.WorkMs, CancellationToken.None);
-                    await jobs.AckAsync(job, CancellationToken.None);
+                    // The ack and the record that the job is done commit together (a lost lease commits neither).
+                    await store.ExecuteAsync(
+                        tx =>
+                        {
+                            DoneJobs.Add(tx.Connection, job.Id.Value);
+                            tx.Ack(job);
+                        },
+                        CancellationToken.None);
                 }
                 catch (InvalidOperationException ex)
                 {

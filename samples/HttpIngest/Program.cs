@@ -2,10 +2,11 @@
 //   POST /jobs        -> 202 Accepted + Location: /jobs/{id}     (the job is durable when this answer is sent)
 //                     -> 503 Service Unavailable + Retry-After    (the queue is full; nothing was stored)
 //   GET  /jobs/{id}   -> {"state": "ready" | "delayed" | "leased" | "dead-lettered" | "done"}
+//                     -> 404 for an id that was never a job here, 400 for one that is not an id at all
 // A small background consumer works the jobs off. Run the server:
 //   dotnet run -- --Port 5080 --Capacity 100 --WorkMs 50
 // and a client that retries 503s with exponential backoff and full jitter:
-//   dotnet run -- --client http://127.0.0.1:5080 --Jobs 500
+//   dotnet run -- --client http://127.0.0.1:5080 --Jobs 200
 using DurableQueue;
 using HttpIngest;
 
@@ -21,6 +22,8 @@ builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
 
 var store = QueueStore.Open(settings.Db ?? Path.Combine(Path.GetTempPath(), "httpingest.db"));
+// The app's own table in the queue's file: the ids of finished jobs, written in the same transaction as their ack.
+await store.ExecuteAsync(tx => DoneJobs.CreateTable(tx.Connection));
 var jobs = store.GetQueue("jobs", new QueueOptions
 {
     MaxMessages = settings.Capacity,
@@ -59,9 +62,14 @@ app.MapPost("/jobs", async (HttpRequest request, MessageQueue queue, Cancellatio
     }
 });
 
-app.MapGet("/jobs/{id:long}", async (long id, MessageQueue queue, CancellationToken cancellationToken) =>
+app.MapGet("/jobs/{id}", async (string id, MessageQueue queue, QueueStore store, CancellationToken cancellationToken) =>
 {
-    var messageId = new MessageId(id);
+    if (!long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) || value <= 0)
+    {
+        return Results.Problem(title: "Not a job id.", detail: $"'{id}' is not a job id: ids are whole numbers from 1.", statusCode: StatusCodes.Status400BadRequest);
+    }
+
+    var messageId = new MessageId(value);
     if (await queue.GetMessageAsync(messageId, cancellationToken) is { } message)
     {
         var state = message.State switch
@@ -70,16 +78,20 @@ app.MapGet("/jobs/{id:long}", async (long id, MessageQueue queue, CancellationTo
             MessageState.Delayed => "delayed",
             _ => "leased",
         };
-        return Results.Ok(new { id, state, attempts = message.Attempts });
+        return Results.Ok(new { id = value, state, attempts = message.Attempts });
     }
 
     if (await queue.GetDeadLetterAsync(messageId, cancellationToken) is { } dead)
     {
-        return Results.Ok(new { id, state = "dead-lettered", reason = dead.Reason, error = dead.LastError });
+        return Results.Ok(new { id = value, state = "dead-lettered", reason = dead.Reason, error = dead.LastError });
     }
 
-    // Acked rows are deleted and ids are never reused: a job we handed out that is gone is done.
-    return Results.Ok(new { id, state = "done" });
+    if (DoneJobs.Contains(store.Path, value))
+    {
+        return Results.Ok(new { id = value, state = "done" });
+    }
+
+    return Results.Problem(title: "No such job.", detail: $"There is no job {value}.", statusCode: StatusCodes.Status404NotFound);
 });
 
 app.MapGet("/stats", (MessageQueue queue) => Results.Ok(queue.GetBackPressureStats()));

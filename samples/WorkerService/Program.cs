@@ -1,24 +1,36 @@
-// A Generic Host app with DurableQueue: a producer, two handlers (one fails now and then), a recurring job and a job
-// whose result is awaited. Run it with `dotnet run`, stop it with Ctrl+C, start it again: it picks up where it stopped
-// (the queue lives in worker-sample.db next to the project).
+// A small web app with DurableQueue: a producer, two handlers (one fails now and then), a recurring job, a job whose
+// result is awaited, the queue health on GET /health and the dashboard on /queues (open
+// http://127.0.0.1:5000/queues/ while it runs). Run it from the repository root with
+// `dotnet run --project samples/WorkerService`, stop it with Ctrl+C, start it again: it picks up where it stopped.
 using System.Text.Json.Serialization;
 using DurableQueue;
 using DurableQueue.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
-var builder = Host.CreateApplicationBuilder(args);
-builder.Services.AddDurableQueue()
+// Settings (appsettings.json) are read from the app's folder, so the app starts the same from any working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.Services.AddDurableQueue(options =>
+    {
+        // A relative path in the settings is taken from the app's folder too (not from the working directory).
+        if (options.Path is { } path)
+        {
+            options.Path = Path.GetFullPath(path, builder.Environment.ContentRootPath);
+        }
+    })
     .AddHandler<Email, EmailHandler>("emails", SampleJson.Default.Email)
     .AddJobHandler<ReportRequest, Report, ReportHandler>("reports", SampleJson.Default.ReportRequest, SampleJson.Default.Report)
     .AddHandler<HeartbeatHandler>("maintenance")
     // Every 10 seconds (six fields: seconds first). Each occurrence fires once, even with several copies running.
     .AddRecurringJob("heartbeat", "*/10 * * * * *", "maintenance", o => o.Format = Cronos.CronFormat.IncludeSeconds);
-builder.Services.AddHealthChecks().AddDurableQueue();
+// The store logs its recovery report when it opens: one line after a clean stop, what was left after a crash or kill.
+builder.Services.AddHealthChecks().AddDurableQueue().AddDurableQueueDurability();
 builder.Services.AddHostedService<Producer>();
 
-await builder.Build().RunAsync();
+var app = builder.Build();
+// Read-only, bodies hidden, and answered only for requests from this machine: the defaults.
+app.MapDurableQueueDashboard("/queues");
+// Healthy, Degraded or Unhealthy with each queue's figures (JSON); 503 when unhealthy.
+app.MapHealthChecks("/health", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { ResponseWriter = HealthReportWriter.WriteAsync });
+await app.RunAsync();
 
 internal sealed record Email(int Number, string To);
 
@@ -81,7 +93,8 @@ internal sealed class Producer(MessageProducer producer, JobClient jobs, QueueSt
     {
         var emails = store.GetQueue("emails");
         var counts = await emails.GetCountsAsync(stoppingToken);
-        logger.LogInformation("Starting: {Ready} email(s) waiting and {Dead} dead letter(s) from earlier runs.", counts.Ready + counts.Delayed, counts.DeadLettered);
+        logger.LogInformation("Starting on {Path}: {Ready} email(s) waiting and {Dead} dead letter(s) from earlier runs.",
+            store.Path, counts.Ready + counts.Delayed, counts.DeadLettered);
 
         var number = 0;
         try
@@ -119,5 +132,21 @@ internal sealed class Producer(MessageProducer producer, JobClient jobs, QueueSt
         {
             logger.LogWarning("Report job failed: {Message}", ex.Message);
         }
+    }
+}
+
+/// <summary>Writes a health report as JSON: the overall status, then each check with its description and figures.</summary>
+internal static class HealthReportWriter
+{
+    public static Task WriteAsync(HttpContext context, Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport report)
+    {
+        var body = new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(
+                e => e.Key,
+                e => new { status = e.Value.Status.ToString(), description = e.Value.Description, data = e.Value.Data }),
+        };
+        return context.Response.WriteAsJsonAsync(body);
     }
 }

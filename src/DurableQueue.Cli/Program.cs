@@ -14,10 +14,12 @@ Console.CancelKeyPress += (_, e) =>
     }
 };
 
+Errors.Arguments = args;
 var app = new CommandApp();
 app.Configure(config =>
 {
     config.SetApplicationName("dq");
+    config.SetApplicationVersion(Versions.Informational());
     config.UseStrictParsing();
     config.ConfigureConsole(Consoles.Out);
     config.SetExceptionHandler((ex, _) => Errors.Report(ex, cancellation.IsCancellationRequested));
@@ -37,6 +39,15 @@ app.Configure(config =>
             .WithExample("dead", "requeue", "app.db", "orders", "17", "42").WithExample("dead", "requeue", "app.db", "orders", "--all");
         dead.AddCommand<DeadPurgeCommand>("purge").WithDescription("Delete every dead letter of the queue (asks first; --yes skips).");
     });
+    config.AddCommand<PurgeCommand>("purge")
+        .WithDescription("Delete every live message of the queue: ready, delayed and leased (asks first; --yes skips). Dead letters stay.")
+        .WithExample("purge", "app.db", "orders", "--yes");
+    config.AddCommand<DeleteCommand>("delete")
+        .WithDescription("Delete live messages by id (asks first; --yes skips).")
+        .WithExample("delete", "app.db", "orders", "17", "42");
+    config.AddCommand<MoveCommand>("move")
+        .WithDescription("Move live messages by id to another queue, each in one transaction (new ids, attempts reset; asks first; --yes skips).")
+        .WithExample("move", "app.db", "orders", "17", "--to", "orders-manual");
     config.AddCommand<EnqueueCommand>("enqueue")
         .WithDescription("Enqueue messages from stdin or --file: one per line, or the whole input with --whole.")
         .WithExample("enqueue", "app.db", "orders", "--priority", "1", "--delay", "5m");
@@ -48,10 +59,17 @@ app.Configure(config =>
         .WithExample("import", "other.db", "orders", "-i", "orders.jsonl", "--create");
     config.AddCommand<VerifyCommand>("verify")
         .WithDescription("SQLite integrity check plus the queue's invariants; exit code 1 when something is wrong.");
+    config.AddCommand<DoctorCommand>("doctor")
+        .WithDescription("Check whether the file's place and settings keep the queue durable; exit 1 on warnings, 7 on errors.")
+        .WithExample("doctor", "app.db").WithExample("doctor", "app.db", "--json", "--probe-fsync");
     config.AddCommand<CompactCommand>("compact")
         .WithDescription("Checkpoint (TRUNCATE) the WAL and hand free pages back to the file system.");
     config.AddCommand<WatchCommand>("watch")
-        .WithDescription("Live depth and rates per queue, refreshed every second until Ctrl+C (or --count N refreshes).");
+        .WithDescription("Live depth and rates per queue, refreshed every second until Ctrl+C (or --count N refreshes); --json for JSON lines.");
 });
 
-return await app.RunAsync(args, cancellation.Token).ConfigureAwait(false);
+var code = await app.RunAsync(args, cancellation.Token).ConfigureAwait(false);
+
+// Without a command (`dq`, `dq dead`) the help was printed: that is a usage error, not success and not "verify found
+// problems" (the exit code the parser uses for it).
+return args is [] or ["dead"] ? ExitCodes.Usage : code;

@@ -5,13 +5,19 @@ namespace DurableQueue.Hosting;
 
 /// <summary>
 /// Reports the queues' health: degraded or unhealthy when the oldest ready message of a queue waited too long (a stalled
-/// or overloaded consumer) or when dead letters pile up, by the thresholds in <see cref="DurableQueueOptions.Health"/>.
+/// or overloaded consumer) or when messages were dead-lettered at a high rate lately (and, when configured, when dead
+/// letters add up to a count), by the thresholds in <see cref="DurableQueueOptions.Health"/>.
 /// </summary>
 internal sealed class DurableQueueHealthCheck : IHealthCheck
 {
     private readonly JobStore _jobs;
+    private readonly DeadLetterHistory _history;
 
-    public DurableQueueHealthCheck(JobStore jobs) => _jobs = jobs;
+    public DurableQueueHealthCheck(JobStore jobs, DeadLetterHistory history)
+    {
+        _jobs = jobs;
+        _history = history;
+    }
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -22,12 +28,20 @@ internal sealed class DurableQueueHealthCheck : IHealthCheck
         try
         {
             var now = _jobs.Clock.GetUtcNow();
+            var queues = new List<(string Name, QueueCounts Counts)>();
             foreach (var name in await _jobs.Store.GetQueueNamesAsync(cancellationToken).ConfigureAwait(false))
             {
-                var counts = await _jobs.GetQueue(name).GetCountsAsync(cancellationToken).ConfigureAwait(false);
+                queues.Add((name, await _jobs.GetQueue(name).GetCountsAsync(cancellationToken).ConfigureAwait(false)));
+            }
+
+            var recentDeadLetters = _history.Observe(queues.Select(q => (q.Name, q.Counts.DeadLettered)), now, thresholds.DeadLetterWindow);
+            foreach (var (name, counts) in queues)
+            {
                 var age = counts.OldestReadyEnqueuedAt is { } oldest && oldest < now ? now - oldest : TimeSpan.Zero;
+                var recent = recentDeadLetters[name];
                 data[$"{name}.ready"] = counts.Ready;
                 data[$"{name}.dead_lettered"] = counts.DeadLettered;
+                data[$"{name}.dead_lettered_recently"] = recent;
                 data[$"{name}.oldest_message_age_seconds"] = age.TotalSeconds;
 
                 var status = Rate(age >= thresholds.OldestMessageAgeUnhealthy, age >= thresholds.OldestMessageAgeDegraded && age > TimeSpan.Zero);
@@ -36,13 +50,20 @@ internal sealed class DurableQueueHealthCheck : IHealthCheck
                     problems.Add(FormattableString.Invariant($"queue '{name}': oldest ready message waited {age.TotalSeconds:0.#} s"));
                 }
 
-                var deadStatus = Rate(counts.DeadLettered >= thresholds.DeadLettersUnhealthy, counts.DeadLettered >= thresholds.DeadLettersDegraded);
-                if (deadStatus != HealthStatus.Healthy)
+                var recentStatus = Rate(recent >= thresholds.NewDeadLettersUnhealthy, recent >= thresholds.NewDeadLettersDegraded);
+                if (recentStatus != HealthStatus.Healthy)
+                {
+                    problems.Add(FormattableString.Invariant(
+                        $"queue '{name}': {recent} message(s) dead-lettered in the last {thresholds.DeadLetterWindow.TotalMinutes:0.#} min"));
+                }
+
+                var totalStatus = Rate(counts.DeadLettered >= thresholds.DeadLettersUnhealthy, counts.DeadLettered >= thresholds.DeadLettersDegraded);
+                if (totalStatus != HealthStatus.Healthy)
                 {
                     problems.Add(FormattableString.Invariant($"queue '{name}': {counts.DeadLettered} dead letter(s)"));
                 }
 
-                worst = Worst(worst, Worst(status, deadStatus));
+                worst = Worst(worst, Worst(status, Worst(recentStatus, totalStatus)));
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

@@ -20,6 +20,13 @@ public sealed class DurableQueueOptions
     /// <value>The default value is <see cref="DurableQueue.Durability.Full"/>.</value>
     public Durability Durability { get; set; } = Durability.Full;
 
+    /// <summary>
+    /// Gets or sets a value indicating whether leases left by a process that ended without closing the store are released
+    /// when the store opens, instead of when their visibility timeout ends (see <see cref="QueueStoreOptions.ReleaseLeasesOfEndedSessions"/>).
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool ReleaseLeasesOfEndedSessions { get; set; }
+
     /// <summary>Gets or sets how often a waiting worker looks for messages committed by other processes sharing the file.</summary>
     /// <value>The default value is 250 milliseconds.</value>
     [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
@@ -86,13 +93,31 @@ public sealed class DurableQueueHealthOptions
     [Range(typeof(TimeSpan), "00:00:00", "3650.00:00:00")]
     public TimeSpan OldestMessageAgeUnhealthy { get; set; } = HostingDefaults.OldestMessageAgeUnhealthy;
 
-    /// <summary>Gets or sets the number of dead letters in a queue at or above which it is degraded.</summary>
-    /// <value>The default value is 1.</value>
-    [Range(1, long.MaxValue)]
-    public long DeadLettersDegraded { get; set; } = HostingDefaults.DeadLettersDegraded;
+    /// <summary>
+    /// Gets or sets the window over which new dead letters are counted: a queue's health looks at how many messages were
+    /// dead-lettered lately, not at how many dead letters wait for someone to look at them.
+    /// </summary>
+    /// <value>The default value is 5 minutes.</value>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan DeadLetterWindow { get; set; } = HostingDefaults.DeadLetterWindow;
 
-    /// <summary>Gets or sets the number of dead letters in a queue at or above which it is unhealthy.</summary>
-    /// <value>The default value is 100.</value>
+    /// <summary>Gets or sets the number of messages dead-lettered within <see cref="DeadLetterWindow"/> at or above which a queue is degraded.</summary>
+    /// <value>The default value is 5; <see langword="null"/> turns the check off.</value>
     [Range(1, long.MaxValue)]
-    public long DeadLettersUnhealthy { get; set; } = HostingDefaults.DeadLettersUnhealthy;
+    public long? NewDeadLettersDegraded { get; set; } = HostingDefaults.NewDeadLettersDegraded;
+
+    /// <summary>Gets or sets the number of messages dead-lettered within <see cref="DeadLetterWindow"/> at or above which a queue is unhealthy.</summary>
+    /// <value>The default value is <see langword="null"/>: dead letters alone never make a queue unhealthy.</value>
+    [Range(1, long.MaxValue)]
+    public long? NewDeadLettersUnhealthy { get; set; }
+
+    /// <summary>Gets or sets the number of dead letters in a queue (however old) at or above which it is degraded.</summary>
+    /// <value>The default value is <see langword="null"/> (off): one old dead letter should not keep a service degraded.</value>
+    [Range(1, long.MaxValue)]
+    public long? DeadLettersDegraded { get; set; }
+
+    /// <summary>Gets or sets the number of dead letters in a queue (however old) at or above which it is unhealthy.</summary>
+    /// <value>The default value is <see langword="null"/> (off).</value>
+    [Range(1, long.MaxValue)]
+    public long? DeadLettersUnhealthy { get; set; }
 }

@@ -5,6 +5,8 @@ using DurableQueue.Hosting.Diagnostics;
 using DurableQueue.Hosting.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -62,8 +64,10 @@ public static class DurableQueueServiceCollectionExtensions
                 TimeProvider = options.TimeProvider ?? sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 PollInterval = options.PollInterval,
                 BusyTimeout = options.BusyTimeout,
+                ReleaseLeasesOfEndedSessions = options.ReleaseLeasesOfEndedSessions,
             };
             var store = sp.GetService<StoreOpener>() is { } opener ? opener.Open(sp, storeOptions) : QueueStore.Open(options.Path!, storeOptions);
+            StoreStartup.Report(store, sp.GetService<ILoggerFactory>()?.CreateLogger<QueueStore>() ?? NullLogger<QueueStore>.Instance, sp.GetRequiredService<HostingTelemetry>());
 
             // Fix each handled queue's options first, so that any later GetQueue(name) (the app's, a worker's) shares them.
             var handlerOptions = sp.GetRequiredService<IOptionsMonitor<QueueHandlerOptions>>();
@@ -81,13 +85,14 @@ public static class DurableQueueServiceCollectionExtensions
         services.TryAddSingleton(static sp => new JobClient(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<HostingTelemetry>()));
         services.TryAddSingleton(static sp => new MessageProducer(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<HostingTelemetry>()));
         services.TryAddSingleton<RecurringJobScheduler>();
+        services.TryAddSingleton<DeadLetterHistory>();
         services.TryAddSingleton<MaintenanceService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HostedMaintenance>(static sp => new HostedMaintenance(sp.GetRequiredService<MaintenanceService>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HostedScheduler>(static sp => new HostedScheduler(sp.GetRequiredService<RecurringJobScheduler>())));
         return new DurableQueueBuilder(services, catalog, configSectionPath);
     }
 
-    /// <summary>Adds a health check that reports degraded or unhealthy on backlog age or dead letters, by <see cref="DurableQueueOptions.Health"/>.</summary>
+    /// <summary>Adds a health check that reports degraded or unhealthy on backlog age or on the rate of new dead letters, by <see cref="DurableQueueOptions.Health"/>.</summary>
     /// <param name="builder">The health checks builder.</param>
     /// <param name="name">The check's name.</param>
     /// <param name="tags">Tags to filter checks by, or <see langword="null"/>.</param>
@@ -96,7 +101,7 @@ public static class DurableQueueServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         return builder.Add(new Diagnostics.HealthChecks.HealthCheckRegistration(
-            name, static sp => new DurableQueueHealthCheck(sp.GetRequiredService<JobStore>()), failureStatus: null, tags));
+            name, static sp => new DurableQueueHealthCheck(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<DeadLetterHistory>()), failureStatus: null, tags));
     }
 
     // Thin wrappers so that TryAddEnumerable can tell the two hosted services apart by implementation type.

@@ -14,6 +14,9 @@ internal static class HostingDefaults
     /// <summary>A running handler's lease is renewed when this share of the visibility timeout has passed.</summary>
     public const double LeaseRenewalFraction = 0.8;
 
+    /// <summary>How often a lease renewal loop compares the wall clock with the monotonic clock, to renew at once after a jump or a sleep.</summary>
+    public static readonly TimeSpan ClockCheckInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>How long one receive call waits for a message before the worker loops (it wakes at once on arrivals).</summary>
     public static readonly TimeSpan ReceiveWait = TimeSpan.FromSeconds(30);
 
@@ -27,11 +30,11 @@ internal static class HostingDefaults
 
     public static readonly TimeSpan OldestMessageAgeDegraded = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan OldestMessageAgeUnhealthy = TimeSpan.FromMinutes(10);
-    public const long DeadLettersDegraded = 1;
-    public const long DeadLettersUnhealthy = 100;
+    public static readonly TimeSpan DeadLetterWindow = TimeSpan.FromMinutes(5);
+    public const long NewDeadLettersDegraded = 5;
 
-    /// <summary>The longest error text kept with a failed attempt.</summary>
-    public const int MaxErrorLength = 4000;
+    /// <summary>The longest error text (type and message) kept with a failed attempt.</summary>
+    public const int MaxErrorLength = 1000;
 
     /// <summary>A settle during shutdown gets its own short deadline instead of the stopping token.</summary>
     public static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(10);

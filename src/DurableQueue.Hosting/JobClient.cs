@@ -15,7 +15,7 @@ namespace DurableQueue.Hosting;
 /// transaction as the ack, so status and queue never disagree. Finished jobs are kept for
 /// <see cref="DurableQueueOptions.JobRetention"/>, then removed.
 /// </remarks>
-public sealed class JobClient
+public sealed partial class JobClient
 {
     private readonly JobStore _jobs;
     private readonly HostingTelemetry _telemetry;

@@ -11,8 +11,10 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Information, "Worker for queue '{Queue}' stopped.", EventName = "WorkerStopped")]
     public static partial void WorkerStopped(ILogger logger, string queue);
 
-    [LoggerMessage(3, LogLevel.Warning, "Handler for queue '{Queue}' failed on message {MessageId} (attempt {Attempt} of {MaxAttempts}); retrying in {RetryDelay}.", EventName = "HandlerFailed")]
-    public static partial void HandlerFailed(ILogger logger, Exception exception, string queue, long messageId, int attempt, int maxAttempts, TimeSpan retryDelay);
+    // An attempt that will be retried is expected: one line with the error's type and message, no stack trace. The last
+    // attempt's failure (MessageDeadLettered) carries the exception with its stack.
+    [LoggerMessage(3, LogLevel.Warning, "Handler for queue '{Queue}' failed on message {MessageId} (attempt {Attempt} of {MaxAttempts}); retrying in {RetryDelay}: {Error}", EventName = "HandlerFailed")]
+    public static partial void HandlerFailed(ILogger logger, string queue, long messageId, int attempt, int maxAttempts, TimeSpan retryDelay, string error);
 
     [LoggerMessage(4, LogLevel.Error, "Message {MessageId} of queue '{Queue}' moved to the dead-letter store after attempt {Attempt} of {MaxAttempts}.", EventName = "MessageDeadLettered")]
     public static partial void MessageDeadLettered(ILogger logger, Exception exception, string queue, long messageId, int attempt, int maxAttempts);

@@ -5,17 +5,19 @@ using Microsoft.Extensions.Logging;
 
 namespace DurableQueue.Hosting;
 
-/// <summary>Removes finished jobs past their retention time, and refreshes the queue counts reported as metrics.</summary>
+/// <summary>Removes finished jobs past their retention time, and refreshes the queue counts reported as metrics (and sampled for the health check).</summary>
 internal sealed class MaintenanceService : BackgroundService
 {
     private readonly JobStore _jobs;
     private readonly HostingTelemetry _telemetry;
+    private readonly DeadLetterHistory _history;
     private readonly ILogger _logger;
 
-    public MaintenanceService(JobStore jobs, HostingTelemetry telemetry, ILogger<MaintenanceService> logger)
+    public MaintenanceService(JobStore jobs, HostingTelemetry telemetry, DeadLetterHistory history, ILogger<MaintenanceService> logger)
     {
         _jobs = jobs;
         _telemetry = telemetry;
+        _history = history;
         _logger = logger;
     }
 
@@ -72,6 +74,9 @@ internal sealed class MaintenanceService : BackgroundService
             var age = counts.OldestReadyEnqueuedAt is { } oldest && oldest < now ? now - oldest : TimeSpan.Zero;
             snapshot.Add(new QueueSnapshot(name, counts, age));
         }
+
+        // Samples between health probes, so that the health check sees dead letters that came and went meanwhile.
+        _history.Observe(snapshot.Select(q => (q.Name, q.Counts.DeadLettered)), now, _jobs.Options.Health.DeadLetterWindow);
 
         _telemetry.Publish(snapshot);
     }

@@ -104,10 +104,19 @@ internal sealed class QueueWorker : BackgroundService
             }
 
             IReadOnlyList<QueueMessage> messages;
-            var start = Stopwatch.GetTimestamp();
             try
             {
-                messages = await queue.ReceiveAsync(taken, _options.VisibilityTimeout, HostingDefaults.ReceiveWait, stoppingToken).ConfigureAwait(false);
+                // The receive itself (a short transaction) is timed as the operation; the wait for a message when the
+                // queue is empty is idle time and goes to its own histogram, so that it does not hide receive latency.
+                var start = Stopwatch.GetTimestamp();
+                messages = await queue.ReceiveAsync(taken, _options.VisibilityTimeout, TimeSpan.Zero, stoppingToken).ConfigureAwait(false);
+                _telemetry.RecordOperation(QueueName, "receive", "receive", start);
+                if (messages.Count == 0)
+                {
+                    var waitStart = Stopwatch.GetTimestamp();
+                    messages = await queue.ReceiveAsync(taken, _options.VisibilityTimeout, HostingDefaults.ReceiveWait, stoppingToken).ConfigureAwait(false);
+                    _telemetry.RecordReceiveWait(QueueName, waitStart, messages.Count > 0);
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -137,11 +146,7 @@ internal sealed class QueueWorker : BackgroundService
                 throw;
             }
 
-            if (messages.Count > 0)
-            {
-                _telemetry.RecordOperation(QueueName, "receive", "receive", start);
-                _telemetry.Count(_telemetry.ConsumedMessages, QueueName, messages.Count);
-            }
+            _telemetry.Count(_telemetry.ConsumedMessages, QueueName, messages.Count);
 
             if (messages.Count < taken)
             {
@@ -264,7 +269,8 @@ internal sealed class QueueWorker : BackgroundService
         }
 
         var delay = _backoff.GetDelay(message.Attempt, _options.RetryBaseDelay, _options.RetryMaxDelay);
-        var outcome = await delivery.NackAsync(Describe(ex), delay, settle.Token).ConfigureAwait(false);
+        var error = Describe(ex);
+        var outcome = await delivery.NackAsync(error, delay, settle.Token).ConfigureAwait(false);
         switch (outcome)
         {
             case NackOutcome.DeadLettered:
@@ -272,7 +278,7 @@ internal sealed class QueueWorker : BackgroundService
                 _telemetry.Count(_telemetry.DeadLettered, QueueName);
                 return DeliveryOutcome.DeadLettered;
             case NackOutcome.Retrying:
-                Log.HandlerFailed(_logger, ex, QueueName, message.Id.Value, message.Attempt, message.MaxAttempts, delay);
+                Log.HandlerFailed(_logger, QueueName, message.Id.Value, message.Attempt, message.MaxAttempts, delay, error);
                 _telemetry.Count(_telemetry.Retried, QueueName);
                 return DeliveryOutcome.Retrying;
             default:
@@ -281,27 +287,60 @@ internal sealed class QueueWorker : BackgroundService
         }
     }
 
-    /// <summary>The error recorded with the message: type, message and stack, bounded.</summary>
+    /// <summary>
+    /// The error recorded with the message (its last error, shown by the dead-letter tools and the job status): the
+    /// exception's type and message on one line, bounded. No stack trace: it would store source paths in the file.
+    /// </summary>
     internal static string Describe(Exception ex)
     {
-        var text = ex.ToString();
-        return text.Length <= HostingDefaults.MaxErrorLength ? text : text[..HostingDefaults.MaxErrorLength];
+        var text = $"{ex.GetType().FullName}: {string.Join(' ', ex.Message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries))}";
+        return text.Length <= HostingDefaults.MaxErrorLength ? text : string.Concat(text.AsSpan(0, HostingDefaults.MaxErrorLength - 1), "…");
     }
 
-    /// <summary>Renews the lease each time 80 % of the visibility timeout has passed; a failed renewal cancels the handler.</summary>
+    /// <summary>
+    /// Renews the lease each time 80 % of the visibility timeout has passed on the monotonic clock
+    /// (<see cref="TimeProvider.GetTimestamp"/>), and at once when the wall clock says the stored lease is about to end
+    /// sooner (the clock was set forward, or the machine slept: the monotonic clock stops during a sleep, the wall clock
+    /// does not). The wall clock is used only for what is stored, the lease's expiry. A failed renewal cancels the handler.
+    /// </summary>
+    /// <remarks>
+    /// The loop wakes at least every <see cref="HostingDefaults.ClockCheckInterval"/> to compare the two clocks, so a
+    /// jump is noticed within that time; until then another consumer may take a lease the jump ended. Its ack then wins
+    /// and this handler's settle fails with <see cref="LeaseLostException"/>: fenced, never a double ack.
+    /// </remarks>
     private async Task RenewLoopAsync(Delivery delivery)
     {
         var token = delivery.RenewalCancellation.Token;
+        var renewedAt = Clock.GetTimestamp();
+        var wallAtRenewal = Clock.GetUtcNow();
+        var until = delivery.Message.LeaseExpiresAt;
+        var margin = _options.VisibilityTimeout - _renewEvery;
+        var step = _renewEvery < HostingDefaults.ClockCheckInterval ? _renewEvery : HostingDefaults.ClockCheckInterval;
         try
         {
             while (true)
             {
-                await Task.Delay(_renewEvery, Clock, token).ConfigureAwait(false);
+                var due = _renewEvery - Clock.GetElapsedTime(renewedAt);
+                var wallSaysEnding = Clock.GetUtcNow() >= until - margin;
+                if (due > TimeSpan.Zero && !wallSaysEnding)
+                {
+                    await Task.Delay(due < step ? due : step, Clock, token).ConfigureAwait(false);
+                    continue;
+                }
+
+                var drift = (Clock.GetUtcNow() - wallAtRenewal) - Clock.GetElapsedTime(renewedAt);
                 var start = Stopwatch.GetTimestamp();
                 try
                 {
-                    var until = await delivery.Queue.ExtendLeaseAsync(delivery.Message, _options.VisibilityTimeout, CancellationToken.None).ConfigureAwait(false);
+                    until = await delivery.Queue.ExtendLeaseAsync(delivery.Message, _options.VisibilityTimeout, CancellationToken.None).ConfigureAwait(false);
+                    renewedAt = Clock.GetTimestamp();
+                    wallAtRenewal = Clock.GetUtcNow();
                     _telemetry.RecordOperation(QueueName, "extend_lease", "settle", start);
+                    if (due > TimeSpan.Zero && drift.Duration() > HostingDefaults.ClockCheckInterval)
+                    {
+                        Log.LeaseRenewedAfterClockJump(_logger, QueueName, delivery.Message.Id.Value, drift);
+                    }
+
                     _events.OnLeaseExtended(delivery.Message, until);
                 }
                 catch (Exception ex)

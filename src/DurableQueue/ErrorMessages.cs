@@ -85,4 +85,7 @@ internal static partial class ErrorMessages
         F($"The folder '{directory}' does not exist; create it before opening a store in it.");
 
     public static string PathIsDirectory(string path) => F($"'{path}' is a folder; give the path of a database file.");
+
+    public static string DoctorNeedsFile(string location) =>
+        F($"The durability doctor checks SQLite files; the store at '{location}' is on another backend.");
 }

@@ -48,6 +48,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
 
         commands = new RoomFreedCommands(commands, this);
         _writer = new StoreWriter(session, commands, driver.Capabilities, options.TimeProvider, BeforeBatch);
+        _writer.Context.SessionId = options.SessionId; // recovery report: lease tokens record the store's session
         _sweeper = new FinalLeaseSweeper(options.TimeProvider, _writer, PulseAllCapacities);
         _maintenance = new MaintenanceScheduler(options.TimeProvider, options.MaintenanceInterval, driver, _writer);
         _watcher = driver.WatchForeignCommits(PulseAllArrivals);
@@ -95,6 +96,8 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
             throw new DirectoryNotFoundException(ErrorMessages.DirectoryMissing(directory));
         }
 
+        var walBytes = Diagnostics.StoreRecovery.WalBytesBeforeOpen(fullPath); // recovery report
+        var newFile = !File.Exists(fullPath) || new FileInfo(fullPath).Length == 0; // recovery report
         var connections = new ConnectionFactory(fullPath, options);
         SqliteConnection connection;
         try
@@ -110,7 +113,12 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         {
             Prepare(connection, connections, fullPath);
             var enqueuePageLimit = ApplyDatabaseQuota(connection, options);
-            return new QueueStore(new SqliteDriver(fullPath, options, connections, connection, enqueuePageLimit), options);
+            var (session, report) = Recover(connection, options, walBytes, newFile); // recovery report
+            var opened = (options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), options.TimeProvider.GetTimestamp());
+            return new QueueStore(new SqliteDriver(fullPath, options, connections, connection, enqueuePageLimit), options)
+            {
+                Session = session, Recovery = report, OpenedClock = opened, // recovery report
+            };
         });
     }
 
@@ -287,6 +295,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     private void Close()
     {
         _writer.Dispose();
+        CloseSession(); // recovery report: a clean end
         _driver.Close(_writer.Session);
         PulseAllArrivals();
     }

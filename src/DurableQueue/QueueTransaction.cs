@@ -106,6 +106,19 @@ public sealed class QueueTransaction
         Fenced(() => _context.Commands.DeadLetter(_context, message.QueueName, message.Receipt, reason));
     }
 
+    /// <summary>Deletes one live message by id as part of the unit of work, whatever its state (a leased one too).</summary>
+    /// <param name="queueName">The name of the queue.</param>
+    /// <param name="id">The message id.</param>
+    /// <returns><see langword="true"/> when the message was deleted; <see langword="false"/> when the queue has no live message with that id.</returns>
+    /// <remarks>A consumer that holds the message's lease gets <see cref="LeaseLostException"/> when it settles it.</remarks>
+    /// <exception cref="ArgumentException"><paramref name="queueName"/> is invalid.</exception>
+    public bool Delete(string queueName, MessageId id)
+    {
+        Validate.QueueName(queueName, nameof(queueName));
+        ThrowIfInactive();
+        return _context.Commands.DeleteLive(_context, _context.QueueId(queueName), id.Value);
+    }
+
     /// <summary>Hands a received message back at once without spending its attempt (a worker shutting down).</summary>
     internal void Release(QueueMessage message)
     {

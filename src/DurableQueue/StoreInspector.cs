@@ -14,7 +14,7 @@ namespace DurableQueue;
 /// <para>Reads see the file as committed: a message whose last lease expired while no store had the file open is
 /// counted as ready until a store opens the file and dead-letters it. Thread-safe; calls are serialized.</para>
 /// </remarks>
-public sealed class StoreInspector : IDisposable
+public sealed partial class StoreInspector : IDisposable
 {
     private readonly SqliteConnection _connection;
     private readonly TimeProvider _clock;

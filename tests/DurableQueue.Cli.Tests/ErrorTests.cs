@@ -94,13 +94,13 @@ public sealed class ErrorTests : IDisposable
         Assert.Equal(hash, Hash(path));
     }
 
-    [Fact]
-    public async Task FolderInsteadOfFile_Exit()
-    {
-        var result = await Dq.RunAsync("stats", _dir.Path);
-        Assert.True(result.ExitCode is 2 or 3, result.ToString());
-        Assert.Single(result.Error.Trim().Split('\n'));
-    }
+    [Theory]
+    [InlineData("stats")]
+    [InlineData("verify")]
+    [InlineData("compact")]
+    [InlineData("watch")]
+    public async Task FolderInsteadOfFile_Exit3(string command) =>
+        AssertOneLine(await Dq.RunAsync(command, _dir.Path), 3, "is a folder");
 
     [Theory]
     [InlineData("unknown command", "frobnicate")]
@@ -141,10 +141,18 @@ public sealed class ErrorTests : IDisposable
     {
         var result = await Dq.RunAsync("--help");
         Assert.Equal(0, result.ExitCode);
-        foreach (var command in new[] { "stats", "peek", "dead", "enqueue", "export", "import", "verify", "compact", "watch" })
+        foreach (var command in new[] { "stats", "peek", "dead", "purge", "delete", "move", "enqueue", "export", "import", "verify", "compact", "watch" })
         {
             Assert.Contains(command, result.Out, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Version_PrintsTheToolVersion_Exit0()
+    {
+        var result = await Dq.RunAsync("--version");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches(@"^\d+\.\d+\.\d+", result.Out.Trim());
     }
 
     private static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));

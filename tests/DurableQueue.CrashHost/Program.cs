@@ -9,7 +9,7 @@
 //   ERR <operation> <exception type> <sqlite code or -> <message>   an operation threw
 //   DONE                                        the run ended normally
 // Usage: CrashHost <mode> <file> [key=value ...]
-//   modes: mixed (producers and consumers), produce, consume
+//   modes: mixed (producers and consumers), produce, consume; hold (HoldMode.cs: leave a known state, wait to be killed)
 //   keys:  seed, enqueues (stop after that many; mixed/produce), seconds (run time; consume/mixed), visibilityMs,
 //          durability (Full|Normal), producers, consumers,
 //          idleMs (consumers stop after that long without a message)
@@ -22,6 +22,11 @@ if (args.Length < 2)
 {
     Console.Error.WriteLine("usage: CrashHost <mixed|produce|consume> <file> [key=value ...]");
     return 2;
+}
+
+if (args[0] == "hold")
+{
+    return await HoldMode.RunAsync(args); // the recovery report tests
 }
 
 var settings = HostSettings.Parse(args);

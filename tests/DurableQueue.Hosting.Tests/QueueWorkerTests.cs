@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace DurableQueue.Hosting.Tests;
 
@@ -64,7 +66,11 @@ public sealed class QueueWorkerTests : IDisposable
                 o.RetryMaxDelay = TimeSpan.FromSeconds(3);
             },
             // Jitter pinned to its upper bound, so the delays are the backoff's ceilings.
-            s => s.Replace(ServiceDescriptor.Singleton<IRetryBackoff>(new FullJitterBackoff(new FixedRandom(1.0)))),
+            s =>
+            {
+                s.Replace(ServiceDescriptor.Singleton<IRetryBackoff>(new FullJitterBackoff(new FixedRandom(1.0))));
+                s.AddFakeLogging();
+            },
             clock);
         _probe.OnHandle = (ctx, _) => throw new InvalidOperationException($"boom {ctx.Message.Attempt}");
         var queue = host.Store.GetQueue("work");
@@ -79,7 +85,8 @@ public sealed class QueueWorkerTests : IDisposable
             Assert.NotNull(info);
             Assert.Equal(MessageState.Delayed, info.State);
             Assert.Equal(clock.GetUtcNow() + TimeSpan.FromSeconds(seconds), info.VisibleAt);
-            Assert.Contains($"boom {message.Attempt}", info.LastError, StringComparison.Ordinal);
+            // The last error is the exception's type and message: no stack trace, no source paths.
+            Assert.Equal($"System.InvalidOperationException: boom {message.Attempt}", info.LastError);
             clock.Advance(TimeSpan.FromSeconds(seconds));
         }
 
@@ -89,9 +96,20 @@ public sealed class QueueWorkerTests : IDisposable
         var dead = await queue.GetDeadLetterAsync(id);
         Assert.NotNull(dead);
         Assert.Equal(4, dead.Attempts);
-        Assert.Contains("boom 4", dead.LastError, StringComparison.Ordinal);
-        Assert.Contains(nameof(InvalidOperationException), dead.LastError, StringComparison.Ordinal);
+        Assert.Equal("System.InvalidOperationException: boom 4", dead.LastError);
         Assert.Equal(4, _probe.Calls);
+
+        // Expected retries log one line each (type and message, no exception object, so no stack); the last attempt's
+        // failure is an error with the exception.
+        var logs = host.Services.GetFakeLogCollector().GetSnapshot();
+        var retries = logs.Where(r => r.Id.Name == "HandlerFailed").ToArray();
+        Assert.Equal(3, retries.Length);
+        Assert.All(retries, r => Assert.Equal((LogLevel.Warning, (Exception?)null), (r.Level, r.Exception)));
+        Assert.All(retries, r => Assert.Single(r.Message.Split('\n')));
+        Assert.EndsWith("retrying in 00:00:01: System.InvalidOperationException: boom 1", retries[0].Message, StringComparison.Ordinal);
+        var deadLettered = Assert.Single(logs, r => r.Id.Name == "MessageDeadLettered");
+        Assert.Equal(LogLevel.Error, deadLettered.Level);
+        Assert.Equal("boom 4", deadLettered.Exception?.Message);
         // One handler's exceptions never stop the host.
         Assert.False(host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested);
     }

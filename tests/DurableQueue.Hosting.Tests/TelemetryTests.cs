@@ -103,10 +103,112 @@ public sealed class TelemetryTests : IDisposable
         clock.Advance(TimeSpan.FromMinutes(10));
         Assert.Equal(HealthStatus.Unhealthy, (await health.CheckHealthAsync()).Status);
 
-        // Drain the backlog; one dead letter alone is degraded.
+        // Drain the backlog; one dead letter alone leaves the queue healthy.
         var message = Assert.Single(await queue.ReceiveAsync());
         await queue.DeadLetterAsync(message, "test");
-        Assert.Equal(HealthStatus.Degraded, (await health.CheckHealthAsync()).Status);
+        Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Status);
+    }
+
+    [Fact]
+    public async Task HealthCheck_DeadLetters_DegradedByTheRateInTheWindow_NotByTheTotal()
+    {
+        var clock = TempDb.NewClock();
+        await using var host = await TestHost.StartAsync(
+            _db.Path, clock, _ => { }, services: s => s.AddHealthChecks().AddDurableQueue());
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+        var queue = host.Store.GetQueue("poison");
+        async Task DeadLetterAsync(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await queue.EnqueueAsync("x");
+                await queue.DeadLetterAsync(Assert.Single(await queue.ReceiveAsync()), "test");
+            }
+        }
+
+        Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Status);
+
+        await DeadLetterAsync(4);
+        clock.Advance(TimeSpan.FromMinutes(2));
+        var four = await health.CheckHealthAsync();
+        Assert.Equal(HealthStatus.Healthy, four.Status);
+        Assert.Equal(4L, four.Entries["durablequeue"].Data["poison.dead_lettered_recently"]);
+
+        await DeadLetterAsync(1);
+        var degraded = await health.CheckHealthAsync();
+        Assert.Equal(HealthStatus.Degraded, degraded.Status);
+        Assert.Contains("5 message(s) dead-lettered in the last 5 min", degraded.Entries["durablequeue"].Description, StringComparison.Ordinal);
+
+        // The window moves on: five dead letters wait in the store, none of them new.
+        clock.Advance(TimeSpan.FromMinutes(6));
+        var later = await health.CheckHealthAsync();
+        Assert.Equal(HealthStatus.Healthy, later.Status);
+        Assert.Equal(5L, later.Entries["durablequeue"].Data["poison.dead_lettered"]);
+    }
+
+    [Fact]
+    public async Task HealthCheck_TotalDeadLetterThresholds_WhenConfigured()
+    {
+        var clock = TempDb.NewClock();
+        await using var host = await TestHost.StartAsync(
+            _db.Path, clock, _ => { }, o => { o.Health.DeadLettersDegraded = 1; o.Health.DeadLettersUnhealthy = 2; }, s => s.AddHealthChecks().AddDurableQueue());
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+        var queue = host.Store.GetQueue("poison");
+
+        foreach (var expected in new[] { HealthStatus.Degraded, HealthStatus.Unhealthy })
+        {
+            await queue.EnqueueAsync("x");
+            await queue.DeadLetterAsync(Assert.Single(await queue.ReceiveAsync()), "test");
+            Assert.Equal(expected, (await health.CheckHealthAsync()).Status);
+        }
+    }
+
+    [Fact]
+    public async Task ReceiveDuration_ExcludesTheWaitForAMessage_WhichIsRecordedApart()
+    {
+        var queueName = $"idle-{Guid.NewGuid():N}"[..20];
+        var measurements = new ConcurrentBag<(string Instrument, double Value, Dictionary<string, object?> Tags)>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "DurableQueue")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            var map = new Dictionary<string, object?>();
+            foreach (var tag in tags)
+            {
+                map[tag.Key] = tag.Value;
+            }
+
+            if (Equals(map.GetValueOrDefault("messaging.destination.name"), queueName))
+            {
+                measurements.Add((instrument.Name, value, map));
+            }
+        });
+        listener.Start();
+
+        await using var host = await TestHost.StartAsync(
+            _db.Path, TempDb.NewClock(), b => b.AddHandler<RawHandler>(queueName), services: s => s.AddSingleton(_probe));
+
+        // The worker finds the queue empty and waits. The idle time is what is measured here, so it is real time.
+        var idle = TimeSpan.FromSeconds(2);
+        await Task.Delay(idle);
+        await host.Producer.EnqueueAsync(queueName, "wake up"u8.ToArray());
+        Assert.Equal(DeliveryOutcome.Acked, (await host.NextSettledAsync()).Outcome);
+
+        var receives = measurements.Where(m => m.Instrument == "messaging.client.operation.duration" && Equals(m.Tags["messaging.operation.name"], "receive")).ToList();
+        var waits = measurements.Where(m => m.Instrument == "durablequeue.receive.wait.duration").ToList();
+        Assert.NotEmpty(receives);
+        Assert.All(receives, r => Assert.True(r.Value < idle.TotalSeconds, $"a receive took {r.Value:0.###} s: the wait is counted in it"));
+        var wait = Assert.Single(waits, w => Equals(w.Tags["durablequeue.wait.outcome"], "message"));
+        Assert.True(wait.Value >= receives.Max(r => r.Value), "the wait for the message is longer than any receive");
+        Assert.True(wait.Value > idle.TotalSeconds / 2, $"the wait ({wait.Value:0.###} s) covers the idle time");
     }
 }
 
@@ -142,8 +244,11 @@ public sealed class OptionsTests : IDisposable
         Assert.True(options.RunMissedRecurringJobs);
         Assert.Equal(TimeSpan.FromMinutes(1), options.Health.OldestMessageAgeDegraded);
         Assert.Equal(TimeSpan.FromMinutes(10), options.Health.OldestMessageAgeUnhealthy);
-        Assert.Equal(1, options.Health.DeadLettersDegraded);
-        Assert.Equal(100, options.Health.DeadLettersUnhealthy);
+        Assert.Equal(TimeSpan.FromMinutes(5), options.Health.DeadLetterWindow);
+        Assert.Equal(5, options.Health.NewDeadLettersDegraded);
+        Assert.Null(options.Health.NewDeadLettersUnhealthy);
+        Assert.Null(options.Health.DeadLettersDegraded);
+        Assert.Null(options.Health.DeadLettersUnhealthy);
         Assert.Null(options.TimeProvider);
     }
 

@@ -103,6 +103,8 @@ internal sealed class TestHost : IAsyncDisposable
     public async Task<(QueueMessage Message, DateTimeOffset Until)> NextExtendedAsync() =>
         await _extended.Reader.ReadAsync().AsTask().WaitAsync(Guard);
 
+    public bool TryNextExtended(out (QueueMessage Message, DateTimeOffset Until) extension) => _extended.Reader.TryRead(out extension);
+
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         _stopped = true;

@@ -48,6 +48,48 @@ public sealed class HttpIngestTests
         Assert.Equal("dead-lettered", await app.WaitForStateAsync(poison.Headers.Location!, "dead-lettered"));
     }
 
+    [Fact]
+    public async Task Get_UnknownId_Answers404_MalformedId_Answers400()
+    {
+        await using var app = await IngestApp.StartAsync("--Capacity", "10", "--WorkMs", "0");
+        using var accepted = await app.Http.PostAsync("/jobs", new StringContent("fine"));
+        Assert.Equal("done", await app.WaitForStateAsync(accepted.Headers.Location!, "done"));
+
+        foreach (var unknown in new[] { "/jobs/999999", "/jobs/2" })
+        {
+            using var response = await app.Http.GetAsync(unknown);
+            Assert.True(response.StatusCode == HttpStatusCode.NotFound, $"{unknown}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+
+        foreach (var malformed in new[] { "/jobs/-5", "/jobs/0", "/jobs/abc", "/jobs/1.5" })
+        {
+            using var response = await app.Http.GetAsync(malformed);
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{malformed}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    [Fact]
+    public async Task Post_QueueFullRightAfterStart_RetryAfterIsTheDefaultNotTheCeiling()
+    {
+        await using var app = await IngestApp.StartAsync("--Capacity", "1", "--Consumer", "false");
+        using var first = await app.Http.PostAsync("/jobs", new StringContent("one"));
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+
+        // Rejections spread over more than a second give the queue several samples of its drain counter, none of
+        // which saw a message leave (no consumer runs): there is no rate to estimate from.
+        var hints = new List<TimeSpan?>();
+        var elapsed = Stopwatch.StartNew();
+        while (elapsed.Elapsed < TimeSpan.FromSeconds(1.5) || hints.Count < 5)
+        {
+            using var rejected = await app.Http.PostAsync("/jobs", new StringContent("more"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, rejected.StatusCode);
+            hints.Add(rejected.Headers.RetryAfter?.Delta);
+            await Task.Delay(100);
+        }
+
+        Assert.All(hints, h => Assert.Equal(TimeSpan.FromSeconds(1), h));
+    }
+
     private sealed class IngestApp : IAsyncDisposable
     {
         private readonly Process _process;

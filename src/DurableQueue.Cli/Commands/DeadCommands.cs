@@ -61,7 +61,7 @@ internal sealed class DeadListCommand : AsyncCommand<DeadListCommand.Settings>
 
         Consoles.Out.Write(table);
         var total = (await inspector.GetCountsAsync(settings.Queue, cancellationToken).ConfigureAwait(false)).DeadLettered;
-        Consoles.Out.WriteLine($"{letters.Count} of {Format.Number(total)} dead letters shown");
+        Consoles.Out.WriteLine($"{Format.Number(letters.Count)} of {Format.Count(total, "dead letter")} shown");
         return ExitCodes.Ok;
     }
 }
@@ -143,7 +143,7 @@ internal sealed class DeadRequeueCommand : AsyncCommand<DeadRequeueCommand.Setti
             var moved = await ProgressDisplay.RunAsync(
                 $"Requeueing dead letters of '{settings.Queue}'", total,
                 progress => queue.RequeueDeadLettersAsync(progress, cancellationToken).AsTask()).ConfigureAwait(false);
-            Consoles.Out.WriteLine($"requeued {Format.Number(moved)} dead letters to '{settings.Queue}' (attempts reset)");
+            Consoles.Out.WriteLine($"requeued {Format.Count(moved, "dead letter")} to '{settings.Queue}' (attempts reset)");
             return ExitCodes.Ok;
         }
 
@@ -161,7 +161,7 @@ internal sealed class DeadRequeueCommand : AsyncCommand<DeadRequeueCommand.Setti
             }
         }
 
-        Consoles.Out.WriteLine($"requeued {requeued} dead letters to '{settings.Queue}' (attempts reset)");
+        Consoles.Out.WriteLine($"requeued {Format.Count(requeued, "dead letter")} to '{settings.Queue}' (attempts reset)");
         if (missing.Count > 0)
         {
             throw new CliException(ExitCodes.NotFound, $"no dead letter with id {string.Join(", ", missing)} in queue '{settings.Queue}'");
@@ -195,19 +195,12 @@ internal sealed class DeadPurgeCommand : AsyncCommand<DeadPurgeCommand.Settings>
             return ExitCodes.Ok;
         }
 
-        if (!settings.Yes)
+        if (!await StoreAccess.ConfirmAsync(
+            settings.Yes, $"Delete {Format.Count(total, "dead letter")} of '{settings.Queue}' for good?", $"delete {Format.Count(total, "dead letter")}", cancellationToken)
+            .ConfigureAwait(false))
         {
-            if (!Consoles.InputIsTerminal || !Consoles.ErrorIsTerminal)
-            {
-                throw new CliException(ExitCodes.Usage, $"refusing to delete {total} dead letters without confirmation; run in a terminal or pass --yes");
-            }
-
-            if (!await Consoles.Error.ConfirmAsync($"Delete {Format.Number(total)} dead letters of '{Markup.Escape(settings.Queue)}' for good?", defaultValue: false, cancellationToken)
-                .ConfigureAwait(false))
-            {
-                Consoles.Out.WriteLine("nothing deleted");
-                return ExitCodes.Ok;
-            }
+            Consoles.Out.WriteLine("nothing deleted");
+            return ExitCodes.Ok;
         }
 
         var store = StoreAccess.OpenForWrite(settings.File);
@@ -216,7 +209,7 @@ internal sealed class DeadPurgeCommand : AsyncCommand<DeadPurgeCommand.Settings>
         var removed = await ProgressDisplay.RunAsync(
             $"Deleting dead letters of '{settings.Queue}'", total,
             progress => queue.PurgeDeadLettersAsync(progress, cancellationToken).AsTask()).ConfigureAwait(false);
-        Consoles.Out.WriteLine($"deleted {Format.Number(removed)} dead letters of '{settings.Queue}'");
+        Consoles.Out.WriteLine($"deleted {Format.Count(removed, "dead letter")} of '{settings.Queue}'");
         return ExitCodes.Ok;
     }
 }

@@ -82,14 +82,23 @@ internal sealed class EnqueueCommand : AsyncCommand<EnqueueCommand.Settings>
         if (settings.Whole)
         {
             using var buffer = new MemoryStream();
-            await input.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            // A read of stdin does not watch the token: stop waiting for it on Ctrl+C (nothing is enqueued).
+            await input.CopyToAsync(buffer, cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (buffer.Length == 0)
+            {
+                // As in line mode: an empty input enqueues nothing (an empty message must be meant: use the library).
+                Consoles.Out.WriteLine("nothing to enqueue: the input was empty");
+                return ExitCodes.Ok;
+            }
+
             ids.Add(await Enqueue(() => queue.EnqueueAsync(buffer.ToArray(), options, cancellationToken).AsTask()).ConfigureAwait(false));
         }
         else
         {
             using var reader = new StreamReader(input, Encoding.UTF8);
             var batch = new List<ReadOnlyMemory<byte>>(BatchSize);
-            while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+            // A read of stdin does not watch the token: stop waiting for it on Ctrl+C (the last batch is not enqueued).
+            while (await reader.ReadLineAsync(cancellationToken).AsTask().WaitAsync(cancellationToken).ConfigureAwait(false) is { } line)
             {
                 if (line.Length == 0)
                 {

@@ -85,7 +85,7 @@ internal sealed class ExportCommand : AsyncCommand<ExportCommand.Settings>
         }
 
         // The summary goes to stderr so that stdout holds nothing but the JSON lines.
-        Consoles.Error.WriteLine($"exported {Format.Number(written)} {(settings.DeadLetters ? "dead letters" : "messages")} of '{settings.Queue}'");
+        Consoles.Error.WriteLine($"exported {Format.Count(written, settings.DeadLetters ? "dead letter" : "message")} of '{settings.Queue}'");
         return ExitCodes.Ok;
     }
 }
@@ -127,7 +127,8 @@ internal sealed class ImportCommand : AsyncCommand<ImportCommand.Settings>
             var batch = new List<OutgoingMessage>(settings.BatchSize);
             while (true)
             {
-                var line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+                // A read of stdin does not watch the token: stop waiting for it on Ctrl+C (the last batch is not enqueued).
+                var line = await reader.ReadLineAsync(cancellationToken).AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
                 if (line is not null)
                 {
                     lineNumber++;
@@ -173,10 +174,10 @@ internal sealed class ImportCommand : AsyncCommand<ImportCommand.Settings>
             }
         }).ConfigureAwait(false);
 
-        Consoles.Out.WriteLine($"imported {Format.Number(imported)} messages into '{queue.Name}' in {batches} atomic batch{(batches == 1 ? "" : "es")}");
+        Consoles.Out.WriteLine($"imported {Format.Count(imported, "message")} into '{queue.Name}' in {batches} atomic batch{(batches == 1 ? "" : "es")}");
         return ExitCodes.Ok;
 
         string Fail(string reason) =>
-            $"{reason}; that batch was not enqueued" + (imported > 0 ? $" ({Format.Number(imported)} messages of earlier batches were)" : " (nothing was imported)");
+            $"{reason}; that batch was not enqueued" + (imported > 0 ? $" ({Format.Count(imported, "message")} of earlier batches {(imported == 1 ? "was" : "were")})" : " (nothing was imported)");
     }
 }

@@ -54,7 +54,7 @@ internal sealed class PeekCommand : AsyncCommand<PeekCommand.Settings>
         Consoles.Out.Write(table);
         var counts = await inspector.GetCountsAsync(settings.Queue, cancellationToken).ConfigureAwait(false);
         Consoles.Out.WriteLine(
-            $"{messages.Count} of {Format.Number(counts.Total)} messages shown ({Format.Number(counts.Ready)} ready, {Format.Number(counts.Delayed)} delayed, " +
+            $"{messages.Count} of {Format.Count(counts.Total, "message")} shown ({Format.Number(counts.Ready)} ready, {Format.Number(counts.Delayed)} delayed, " +
             $"{Format.Number(counts.Leased)} leased; {Format.Number(counts.DeadLettered)} dead-lettered)");
         return ExitCodes.Ok;
     }

@@ -17,14 +17,27 @@ internal sealed class VerifyCommand : AsyncCommand<VerifyCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        using var inspector = StoreAccess.Inspect(settings.File);
-        var result = await inspector.VerifyAsync(cancellationToken).ConfigureAwait(false);
+        StoreVerification result;
+        string path;
+        try
+        {
+            using var inspector = StoreAccess.Inspect(settings.File);
+            path = inspector.Path;
+            result = await inspector.VerifyAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreFileException ex) when (ex.Problem == StoreFileProblem.Corrupt)
+        {
+            // Too damaged for the queue's checks: verify is the command for damaged files, so report what SQLite's
+            // own check finds (read-only, never through the queue tables) instead of refusing the file.
+            return ReportDamage(settings, Path.GetFullPath(settings.File), ex);
+        }
+
         if (settings.Json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(
                 new
                 {
-                    path = inspector.Path,
+                    path,
                     healthy = result.IsHealthy,
                     integrityCheck = result.IntegrityErrors.Count == 0 ? ["ok"] : result.IntegrityErrors,
                     checks = result.Checks,
@@ -48,6 +61,44 @@ internal sealed class VerifyCommand : AsyncCommand<VerifyCommand.Settings>
             : $"{result.Problems.Count + (result.IntegrityErrors.Count > 0 ? 1 : 0)} of {result.Checks.Count + 1} checks failed");
         return result.IsHealthy ? ExitCodes.Ok : ExitCodes.Problems;
     }
+
+    private static int ReportDamage(Settings settings, string path, StoreFileException damage)
+    {
+        IReadOnlyList<string> integrity;
+        try
+        {
+            integrity = StoreAccess.CheckIntegrity(settings.File, quick: false);
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException ex)
+        {
+            // Not even SQLite's check can read it (the header or the schema page is gone).
+            integrity = [$"integrity_check could not run: {ex.Message}"];
+        }
+
+        var reason = damage.InnerException?.Message ?? damage.Message;
+        var queueChecks = $"not run: the queue tables cannot be read ({reason})";
+        if (settings.Json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(
+                new
+                {
+                    path,
+                    healthy = false,
+                    integrityCheck = integrity.Count == 0 ? ["ok"] : integrity,
+                    checks = Array.Empty<string>(),
+                    problems = new[] { new { check = "readable", count = 1L, description = queueChecks } },
+                },
+                MessageLine.IndentedJson));
+            return ExitCodes.Problems;
+        }
+
+        var table = new Table().AddColumns("Check", "Result");
+        table.AddRow(Format.Cells("integrity_check", integrity.Count == 0 ? "ok" : string.Join(Environment.NewLine, integrity)));
+        table.AddRow(Format.Cells("queue checks", queueChecks));
+        Consoles.Out.Write(table);
+        Consoles.Out.WriteLine("the file is damaged; restore it from a backup, or export what can still be read");
+        return ExitCodes.Problems;
+    }
 }
 
 internal sealed class CompactCommand : AsyncCommand<CompactCommand.Settings>
@@ -62,7 +113,30 @@ internal sealed class CompactCommand : AsyncCommand<CompactCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         CompactionResult result;
+        using (StoreAccess.Inspect(settings.File))
+        {
+            // Missing, not SQLite, not a queue store, newer schema: refused here with the usual message.
+        }
+
+        // Moving pages of a damaged file could spread the damage: check first (read-only) and leave such a file alone.
+        IReadOnlyList<string> damage;
+        try
+        {
+            damage = StoreAccess.CheckIntegrity(settings.File, quick: true);
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB
+        {
+            damage = [ex.Message];
+        }
+
+        if (damage.Count > 0)
+        {
+            throw new CliException(
+                ExitCodes.BadFile, $"'{Path.GetFullPath(settings.File)}' is damaged ({damage[0]}); it was left untouched. Run dq verify for details");
+        }
+
         var store = StoreAccess.OpenForWrite(settings.File);
+
         await using (store.ConfigureAwait(false))
         {
             result = await store.CompactAsync(cancellationToken).ConfigureAwait(false);

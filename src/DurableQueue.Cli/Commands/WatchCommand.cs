@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using DurableQueue.Cli.Infrastructure;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -9,6 +10,9 @@ namespace DurableQueue.Cli.Commands;
 
 internal sealed class WatchCommand : AsyncCommand<WatchCommand.Settings>
 {
+    // Every field in every line, null where there is no value yet (the rates of the first refresh).
+    private static readonly JsonSerializerOptions s_json = new(MessageLine.Json) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never };
+
     internal sealed class Settings : FileSettings
     {
         [CommandOption("-i|--interval <DURATION>")]
@@ -19,6 +23,10 @@ internal sealed class WatchCommand : AsyncCommand<WatchCommand.Settings>
         [CommandOption("-c|--count <N>")]
         [Description("Stop after N refreshes (default: run until Ctrl+C).")]
         public int? Count { get; set; }
+
+        [CommandOption("--json")]
+        [Description("Write one JSON object per refresh, one per line (JSON lines), instead of a table.")]
+        public bool Json { get; set; }
 
         public override ValidationResult Validate() =>
             Count is { } n && n < 1 ? ValidationResult.Error($"--count must be at least 1; it was {n}") : ValidationResult.Success();
@@ -36,7 +44,21 @@ internal sealed class WatchCommand : AsyncCommand<WatchCommand.Settings>
         var rates = new RateTracker();
         try
         {
-            if (Consoles.OutIsTerminal)
+            if (settings.Json)
+            {
+                for (var i = 0; settings.Count is null || i < settings.Count; i++)
+                {
+                    if (i > 0)
+                    {
+                        await Task.Delay(interval, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    var stats = await inspector.GetStatisticsAsync(cancellationToken).ConfigureAwait(false);
+                    Console.Out.WriteLine(JsonSerializer.Serialize(ToJson(stats, rates.Add(stats)), s_json));
+                    await Console.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else if (Consoles.OutIsTerminal)
             {
                 var first = Render(await inspector.GetStatisticsAsync(cancellationToken).ConfigureAwait(false), rates, settings.File);
                 await Consoles.Out.Live(first).StartAsync(async live =>
@@ -69,6 +91,33 @@ internal sealed class WatchCommand : AsyncCommand<WatchCommand.Settings>
 
         return ExitCodes.Ok;
     }
+
+    /// <summary>One refresh as JSON: the file's sizes and rates, and per queue its counts and rates (null on the first refresh).</summary>
+    private static object ToJson(StoreStatistics stats, Sample sample) => new
+    {
+        path = stats.Path,
+        takenAt = stats.TakenAt,
+        fileBytes = stats.FileBytes,
+        walBytes = stats.WalBytes,
+        lastMessageId = stats.LastMessageId,
+        enqueuedPerSecond = sample.Seconds is null ? (double?)null : Math.Round(sample.EnqueuedPerSecond, 3),
+        removedPerSecond = sample.Seconds is null ? (double?)null : Math.Round(sample.RemovedPerSecond, 3),
+        queues = stats.Queues.Select(q =>
+        {
+            var (depth, dead) = sample.Queue(q.Name);
+            return new
+            {
+                name = q.Name,
+                ready = q.Counts.Ready,
+                delayed = q.Counts.Delayed,
+                leased = q.Counts.Leased,
+                deadLettered = q.Counts.DeadLettered,
+                oldestReadyAgeSeconds = q.OldestReadyAge?.TotalSeconds,
+                depthPerSecond = depth is { } d ? Math.Round(d, 3) : (double?)null,
+                deadPerSecond = dead is { } x ? Math.Round(x, 3) : (double?)null,
+            };
+        }),
+    };
 
     private static Table Render(StoreStatistics stats, RateTracker rates, string file)
     {

@@ -5,6 +5,9 @@ namespace DurableQueue.Cli.Infrastructure;
 /// <summary>Turns every failure into ONE line on stderr and a documented exit code; stack traces only with DQ_DEBUG=1.</summary>
 internal static class Errors
 {
+    /// <summary>Gets or sets the command line, so that a value that could not be converted can be named with its option.</summary>
+    public static IReadOnlyList<string> Arguments { get; set; } = [];
+
     public static int Report(Exception exception, bool cancelled)
     {
         var (code, message) = Classify(exception, cancelled);
@@ -26,6 +29,12 @@ internal static class Errors
 
     private static (int Code, string Message) Classify(Exception exception, bool cancelled)
     {
+        if (exception is CommandRuntimeException { InnerException: ArgumentException { InnerException: FormatException or OverflowException } } conversion
+            && WholeNumber(conversion.Message) is { } badNumber)
+        {
+            return (ExitCodes.Usage, badNumber + " (see dq --help)");
+        }
+
         if (exception is CommandRuntimeException { InnerException: { } inner } && inner is not CommandAppException)
         {
             exception = inner;
@@ -46,6 +55,23 @@ internal static class Errors
             Microsoft.Data.Sqlite.SqliteException e => (ExitCodes.Storage, "SQLite error: " + OneLine(e.Message)),
             _ => (ExitCodes.Internal, $"unexpected error: {exception.GetType().Name}: {OneLine(exception.Message)}"),
         };
+    }
+
+    /// <summary>"Failed to convert 'abc' to Int32." becomes "-n: 'abc' is not a whole number", naming the option that was given the value.</summary>
+    private static string? WholeNumber(string message)
+    {
+        const string Prefix = "Failed to convert '";
+        var end = message.LastIndexOf("' to ", StringComparison.Ordinal);
+        if (!message.StartsWith(Prefix, StringComparison.Ordinal) || end < Prefix.Length
+            || !message.AsSpan(end).StartsWith("' to Int", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var value = message[Prefix.Length..end];
+        var index = Arguments.ToList().FindIndex(a => a == value);
+        var option = index > 0 && Arguments[index - 1].StartsWith('-') ? Arguments[index - 1] + ": " : "";
+        return $"{option}'{value}' is not a whole number";
     }
 
     private static string OneLine(string text) => string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).Trim();

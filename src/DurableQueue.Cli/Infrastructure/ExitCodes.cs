@@ -6,7 +6,7 @@ internal static class ExitCodes
     /// <summary>Success.</summary>
     public const int Ok = 0;
 
-    /// <summary>verify found problems.</summary>
+    /// <summary>verify found problems; doctor found warnings.</summary>
     public const int Problems = 1;
 
     /// <summary>Bad arguments or options (also: purge without --yes when no one can answer the prompt).</summary>
@@ -23,6 +23,9 @@ internal static class ExitCodes
 
     /// <summary>A queue or message named on the command line does not exist.</summary>
     public const int NotFound = 6;
+
+    /// <summary>doctor found an error: the place or state of the file cannot keep the queue's promises.</summary>
+    public const int Unsafe = 7;
 
     /// <summary>An unexpected error (a bug); the message is printed, the stack trace only with DQ_DEBUG=1.</summary>
     public const int Internal = 10;

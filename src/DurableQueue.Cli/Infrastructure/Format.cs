@@ -56,6 +56,9 @@ internal static class Format
 
     public static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
+    /// <summary>A count with its noun, singular or plural: "1 message", "2 messages", "1 dead letter".</summary>
+    public static string Count(long value, string noun) => $"{Number(value)} {(value == 1 ? noun : noun + "s")}";
+
     public static string Headers(IReadOnlyDictionary<string, string> headers) =>
         headers.Count == 0 ? "" : string.Join(", ", headers.Select(h => $"{h.Key}={h.Value}"));
 

@@ -1,10 +1,77 @@
+using Microsoft.Data.Sqlite;
+using Spectre.Console;
+
 namespace DurableQueue.Cli.Infrastructure;
 
 /// <summary>Opens files the way each kind of command needs: read-only for inspections, through the library for writes.</summary>
 internal static class StoreAccess
 {
     /// <summary>Opens the file read-only; it is never created or changed.</summary>
-    public static StoreInspector Inspect(string path) => QueueStore.Inspect(path);
+    public static StoreInspector Inspect(string path)
+    {
+        RefuseFolder(path);
+        return QueueStore.Inspect(path);
+    }
+
+    /// <summary>A folder is a bad file (exit 3), whatever the library makes of it.</summary>
+    private static void RefuseFolder(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new CliException(ExitCodes.BadFile, $"'{Path.GetFullPath(path)}' is a folder; give the path of a database file");
+        }
+    }
+
+    /// <summary>
+    /// Runs SQLite's own check on a read-only connection (never through the queue tables, which may be unreadable):
+    /// <c>quick_check</c> or the full <c>integrity_check</c>. Returns the problems it reports; empty when the file is sound.
+    /// When the check of the whole file stops at damage it cannot step over, each table is checked on its own, so that
+    /// the report names the damaged tables.
+    /// </summary>
+    public static IReadOnlyList<string> CheckIntegrity(string path, bool quick)
+    {
+        var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString();
+        using var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        var pragma = quick ? "quick_check" : "integrity_check";
+        try
+        {
+            var lines = Strings(connection, $"PRAGMA {pragma}(100);");
+            return lines is ["ok"] ? [] : lines;
+        }
+        catch (SqliteException whole) when (whole.SqliteErrorCode == 11) // SQLITE_CORRUPT
+        {
+            var findings = new List<string>();
+            foreach (var table in Strings(connection, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name;"))
+            {
+                try
+                {
+                    var lines = Strings(connection, $"PRAGMA {pragma}(\"{table.Replace("\"", "\"\"", StringComparison.Ordinal)}\");");
+                    findings.AddRange(lines is ["ok"] ? [] : lines.Select(l => $"{table}: {l}"));
+                }
+                catch (SqliteException ex) when (ex.SqliteErrorCode == 11)
+                {
+                    findings.Add($"{table}: {ex.Message}");
+                }
+            }
+
+            return findings.Count > 0 ? findings : [whole.Message];
+        }
+    }
+
+    private static List<string> Strings(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        var lines = new List<string>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            lines.Add(reader.GetString(0));
+        }
+
+        return lines;
+    }
 
     /// <summary>
     /// Opens the file through the library for a write. Without <paramref name="create"/> the file must already be a
@@ -12,6 +79,7 @@ internal static class StoreAccess
     /// </summary>
     public static QueueStore OpenForWrite(string path, bool create = false, bool canCreate = false)
     {
+        RefuseFolder(path);
         if (!create)
         {
             try
@@ -52,7 +120,27 @@ internal static class StoreAccess
 
     /// <summary>Opens the input of a command that reads messages: the named file, or standard input when none is named.</summary>
     public static Stream OpenInput(string? path, string optionName) =>
-        path is null
-            ? Console.OpenStandardInput()
-            : File.Exists(path) ? File.OpenRead(path) : throw new CliException(ExitCodes.Usage, $"{optionName}: '{path}' does not exist");
+        path is null ? Console.OpenStandardInput()
+        : File.Exists(path) ? File.OpenRead(path)
+        : Directory.Exists(path) ? throw new CliException(ExitCodes.Usage, $"{optionName}: '{path}' is a folder; give a file")
+        : throw new CliException(ExitCodes.Usage, $"{optionName}: '{path}' does not exist");
+
+    /// <summary>
+    /// Asks before a change that cannot be undone; <paramref name="yes"/> skips the question. Without a terminal to ask
+    /// on, it refuses (exit 2). Returns false when the answer is no.
+    /// </summary>
+    public static async Task<bool> ConfirmAsync(bool yes, string question, string refusal, CancellationToken cancellationToken)
+    {
+        if (yes)
+        {
+            return true;
+        }
+
+        if (!Consoles.InputIsTerminal || !Consoles.ErrorIsTerminal)
+        {
+            throw new CliException(ExitCodes.Usage, $"refusing to {refusal} without confirmation; run in a terminal or pass --yes");
+        }
+
+        return await Consoles.Error.ConfirmAsync(Spectre.Console.Markup.Escape(question), defaultValue: false, cancellationToken).ConfigureAwait(false);
+    }
 }

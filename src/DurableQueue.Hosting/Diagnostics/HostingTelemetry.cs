@@ -20,6 +20,12 @@ internal sealed class HostingTelemetry : IDisposable
         HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
     };
 
+    // Waits last up to the receive wait (30 s) when a queue is idle.
+    private static readonly InstrumentAdvice<double> s_waitAdvice = new()
+    {
+        HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30],
+    };
+
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
     private volatile IReadOnlyList<QueueSnapshot> _snapshot = [];
@@ -37,6 +43,10 @@ internal sealed class HostingTelemetry : IDisposable
             TelemetryNames.ProcessDuration, "s", "Duration of handler runs.", tags: null, s_durationAdvice);
         DeadLettered = _meter.CreateCounter<long>(TelemetryNames.DeadLetteredMessages, "{message}", "Messages a worker moved to the dead-letter store.");
         Retried = _meter.CreateCounter<long>(TelemetryNames.RetriedMessages, "{message}", "Failed attempts given back for a retry.");
+        StoreStarts = _meter.CreateCounter<long>(TelemetryNames.StoreStarts, "{start}", "Store opens, by how the previous use of the file ended (clean, unclean, new)."); // recovery report
+        RecoveredLeases = _meter.CreateCounter<long>(TelemetryNames.RecoveredLeases, "{lease}", "Leases left by processes that ended without closing the store, found at start."); // recovery report
+        ReceiveWait = _meter.CreateHistogram(
+            TelemetryNames.ReceiveWaitDuration, "s", "Time a worker waited for a message to arrive in an empty queue (not part of the receive operation).", tags: null, s_waitAdvice);
         _meter.CreateObservableUpDownCounter(TelemetryNames.Messages, ObserveMessages, "{message}", "Messages in each queue by state.");
         _meter.CreateObservableGauge(TelemetryNames.OldestMessageAge, ObserveOldestAge, "s", "Age of the oldest ready message of each queue, since its enqueue.");
     }
@@ -52,6 +62,23 @@ internal sealed class HostingTelemetry : IDisposable
     public Counter<long> DeadLettered { get; }
 
     public Counter<long> Retried { get; }
+
+    public Counter<long> StoreStarts { get; }
+
+    public Counter<long> RecoveredLeases { get; }
+
+    /// <summary>Counts a store open by how the previous use ended, and the leases an unclean end left.</summary>
+    public void RecordStart(RecoveryReport report)
+    {
+        var end = report.IsNewFile ? "new" : report.IsClean ? "clean" : "unclean";
+        StoreStarts.Add(1, new KeyValuePair<string, object?>(TelemetryNames.PreviousEnd, end));
+        if (report.LeasesLeft + report.LeasesExpired > 0)
+        {
+            RecoveredLeases.Add(report.LeasesLeft + report.LeasesExpired);
+        }
+    }
+
+    public Histogram<double> ReceiveWait { get; }
 
     /// <summary>Sets the queue counts that the observable instruments report (refreshed by the maintenance service).</summary>
     public void Publish(IReadOnlyList<QueueSnapshot> snapshot) => _snapshot = snapshot;
@@ -76,6 +103,21 @@ internal sealed class HostingTelemetry : IDisposable
         }
 
         OperationDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, tags);
+    }
+
+    /// <summary>Records how long a worker waited for a message in an empty queue, and whether one arrived before the wait ended.</summary>
+    public void RecordReceiveWait(string queue, long startTimestamp, bool arrived)
+    {
+        if (!ReceiveWait.Enabled)
+        {
+            return;
+        }
+
+        ReceiveWait.Record(
+            Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds,
+            new KeyValuePair<string, object?>(TelemetryNames.MessagingSystem, TelemetryNames.System),
+            new KeyValuePair<string, object?>(TelemetryNames.DestinationName, queue),
+            new KeyValuePair<string, object?>(TelemetryNames.WaitOutcome, arrived ? "message" : "timeout"));
     }
 
     public void RecordProcess(string queue, long startTimestamp, Exception? error)

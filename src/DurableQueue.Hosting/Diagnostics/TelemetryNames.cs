@@ -17,6 +17,10 @@ internal static class TelemetryNames
     public const string RetriedMessages = "durablequeue.messages.retried";
     public const string Messages = "durablequeue.messages";
     public const string OldestMessageAge = "durablequeue.queue.oldest_message.age";
+    public const string StoreStarts = "durablequeue.store.starts";
+    public const string RecoveredLeases = "durablequeue.store.recovered_leases";
+    public const string PreviousEnd = "durablequeue.store.previous_end";
+    public const string ReceiveWaitDuration = "durablequeue.receive.wait.duration";
 
     public const string MessagingSystem = "messaging.system";
     public const string DestinationName = "messaging.destination.name";
@@ -26,6 +30,7 @@ internal static class TelemetryNames
     public const string DeliveryCount = "messaging.message.delivery_count";
     public const string ErrorType = "error.type";
     public const string MessageState = "durablequeue.message.state";
+    public const string WaitOutcome = "durablequeue.wait.outcome";
 
     public const string TraceParentHeader = "traceparent";
     public const string TraceStateHeader = "tracestate";

@@ -10,7 +10,7 @@ namespace DurableQueue.Hosting.Storage;
 /// the core's units of work so that a job's status, result and the message's settle commit together; read on short-lived
 /// connections of its own), and in-process wake-ups for job waiters.
 /// </summary>
-internal sealed class JobStore : IDisposable
+internal sealed partial class JobStore : IDisposable
 {
     private readonly Lazy<Task> _ready;
     private readonly ConcurrentDictionary<string, MessageQueue> _queues = new(StringComparer.Ordinal);

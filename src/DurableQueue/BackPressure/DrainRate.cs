@@ -18,6 +18,8 @@ internal sealed class DrainRate
     private readonly Lock _lock = new();
     private int _count;
     private int _next;
+    private long? _firstRemoved;
+    private bool _drainSeen;
 
     public void Sample(long nowMs, long removedTotal)
     {
@@ -32,6 +34,8 @@ internal sealed class DrainRate
                 }
             }
 
+            _firstRemoved ??= removedTotal;
+            _drainSeen |= removedTotal != _firstRemoved;
             _samples[_next] = (nowMs, removedTotal);
             _next = (_next + 1) % Slots;
             _count = Math.Min(_count + 1, Slots);
@@ -78,7 +82,13 @@ internal sealed class DrainRate
 
         if (rate <= 0)
         {
-            return s_ceiling;
+            // Nothing has left the queue since sampling began (a store just opened, a consumer not started yet): there is
+            // no measurement to extrapolate, so the hint is the same as with no samples. A queue that drained before and
+            // stopped draining is stalled: the ceiling.
+            lock (_lock)
+            {
+                return _drainSeen ? s_ceiling : s_unknown;
+            }
         }
 
         var estimate = TimeSpan.FromSeconds(Math.Max(1, deficit) / rate);

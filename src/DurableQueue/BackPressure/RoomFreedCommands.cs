@@ -84,6 +84,17 @@ internal sealed class RoomFreedCommands(IMessageCommands inner, QueueStore store
         return removed;
     }
 
+    public bool DeleteLive(WriteContext context, long queueId, long id)
+    {
+        var deleted = inner.DeleteLive(context, queueId, id);
+        if (deleted)
+        {
+            context.AfterCommit(store.PulseAllCapacities);
+        }
+
+        return deleted;
+    }
+
     public int PurgeDeadLetters(WriteContext context, long queueId, int limit) => inner.PurgeDeadLetters(context, queueId, limit);
 
     public QueueStatsRow QueueStats(WriteContext context, long queueId) => inner.QueueStats(context, queueId);

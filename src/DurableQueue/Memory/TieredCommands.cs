@@ -57,7 +57,7 @@ internal sealed class TieredCommands : IMessageCommands, IBatchObserver
         var tier = Tier;
         var cache = tier.GetOrCreate(context, queueId);
         var messages = new List<QueueMessage>(Math.Min(max, 64));
-        var token = Guid.NewGuid();
+        var token = context.NewLeaseToken();
         var until = context.Now + visibilityMs;
         for (var priority = 0; priority < QueueCache.Priorities && messages.Count < max; priority++)
         {
@@ -215,6 +215,17 @@ internal sealed class TieredCommands : IMessageCommands, IBatchObserver
         }
 
         return removed;
+    }
+
+    public bool DeleteLive(WriteContext context, long queueId, long id)
+    {
+        if (!_inner.DeleteLive(context, queueId, id))
+        {
+            return false;
+        }
+
+        Tier.OnRemoved(id);
+        return true;
     }
 
     public int PurgeDeadLetters(WriteContext context, long queueId, int limit) => _inner.PurgeDeadLetters(context, queueId, limit);

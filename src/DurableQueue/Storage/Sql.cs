@@ -85,6 +85,7 @@ internal static partial class Sql
 
     public const string Purge =
         "DELETE FROM dq_messages WHERE id IN (SELECT id FROM dq_messages WHERE queue_id = @queue LIMIT @limit);";
+    public const string DeleteQueueMessage = "DELETE FROM dq_messages WHERE id = @id AND queue_id = @queue;";
     public const string PurgeDeadLetters =
         "DELETE FROM dq_dead_letters WHERE id IN (SELECT id FROM dq_dead_letters WHERE queue_id = @queue LIMIT @limit);";
 

@@ -79,6 +79,9 @@ internal sealed class StoreWriter : IDisposable
     /// <summary>Gets the write session the writer runs on.</summary>
     public IWriteSession Session => _session;
 
+    /// <summary>Gets the context operations run with; set its session id before the first request.</summary>
+    internal WriteContext Context => _context;
+
     /// <summary>
     /// Runs the operation: at once on this thread when the writer is idle and the operation may lead, otherwise in the
     /// writer thread's next batch. It fails with <see cref="ObjectDisposedException"/> once the writer is shut down.

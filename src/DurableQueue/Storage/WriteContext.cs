@@ -39,6 +39,12 @@ internal sealed class WriteContext
 
     public TimeProvider TimeProvider { get; }
 
+    /// <summary>Gets or sets the id of the store's session: the first 8 bytes of every lease token it hands out.</summary>
+    public long SessionId { get; set; }
+
+    /// <summary>Returns a new lease token that records the session that took the lease.</summary>
+    public Guid NewLeaseToken() => Diagnostics.StoreSession.NewLeaseToken(SessionId);
+
     /// <summary>Gets the batch's clock reading in unix milliseconds; every operation of a batch sees the same instant.</summary>
     public long Now { get; private set; }
 

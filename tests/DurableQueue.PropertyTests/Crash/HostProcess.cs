@@ -24,6 +24,8 @@ internal sealed class HostProcess : IDisposable
 
     public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
 
+    public int ProcessId => _process.Id;
+
     /// <summary>Starts the host; <paramref name="wrapper"/> runs it under another program (fiu-run) when given.</summary>
     public static HostProcess Start(string mode, string file, IEnumerable<string> settings, IReadOnlyList<string>? wrapper = null)
     {

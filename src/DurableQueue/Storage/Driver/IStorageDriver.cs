@@ -213,6 +213,9 @@ internal interface IMessageCommands
     /// <summary>Deletes up to <paramref name="limit"/> live messages of the queue (leased ones too); returns how many.</summary>
     int Purge(WriteContext context, long queueId, int limit);
 
+    /// <summary>Deletes one live message of the queue by id, whatever its state (a leased one too); false when there is none.</summary>
+    bool DeleteLive(WriteContext context, long queueId, long id);
+
     /// <summary>Deletes up to <paramref name="limit"/> dead letters of the queue; returns how many.</summary>
     int PurgeDeadLetters(WriteContext context, long queueId, int limit);
 

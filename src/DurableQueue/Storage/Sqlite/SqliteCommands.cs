@@ -79,7 +79,7 @@ internal sealed class SqliteCommands : IMessageCommands
         var messages = new List<QueueMessage>(ids.Count);
         if (ids.Count > 0)
         {
-            var token = Guid.NewGuid();
+            var token = context.NewLeaseToken();
             var until = context.Now + visibilityMs;
             foreach (var id in ids)
             {
@@ -290,6 +290,9 @@ internal sealed class SqliteCommands : IMessageCommands
 
     public int Purge(WriteContext context, long queueId, int limit) =>
         context.Command(Sql.Purge).Bind("@queue", queueId).Bind("@limit", limit).ExecuteNonQuery();
+
+    public bool DeleteLive(WriteContext context, long queueId, long id) =>
+        context.Command(Sql.DeleteQueueMessage).Bind("@id", id).Bind("@queue", queueId).ExecuteNonQuery() != 0;
 
     public int PurgeDeadLetters(WriteContext context, long queueId, int limit) =>
         context.Command(Sql.PurgeDeadLetters).Bind("@queue", queueId).Bind("@limit", limit).ExecuteNonQuery();

@@ -41,7 +41,7 @@ internal sealed class SqliteDriver : IStorageDriver
     /// <summary>Gets the driver's own statements (the memory tier layers over them).</summary>
     public SqliteCommands Commands => _commands;
 
-    public IWriteSession OpenWriteSession() => new SqliteWriteSession(_writerConnection, Location, _options.BusyTimeout, _commands);
+    public IWriteSession OpenWriteSession() => new SqliteWriteSession(_writerConnection, Location, _options.BusyTimeout, _commands, _options.TimeProvider);
 
     public T Read<T>(Func<IStoreReader, T> read)
     {

@@ -20,9 +20,15 @@ internal sealed class SqliteWriteSession : IWriteSession
     private SQLitePCL.sqlite3_stmt? _tryBegin;
     private SQLitePCL.sqlite3_stmt? _dataVersion;
     private long _lastDataVersion = -1;
+    private long _changesAtBegin;
+    private long _lastCommitAt = long.MinValue;
 
-    public SqliteWriteSession(SqliteConnection connection, string path, TimeSpan busyTimeout, IMessageCommands commands)
+    private readonly TimeProvider? _clock;
+
+    // clock: its reading is stored with each commit marker (the last commit time of the recovery report).
+    public SqliteWriteSession(SqliteConnection connection, string path, TimeSpan busyTimeout, IMessageCommands commands, TimeProvider? clock = null)
     {
+        _clock = clock;
         SqliteConnection = connection;
         _path = path;
         _busyTimeout = busyTimeout;
@@ -68,6 +74,7 @@ internal sealed class SqliteWriteSession : IWriteSession
             try
             {
                 Exec(Sql.Begin);
+                _changesAtBegin = ChangeCount;
                 return;
             }
             catch (SqliteException ex) when (SqliteErrors.IsBusy(ex) && Stopwatch.GetElapsedTime(started) < _busyTimeout)
@@ -113,6 +120,7 @@ internal sealed class SqliteWriteSession : IWriteSession
 
         if (rc == SQLitePCL.raw.SQLITE_DONE)
         {
+            _changesAtBegin = ChangeCount;
             return true;
         }
 
@@ -157,10 +165,21 @@ internal sealed class SqliteWriteSession : IWriteSession
     public void Commit(bool mark)
     {
         long marker = 0;
+        var now = (_clock ?? TimeProvider.System).GetUtcNow().ToUnixTimeMilliseconds();
         if (mark)
         {
             marker = ++_commitMarker;
-            Command(Sql.WriteCommitMarker).Bind("@marker", marker).ExecuteNonQuery();
+            // One statement writes the marker and the commit time (recovery report): no extra statement per commit.
+            Command(Sql.WriteCommitMarkerAndTime).Bind("@marker", marker).Bind("@now", now).ExecuteNonQuery();
+            _lastCommitAt = now;
+        }
+        else if (now != _lastCommitAt && ChangeCount != _changesAtBegin)
+        {
+            // The recovery report's last commit time, written only when it moved: a commit within the same millisecond
+            // as this session's previous one leaves the value as it is (the dq_meta page stays out of the WAL), and the
+            // last commit before a crash is still recorded exactly.
+            Command(Sql.WriteLastCommitAt).Bind("@now", now).ExecuteNonQuery();
+            _lastCommitAt = now;
         }
 
         try
@@ -171,6 +190,11 @@ internal sealed class SqliteWriteSession : IWriteSession
         {
             // The commit reported an error but its marker is in the database: it landed.
             Trace.TraceWarning("DurableQueue: COMMIT reported {0} but the batch is in the database.", ex.Message);
+        }
+        catch
+        {
+            _lastCommitAt = long.MinValue;
+            throw;
         }
     }
 

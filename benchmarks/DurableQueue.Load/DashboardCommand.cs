@@ -1,0 +1,133 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using DurableQueue.Dashboard.Internal;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace DurableQueue.Load;
+
+public sealed class DashboardSettings : CommandSettings
+{
+    [CommandOption("-p|--producers")]
+    [DefaultValue(4)]
+    public int Producers { get; set; }
+
+    [CommandOption("-n|--messages")]
+    [Description("Messages per run, shared by the producers (each awaits one EnqueueAsync at a time).")]
+    [DefaultValue(4000)]
+    public int Messages { get; set; }
+
+    [CommandOption("--pages")]
+    [Description("Open dashboard pages, simulated by clients polling the overview every --refresh-ms.")]
+    [DefaultValue(5)]
+    public int Pages { get; set; }
+
+    [CommandOption("--refresh-ms")]
+    [DefaultValue(500)]
+    public int RefreshMs { get; set; }
+
+    [CommandOption("--repeat")]
+    [DefaultValue(5)]
+    public int Repeat { get; set; }
+}
+
+/// <summary>
+/// Producers with and without open dashboards, in the same run: each round enqueues the same number of messages on a
+/// fresh file, once with no dashboard mapped and once with the dashboard on a Kestrel server on 127.0.0.1 and
+/// --pages clients polling its overview (what an open page does), alternating; prints the medians, their ratio, and
+/// the store readings per page refresh.
+/// </summary>
+public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, DashboardSettings settings, CancellationToken cancellationToken)
+    {
+        var without = new List<double>();
+        var with = new List<double>();
+        long refreshes = 0, readings = 0;
+        for (var round = 0; round < settings.Repeat; round++)
+        {
+            without.Add(await RunAsync(settings, pages: 0, (_, _) => { }));
+            with.Add(await RunAsync(settings, settings.Pages, (r, q) => { refreshes += r; readings += q; }));
+            AnsiConsole.MarkupLine($"round {round + 1}: without {without[^1]:N0} msg/s, with {settings.Pages} pages {with[^1]:N0} msg/s");
+        }
+
+        var a = Median(without);
+        var b = Median(with);
+        AnsiConsole.MarkupLine($"median without dashboard: {a:N0} msg/s; with {settings.Pages} open pages every {settings.RefreshMs} ms: {b:N0} msg/s; ratio {b / a:F3}");
+        AnsiConsole.MarkupLine($"page refreshes: {refreshes:N0}; store readings: {readings:N0} ({(double)readings / Math.Max(1, refreshes):F3} per refresh, sampler included)");
+        return 0;
+    }
+
+    private static async Task<double> RunAsync(DashboardSettings settings, int pages, Action<long, long> report)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"dq-dashboard-bench-{Guid.NewGuid():N}.db");
+        var builder = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0"]);
+        builder.Logging.ClearProviders();
+        var store = QueueStore.Open(path);
+        builder.Services.AddSingleton(store);
+        await using var app = builder.Build();
+        if (pages > 0)
+        {
+            app.MapDurableQueueDashboard("/queues", o => o.RefreshInterval = TimeSpan.FromMilliseconds(settings.RefreshMs));
+        }
+
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var queue = store.GetQueue("bench");
+        await queue.EnqueueAsync("warm-up");
+
+        using var stop = new CancellationTokenSource();
+        long refreshes = 0;
+        var pollers = Enumerable.Range(0, pages).Select(async _ =>
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(address) };
+            while (!stop.IsCancellationRequested)
+            {
+                (await http.GetAsync("/queues/api/overview")).EnsureSuccessStatusCode();
+                Interlocked.Increment(ref refreshes);
+                try
+                {
+                    await Task.Delay(settings.RefreshMs, stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }).ToList();
+
+        var body = new byte[256];
+        var next = 0;
+        var started = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, settings.Producers).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) <= settings.Messages)
+            {
+                await queue.EnqueueAsync(body);
+            }
+        }));
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        await stop.CancelAsync();
+        await Task.WhenAll(pollers);
+        await app.StopAsync();
+        await store.DisposeAsync();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(path + suffix);
+        }
+
+        // Every reading the dashboard made of the store in this run (page refreshes and the background sampler).
+        report(refreshes, DashboardMonitor.TakeTotalReads());
+        return settings.Messages / seconds;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+}

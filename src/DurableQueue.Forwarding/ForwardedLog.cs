@@ -1,0 +1,138 @@
+using System.Security.Cryptography;
+using System.Data.Common;
+
+namespace DurableQueue.Forwarding;
+
+/// <summary>
+/// The forwarders' own small tables in the queue's database (plain SQL that SQLite and PostgreSQL both take), written through the store's unit of work (so on its single
+/// writer, in its transactions):
+/// <list type="bullet">
+/// <item><c>dqf_meta</c>: a random id for this file, the prefix of every message id the remote sees, so that ids
+/// stay unique across devices and across a file that was deleted and created again.</item>
+/// <item><c>dqf_recovered</c>: messages a previous run held that were sent again at start-up and confirmed (or
+/// refused) by the remote. The local queue hands such a message back only once its old lease expires and the messages
+/// queued before that expiry are through; until then this row keeps a later crash from sending it yet again. The
+/// row goes in the same transaction as the message's ack.</item>
+/// </list>
+/// </summary>
+internal sealed class ForwardedLog
+{
+    private const string Create =
+        "CREATE TABLE IF NOT EXISTS dqf_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); " +
+        "CREATE TABLE IF NOT EXISTS dqf_recovered (queue TEXT NOT NULL, id BIGINT NOT NULL, rejected TEXT, PRIMARY KEY (queue, id)); " +
+        "INSERT INTO dqf_meta(key, value) VALUES ('file_id', @fileId) ON CONFLICT(key) DO NOTHING;";
+
+    private const string ReadFileId = "SELECT value FROM dqf_meta WHERE key = 'file_id';";
+    private const string ReadRecovered = "SELECT id, rejected FROM dqf_recovered WHERE queue = @queue;";
+    private const string Insert =
+        "INSERT INTO dqf_recovered(queue, id, rejected) VALUES (@queue, @id, @rejected) ON CONFLICT(queue, id) DO UPDATE SET rejected = excluded.rejected;";
+
+    private const string Delete = "DELETE FROM dqf_recovered WHERE queue = @queue AND id = @id;";
+
+    private readonly QueueStore _store;
+    private readonly string _queue;
+
+    public ForwardedLog(QueueStore store, string queue)
+    {
+        _store = store;
+        _queue = queue;
+    }
+
+    /// <summary>Creates the tables if needed; returns the file's id and the recovered messages of this queue.</summary>
+    public ValueTask<(string FileId, Dictionary<long, string?> Recovered)> OpenAsync(CancellationToken cancellationToken) =>
+        _store.ExecuteAsync(tx =>
+        {
+            using (var create = Command(tx.Connection, Create))
+            {
+                Add(create, "@fileId", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
+                create.ExecuteNonQuery();
+            }
+
+            string fileId;
+            using (var read = Command(tx.Connection, ReadFileId))
+            {
+                fileId = (string)read.ExecuteScalar()!;
+            }
+
+            var recovered = new Dictionary<long, string?>();
+            using (var rows = Command(tx.Connection, ReadRecovered))
+            {
+                Add(rows, "@queue", _queue);
+                using var reader = rows.ExecuteReader();
+                while (reader.Read())
+                {
+                    recovered[reader.GetInt64(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
+                }
+            }
+
+            return (fileId, recovered);
+        }, cancellationToken);
+
+    /// <summary>Records messages sent again at start-up with their outcome (null: confirmed; else the rejection).</summary>
+    public ValueTask RecordAsync(IReadOnlyList<(long Id, string? Rejected)> entries, CancellationToken cancellationToken) =>
+        _store.ExecuteAsync(tx =>
+        {
+            using var insert = Command(tx.Connection, Insert);
+            Add(insert, "@queue", _queue);
+            var id = Add(insert, "@id", 0L);
+            var rejected = Add(insert, "@rejected", DBNull.Value);
+            foreach (var entry in entries)
+            {
+                id.Value = entry.Id;
+                rejected.Value = (object?)entry.Rejected ?? DBNull.Value;
+                insert.ExecuteNonQuery();
+            }
+        }, cancellationToken);
+
+    /// <summary>Forgets rows whose message is no longer in the queue (settled by an earlier run, purged, swept).</summary>
+    public ValueTask ForgetAsync(IEnumerable<long> ids, CancellationToken cancellationToken)
+    {
+        var list = ids.ToList();
+        return list.Count == 0 ? ValueTask.CompletedTask : _store.ExecuteAsync(tx =>
+        {
+            using var delete = Command(tx.Connection, Delete);
+            Add(delete, "@queue", _queue);
+            var id = Add(delete, "@id", 0L);
+            foreach (var value in list)
+            {
+                id.Value = value;
+                delete.ExecuteNonQuery();
+            }
+        }, cancellationToken);
+    }
+
+    /// <summary>Settles a recovered message the queue handed back, and forgets its row, in one transaction.</summary>
+    public ValueTask SettleAsync(QueueMessage message, string? rejected, CancellationToken cancellationToken) =>
+        _store.ExecuteAsync(tx =>
+        {
+            if (rejected is null)
+            {
+                tx.Ack(message);
+            }
+            else
+            {
+                tx.DeadLetter(message, rejected);
+            }
+
+            using var delete = Command(tx.Connection, Delete);
+            Add(delete, "@queue", _queue);
+            Add(delete, "@id", message.Id.Value);
+            delete.ExecuteNonQuery();
+        }, cancellationToken);
+
+    private static DbCommand Command(DbConnection connection, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command;
+    }
+
+    private static DbParameter Add(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+        return parameter;
+    }
+}

@@ -1,0 +1,93 @@
+namespace DurableQueue.Forwarding;
+
+/// <summary>
+/// Represents the messages of one call to <see cref="IMessageSink.SendAsync"/> and the outcome of each.
+/// </summary>
+/// <remarks>Each message's outcome can be set once; the marks are thread-safe, so a sink may set them from the
+/// continuations of concurrent sends.</remarks>
+public sealed class SendBatch
+{
+    private readonly OutboundMessage[] _messages;
+    private readonly int[] _outcomes;
+    private readonly string?[] _reasons;
+
+    /// <summary>Initializes a new instance of the <see cref="SendBatch"/> class.</summary>
+    /// <param name="messages">The messages, in order.</param>
+    /// <exception cref="ArgumentException"><paramref name="messages"/> is empty.</exception>
+    public SendBatch(IReadOnlyList<OutboundMessage> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (messages.Count == 0)
+        {
+            throw new ArgumentException("A send batch needs at least one message.", nameof(messages));
+        }
+
+        _messages = [.. messages];
+        _outcomes = new int[_messages.Length];
+        _reasons = new string?[_messages.Length];
+    }
+
+    /// <summary>Gets the messages, in the order the remote must see them.</summary>
+    public IReadOnlyList<OutboundMessage> Messages => _messages;
+
+    /// <summary>Gets the number of messages.</summary>
+    public int Count => _messages.Length;
+
+    /// <summary>Gets the total size of the message bodies, in bytes.</summary>
+    public long Bytes => _messages.Sum(m => (long)m.Body.Length);
+
+    /// <summary>Marks a message as confirmed by the remote.</summary>
+    /// <param name="index">The message's index in <see cref="Messages"/>.</param>
+    /// <returns><see langword="true"/> when this call set the outcome; <see langword="false"/> when it was set already.</returns>
+    public bool Confirm(int index) => Set(index, SendOutcome.Confirmed, null);
+
+    /// <summary>Marks a message as refused by the remote for good: it is dead-lettered locally with the reason.</summary>
+    /// <param name="index">The message's index in <see cref="Messages"/>.</param>
+    /// <param name="reason">Why the remote refused it, as the dead letter records it.</param>
+    /// <returns><see langword="true"/> when this call set the outcome; <see langword="false"/> when it was set already.</returns>
+    /// <exception cref="ArgumentException"><paramref name="reason"/> is empty.</exception>
+    public bool Reject(int index, string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        return Set(index, SendOutcome.Rejected, reason);
+    }
+
+    /// <summary>Marks a message as failed in a way a retry can fix: it is sent again after a backoff.</summary>
+    /// <param name="index">The message's index in <see cref="Messages"/>.</param>
+    /// <param name="error">What went wrong, for the forwarder's status and logs.</param>
+    /// <returns><see langword="true"/> when this call set the outcome; <see langword="false"/> when it was set already.</returns>
+    public bool Fail(int index, string error) => Set(index, SendOutcome.Failed, error);
+
+    /// <summary>Gets the outcome of a message.</summary>
+    /// <param name="index">The message's index in <see cref="Messages"/>.</param>
+    /// <returns>The outcome; <see cref="SendOutcome.Pending"/> when none was set.</returns>
+    public SendOutcome OutcomeOf(int index) => (SendOutcome)Volatile.Read(ref _outcomes[index]);
+
+    /// <summary>Gets the reason of a rejection or the error of a failure.</summary>
+    /// <param name="index">The message's index in <see cref="Messages"/>.</param>
+    /// <returns>The text given with the outcome, or <see langword="null"/>.</returns>
+    public string? ReasonOf(int index)
+    {
+        lock (_reasons)
+        {
+            return _reasons[index];
+        }
+    }
+
+    private bool Set(int index, SendOutcome outcome, string? reason)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _messages.Length);
+        lock (_reasons)
+        {
+            if (_outcomes[index] != 0)
+            {
+                return false;
+            }
+
+            _reasons[index] = reason;
+            Volatile.Write(ref _outcomes[index], (int)outcome);
+            return true;
+        }
+    }
+}

@@ -1,0 +1,32 @@
+using DurableQueue.Diagnostics;
+
+namespace DurableQueue;
+
+// The durability doctor on a file no store of this process has open (dq doctor). See docs/operations.md.
+public sealed partial class StoreInspector
+{
+    /// <summary>
+    /// Checks whether the place of the file, and the settings of the stores that have it open, can keep the queue's
+    /// promises; the same checks as <see cref="QueueStore.DiagnoseAsync"/>, with the options of the stores recorded in
+    /// the file (none when no store has it open).
+    /// </summary>
+    /// <param name="options">What to check and the thresholds, or <see langword="null"/> for the defaults (no fsync probe).</param>
+    /// <param name="cancellationToken">A token to cancel the operation before it starts.</param>
+    /// <returns>The findings, each with its severity, what it means and what to do.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A threshold in <paramref name="options"/> is negative.</exception>
+    /// <exception cref="ObjectDisposedException">The inspector is disposed.</exception>
+    public async ValueTask<DurabilityReport> DiagnoseAsync(DiagnoseOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var checks = (options ?? new DiagnoseOptions()).Validated();
+        cancellationToken.ThrowIfCancellationRequested();
+        DoctorFacts facts;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            facts = DoctorFacts.Read(_connection, _clock.GetUtcNow().ToUnixTimeMilliseconds());
+        }
+
+        return await Task.Run(() => DurabilityDoctor.Run(Path, facts, new DoctorContext(_clock, Own: null, OpenedClock: null, checks)), cancellationToken)
+            .ConfigureAwait(false);
+    }
+}
