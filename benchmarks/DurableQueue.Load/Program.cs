@@ -25,6 +25,8 @@ app.Configure(config =>
         .WithDescription("Receive latency with a standing backlog (default 1,000 and 1,000,000 messages).");
     config.AddCommand<RssCommand>("rss")
         .WithDescription("Peak RSS with a disk backlog far larger than the memory tier's budget (fill, reopen, drain part).");
+    config.AddCommand<PostgresCommand>("postgres")
+        .WithDescription("DurableQueue on PostgreSQL against raw Npgsql (one transaction per operation) in the same run: end to end and single enqueue.");
     config.AddCommand<SweepCommand>("sweep")
         .WithDescription("Throughput against concurrency for Full and Normal durability; writes a JSON file and a PNG chart.");
     config.AddCommand<DashboardCommand>("dashboard")

@@ -44,6 +44,16 @@ public sealed class ExitCodeTests : IDisposable
     }
 
     [Fact]
+    public async Task CliDoc_ExampleSession_ShowsTheCurrentSchemaVersion()
+    {
+        var path = await StoreAsync();
+        using var inspector = QueueStore.Inspect(path);
+        var doc = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "cli.md"));
+
+        Assert.Matches($@"Schema version +{inspector.SchemaVersion} ", doc);
+    }
+
+    [Fact]
     public async Task Exit0_Success_WatchStoppedWithCtrlC_PurgeAnsweredNo()
     {
         var path = await StoreAsync(messages: 1, deadLetters: 1);

@@ -9,10 +9,11 @@
 //   ERR <operation> <exception type> <sqlite code or -> <message>   an operation threw
 //   DONE                                        the run ended normally
 // Usage: CrashHost <mode> <file> [key=value ...]
+//   <file> may be a PostgreSQL connection string instead (told apart by its '='); the key schema names the schema.
 //   modes: mixed (producers and consumers), produce, consume; hold (HoldMode.cs: leave a known state, wait to be killed)
 //   keys:  seed, enqueues (stop after that many; mixed/produce), seconds (run time; consume/mixed), visibilityMs,
 //          durability (Full|Normal), producers, consumers,
-//          idleMs (consumers stop after that long without a message)
+//          idleMs (consumers stop after that long without a message), schema (PostgreSQL)
 using System.Globalization;
 using DurableQueue;
 using DurableQueue.CrashHost;
@@ -36,7 +37,10 @@ for (var attempt = 1; store is null; attempt++)
 {
     try
     {
-        store = QueueStore.Open(settings.File, new QueueStoreOptions { Durability = settings.Durability, PollInterval = TimeSpan.FromMilliseconds(20) });
+        var options = new QueueStoreOptions { Durability = settings.Durability, PollInterval = TimeSpan.FromMilliseconds(20) };
+        store = settings.File.Contains('=', StringComparison.Ordinal)
+            ? QueueStore.OpenPostgres(settings.File, options, new DurableQueue.Postgres.PostgresStoreOptions { Schema = settings.Schema })
+            : QueueStore.Open(settings.File, options);
     }
     catch (Exception ex) when (attempt < 5)
     {
@@ -87,6 +91,8 @@ if (settings.Mode is "mixed" or "produce")
                 catch (Exception ex)
                 {
                     report.Error("enqueue", ex);
+                    // A server that is down refuses at once: do not spin on it.
+                    await Task.Delay(10);
                 }
             }
         }));
@@ -118,6 +124,7 @@ if (settings.Mode is "mixed" or "consume")
                 catch (Exception ex)
                 {
                     report.Error("receive", ex);
+                    await Task.Delay(10);
                     continue;
                 }
 
@@ -185,7 +192,8 @@ static async Task Settle(MessageQueue queue, QueueMessage m, Random random, Repo
 namespace DurableQueue.CrashHost
 {
     internal sealed record HostSettings(
-        string Mode, string File, int Seed, int Enqueues, double Seconds, TimeSpan Visibility, Durability Durability, int Producers, int Consumers, int IdleMs)
+        string Mode, string File, int Seed, int Enqueues, double Seconds, TimeSpan Visibility, Durability Durability, int Producers, int Consumers, int IdleMs,
+        string Schema)
     {
         public static HostSettings Parse(string[] args)
         {
@@ -201,7 +209,8 @@ namespace DurableQueue.CrashHost
                 Enum.Parse<Durability>(Get("durability", "Full")),
                 int.Parse(Get("producers", "2"), CultureInfo.InvariantCulture),
                 int.Parse(Get("consumers", "2"), CultureInfo.InvariantCulture),
-                int.Parse(Get("idleMs", "0"), CultureInfo.InvariantCulture));
+                int.Parse(Get("idleMs", "0"), CultureInfo.InvariantCulture),
+                Get("schema", "durablequeue"));
         }
     }
 

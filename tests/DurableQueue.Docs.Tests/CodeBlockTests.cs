@@ -12,8 +12,8 @@ namespace DurableQueue.Docs.Tests;
 /// Each block becomes the body of an async method of a class derived from <see cref="SnippetContext"/>, which declares
 /// the names a fragment uses without declaring them (a store, a queue, a message, a body...); the types of the docs'
 /// app (Email, EmailHandler, AppJson...) are in this assembly. A block's leading <c>using</c> lines become the file's
-/// usings; besides them, a block gets the implicit usings of a .NET worker project plus <c>DurableQueue</c> and
-/// <c>DurableQueue.Hosting</c>. Errors are reported at the markdown file and line (warnings are not).
+/// usings; besides them, a block gets the implicit usings of an ASP.NET Core project (which include a worker's) plus
+/// <c>DurableQueue</c> and <c>DurableQueue.Hosting</c>. Errors are reported at the markdown file and line (warnings are not).
 /// </remarks>
 public sealed partial class CodeBlockTests
 {

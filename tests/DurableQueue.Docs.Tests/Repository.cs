@@ -7,9 +7,9 @@ internal static partial class Repository
 {
     public static string Root { get; } = FindRoot();
 
-    /// <summary>README.md and every docs/*.md, as paths relative to the root.</summary>
+    /// <summary>README.md, the packages' readme and every docs/*.md, as paths relative to the root.</summary>
     public static IReadOnlyList<string> Documents { get; } =
-        new[] { "README.md" }.Concat(Directory.GetFiles(Path.Combine(FindRoot(), "docs"), "*.md").Order(StringComparer.Ordinal)
+        new[] { "README.md", "eng/package-readme.md" }.Concat(Directory.GetFiles(Path.Combine(FindRoot(), "docs"), "*.md").Order(StringComparer.Ordinal)
             .Select(p => Path.GetRelativePath(FindRoot(), p).Replace('\\', '/'))).ToArray();
 
     public static string Read(string relativePath) => File.ReadAllText(Path.Combine(Root, relativePath)).ReplaceLineEndings("\n");

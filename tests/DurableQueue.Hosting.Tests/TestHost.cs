@@ -1,12 +1,51 @@
 using System.Text.Json.Serialization;
 using System.Threading.Channels;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DurableQueue.Hosting.Tests;
 
+#if POSTGRES
+/// <summary>
+/// A schema of its own in the test run's PostgreSQL database, dropped on dispose. <see cref="Path"/> is a raw connection
+/// string with the schema on its search path: the host's store opens on that schema, and the tests' SQL reads its tables.
+/// </summary>
+internal sealed class TempDb : IDisposable
+{
+    public TempDb()
+    {
+        var shared = DurableQueue.Testing.Postgres.SharedPostgres.SharedDatabaseAsync().GetAwaiter().GetResult();
+        Path = new Npgsql.NpgsqlConnectionStringBuilder(shared) { Pooling = false, SearchPath = Schema }.ConnectionString;
+        // Made up front, so a test may create its own tables before the host's store adds the queue's.
+        Execute($"CREATE SCHEMA \"{Schema}\";");
+    }
+
+    public string Schema { get; } = "h_" + Guid.NewGuid().ToString("N")[..16];
+
+    public string Path { get; }
+
+    public static FakeTimeProvider NewClock() => new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    public long Scalar(string sql)
+    {
+        using var connection = new Npgsql.NpgsqlConnection(Path);
+        connection.Open();
+        using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public void Execute(string sql)
+    {
+        using var connection = new Npgsql.NpgsqlConnection(Path);
+        connection.Open();
+        using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        command.ExecuteNonQuery();
+    }
+
+    public void Dispose() => Execute($"DROP SCHEMA IF EXISTS \"{Schema}\" CASCADE;");
+}
+#else
 /// <summary>A temp database file, deleted (with its WAL) on dispose.</summary>
 internal sealed class TempDb : IDisposable
 {
@@ -16,7 +55,7 @@ internal sealed class TempDb : IDisposable
 
     public long Scalar(string sql)
     {
-        using var connection = new SqliteConnection($"Data Source={Path};Pooling=False");
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path};Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = sql;
@@ -25,7 +64,7 @@ internal sealed class TempDb : IDisposable
 
     public void Execute(string sql)
     {
-        using var connection = new SqliteConnection($"Data Source={Path};Pooling=False");
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path};Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = sql;
@@ -34,13 +73,14 @@ internal sealed class TempDb : IDisposable
 
     public void Dispose()
     {
-        SqliteConnection.ClearAllPools();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         foreach (var suffix in new[] { "", "-wal", "-shm" })
         {
             File.Delete(Path + suffix);
         }
     }
 }
+#endif
 
 /// <summary>A real Generic Host with DurableQueue on a temp file and a fake clock.</summary>
 internal sealed class TestHost : IAsyncDisposable
@@ -79,11 +119,17 @@ internal sealed class TestHost : IAsyncDisposable
             .ConfigureServices(s =>
             {
                 s.AddSingleton<TimeProvider>(clock);
+#if POSTGRES
+                // The "path" is a raw connection string whose search path names the test's schema.
+                var schema = new Npgsql.NpgsqlConnectionStringBuilder(path).SearchPath!;
+                configure(s.AddDurableQueue(o => options?.Invoke(o)).UsePostgres(path, o => o.Schema = schema));
+#else
                 configure(s.AddDurableQueue(o =>
                 {
                     o.Path = path;
                     options?.Invoke(o);
                 }));
+#endif
                 services?.Invoke(s);
             })
             .Build();

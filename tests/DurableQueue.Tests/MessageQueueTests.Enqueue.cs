@@ -2,7 +2,7 @@ using System.Text;
 using Dapper;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace DurableQueue.Tests;
 
@@ -304,7 +304,7 @@ public sealed partial class MessageQueueTests
         await queue.EnqueueAsync("already there");
         await AddPoisonTriggerAsync(t.Store);
 
-        await Assert.ThrowsAsync<SqliteException>(async () => await queue.EnqueueBatchAsync(["one"u8.ToArray(), s_poison, "three"u8.ToArray()]));
+        await Assert.ThrowsAnyAsync<DbException>(async () => await queue.EnqueueBatchAsync(["one"u8.ToArray(), s_poison, "three"u8.ToArray()]));
 
         Assert.Equal(["already there"], (await queue.PeekAsync()).Select(m => Encoding.UTF8.GetString(m.Body.Span)));
         // The writer recovered: the next request commits.
@@ -327,7 +327,7 @@ public sealed partial class MessageQueueTests
         await gate.ReleaseAsync();
         await Task.WhenAll(requests.Where((_, i) => i != 7)).WaitAsync(TestStore.Guard);
 
-        await Assert.ThrowsAsync<SqliteException>(() => requests[7]);
+        await Assert.ThrowsAnyAsync<DbException>(() => requests[7]);
         // The held unit of work, then one commit for all twenty requests.
         Assert.Equal(2, t.Store.Writer.Commits - commitsBefore);
         var bodies = (await queue.ReceiveAsync(100)).Select(m => m.GetBodyAsString()).ToList();
@@ -366,11 +366,17 @@ public sealed partial class MessageQueueTests
         Assert.Equal(order, Assert.Single(await queue.ReceiveAsync()).GetBody(TestJsonContext.Default.TestOrder));
     }
 
-    /// <summary>An app trigger that makes SQLite refuse one particular body, to fail a request inside the writer.</summary>
+    /// <summary>An app trigger that makes the database refuse one particular body, to fail a request inside the writer.</summary>
     private static async Task AddPoisonTriggerAsync(QueueStore store) =>
         await store.ExecuteAsync(tx => tx.Connection.Execute(
+#if POSTGRES
+            "CREATE FUNCTION app_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+            "IF NEW.body = '\\xdead'::bytea THEN RAISE EXCEPTION 'poison message'; END IF; RETURN NEW; END $$; " +
+            "CREATE TRIGGER app_poison BEFORE INSERT ON dq_messages FOR EACH ROW EXECUTE FUNCTION app_poison();"));
+#else
             "CREATE TRIGGER app_poison BEFORE INSERT ON dq_messages WHEN NEW.body = X'DEAD' " +
             "BEGIN SELECT RAISE(ABORT, 'poison message'); END;"));
+#endif
 }
 
 public sealed record TestOrder(int Id, string Item, decimal Amount);

@@ -21,8 +21,22 @@ internal static class HostingSchema
 
     public static ValueTask MigrateAsync(QueueStore store, CancellationToken cancellationToken)
     {
-        var migrations = store.Driver.Kind == DurableQueue.Storage.Driver.StorageKind.Postgres ? s_postgres : s_sqlite;
-        return store.ExecuteAsync(tx => Migrate(tx.Connection, store.Path, migrations), cancellationToken);
+        var postgres = store.Driver.Kind == DurableQueue.Storage.Driver.StorageKind.Postgres;
+        var migrations = postgres ? s_postgres : s_sqlite;
+        return store.ExecuteAsync(
+            tx =>
+            {
+                if (postgres)
+                {
+                    // Units of work of several hosts run at once on PostgreSQL (a SQLite file has one writer at a time):
+                    // take turns until this transaction ends, then read the version the host before us left. The lock
+                    // is per schema (the store's schema is first on the search path).
+                    tx.Connection.Execute("SELECT pg_advisory_xact_lock(hashtext('DurableQueue.Hosting migrate ' || current_schema()));");
+                }
+
+                Migrate(tx.Connection, store.Path, migrations);
+            },
+            cancellationToken);
     }
 
     private static void Migrate(DbConnection connection, string path, (int Version, string Name)[] migrations)

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Reflection;
+using DurableQueue.Internal;
 using Microsoft.Data.Sqlite;
 
 namespace DurableQueue.Storage;
@@ -17,7 +17,7 @@ namespace DurableQueue.Storage;
 /// </remarks>
 internal static class SchemaMigrator
 {
-    private static readonly (int Version, string Name)[] s_migrations = LoadMigrationNames();
+    private static readonly (int Version, string Name)[] s_migrations = EmbeddedMigrations.Load(typeof(SchemaMigrator).Assembly, "DurableQueue.Migrations.", allowGaps: true);
 
     public static int LatestVersion => s_migrations[^1].Version;
 
@@ -111,7 +111,7 @@ internal static class SchemaMigrator
 
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = ReadMigration(name);
+            command.CommandText = EmbeddedMigrations.Read(typeof(SchemaMigrator).Assembly, name);
             command.ExecuteNonQuery();
             if (number <= current)
             {
@@ -167,28 +167,5 @@ internal static class SchemaMigrator
         command.CommandText = sql;
         command.Parameters.AddWithValue("@key", key);
         command.ExecuteNonQuery();
-    }
-
-    private static (int, string)[] LoadMigrationNames()
-    {
-        const string prefix = "DurableQueue.Migrations.";
-        var names = typeof(SchemaMigrator).Assembly.GetManifestResourceNames()
-            .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
-            .Select(n => (int.Parse(n.AsSpan(prefix.Length, 4), NumberStyles.None, CultureInfo.InvariantCulture), n))
-            .OrderBy(m => m.Item1)
-            .ToArray();
-        if (names.Length == 0 || names[0].Item1 != 1 || names.Select(m => m.Item1).Distinct().Count() != names.Length)
-        {
-            throw new InvalidOperationException("The embedded migrations must start at 0001 and have distinct numbers.");
-        }
-
-        return names;
-    }
-
-    private static string ReadMigration(string name)
-    {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)!;
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 }

@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 
 namespace DurableQueue.Tests.BackPressure;
 
@@ -38,9 +37,16 @@ internal static class BackPressureTestKit
     }
 
     /// <summary>Counts the rows of the queue table directly, independent of the store's counters.</summary>
+    /// <param name="path">The store's file (on PostgreSQL: the test store's raw connection string).</param>
+    /// <param name="sql">The count to run.</param>
     public static long RowCount(string path, string sql = "SELECT count(*) FROM dq_messages;")
     {
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+#if POSTGRES
+        using var connection = new Npgsql.NpgsqlConnection(path);
+#else
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection(
+            new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+#endif
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = sql;

@@ -14,16 +14,8 @@ public sealed class CapacityConcurrencyTests
         await using var t = TestStore.Create();
         // The high-water mark is kept by the test's own trigger, counting rows inside every writer transaction of
         // every store on the file (rolled-back savepoints roll the mark back too, so it sees only what can commit).
-        await t.Store.ExecuteAsync(tx =>
-        {
-            using var command = tx.Connection.CreateCommand();
-            command.CommandText =
-                "CREATE TABLE test_high_water(n INTEGER NOT NULL); INSERT INTO test_high_water VALUES (0);" +
-                "CREATE TRIGGER test_high_water_mark AFTER INSERT ON dq_messages BEGIN " +
-                "UPDATE test_high_water SET n = max(n, (SELECT count(*) FROM dq_messages WHERE queue_id = new.queue_id)); END;";
-            command.ExecuteNonQuery();
-        });
-        await using var other = QueueStore.Open(t.Path, t.Options());
+        await AddHighWaterMarkAsync(t.Store);
+        await using var other = t.OpenSecond();
         var options = Bounded(maxMessages: Capacity, mode: mode);
         var queues = new[] { t.Store.GetQueue("q", options), other.GetQueue("q", options) };
 
@@ -88,17 +80,30 @@ public sealed class CapacityConcurrencyTests
     {
         // The same measurement on an unbounded queue goes past the number: it is able to catch a breach.
         await using var t = TestStore.Create();
-        await t.Store.ExecuteAsync(tx =>
-        {
-            using var command = tx.Connection.CreateCommand();
-            command.CommandText =
-                "CREATE TABLE test_high_water(n INTEGER NOT NULL); INSERT INTO test_high_water VALUES (0);" +
-                "CREATE TRIGGER test_high_water_mark AFTER INSERT ON dq_messages BEGIN " +
-                "UPDATE test_high_water SET n = max(n, (SELECT count(*) FROM dq_messages WHERE queue_id = new.queue_id)); END;";
-            command.ExecuteNonQuery();
-        });
+        await AddHighWaterMarkAsync(t.Store);
         var queue = t.Store.GetQueue("q");
         await Task.WhenAll(Enumerable.Range(0, Capacity + 4).Select(i => queue.EnqueueAsync("m").AsTask()));
         Assert.Equal(Capacity + 4, RowCount(t.Path, "SELECT n FROM test_high_water;"));
     }
+
+    /// <summary>
+    /// Adds the test's own trigger that keeps the highest row count of a queue seen inside any writer transaction (a
+    /// rolled-back savepoint rolls the mark back too, so it sees only what can commit).
+    /// </summary>
+    private static async Task AddHighWaterMarkAsync(QueueStore store) => await store.ExecuteAsync(tx =>
+    {
+        using var command = tx.Connection.CreateCommand();
+        command.CommandText =
+#if POSTGRES
+            "CREATE TABLE test_high_water(n bigint NOT NULL); INSERT INTO test_high_water VALUES (0);" +
+            "CREATE FUNCTION test_high_water_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+            "UPDATE test_high_water SET n = greatest(n, (SELECT count(*) FROM dq_messages WHERE queue_id = NEW.queue_id)); RETURN NULL; END $$;" +
+            "CREATE TRIGGER test_high_water_mark AFTER INSERT ON dq_messages FOR EACH ROW EXECUTE FUNCTION test_high_water_mark();";
+#else
+            "CREATE TABLE test_high_water(n INTEGER NOT NULL); INSERT INTO test_high_water VALUES (0);" +
+            "CREATE TRIGGER test_high_water_mark AFTER INSERT ON dq_messages BEGIN " +
+            "UPDATE test_high_water SET n = max(n, (SELECT count(*) FROM dq_messages WHERE queue_id = new.queue_id)); END;";
+#endif
+        command.ExecuteNonQuery();
+    });
 }

@@ -91,7 +91,7 @@ public sealed class WaitModeTests
         var queue = t.Store.GetQueue("q", Bounded(maxMessages: 1));
         await queue.EnqueueAsync("first");
         // A second store on the same file stands for another process: its acks do not signal this store.
-        await using var other = QueueStore.Open(t.Path, t.Options());
+        await using var other = t.OpenSecond();
         var otherQueue = other.GetQueue("q", Bounded(maxMessages: 1));
 
         var waiting = queue.EnqueueAsync("second").AsTask();
@@ -115,7 +115,7 @@ public sealed class WaitModeTests
         await UntilAsync(() => queue.GetBackPressureStats().Waiting == 1, "the producer waits");
 
         // Room appears through another store (no signal here), so the waiter has not taken it yet.
-        await using var other = QueueStore.Open(t.Path, t.Options());
+        await using var other = t.OpenSecond();
         var otherQueue = other.GetQueue("q", Bounded(maxMessages: 1));
         await otherQueue.AckAsync(Assert.Single(await otherQueue.ReceiveAsync()));
 

@@ -1,0 +1,283 @@
+using System.Buffers.Binary;
+using System.ComponentModel;
+using System.Diagnostics;
+using DurableQueue.Postgres;
+using DurableQueue.Testing.Postgres;
+using Npgsql;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace DurableQueue.Load;
+
+public sealed class PostgresSettings : CommandSettings
+{
+    [CommandOption("--connection")]
+    [Description("A PostgreSQL connection string; without it the tool starts a private PostgreSQL 15 cluster (fsync on) in a temp folder.")]
+    public string? Connection { get; set; }
+
+    [CommandOption("-p|--producers")]
+    [Description("Concurrent producers in the end-to-end runs.")]
+    [DefaultValue(4)]
+    public int Producers { get; set; }
+
+    [CommandOption("-c|--consumers")]
+    [Description("Concurrent consumers in the end-to-end runs.")]
+    [DefaultValue(4)]
+    public int Consumers { get; set; }
+
+    [CommandOption("-n|--messages")]
+    [Description("Messages per end-to-end run.")]
+    [DefaultValue(4000)]
+    public int Messages { get; set; }
+
+    [CommandOption("--single")]
+    [Description("Messages per single-producer enqueue run.")]
+    [DefaultValue(2000)]
+    public int Single { get; set; }
+
+    [CommandOption("-s|--size")]
+    [Description("Message body size in bytes (the first 8 carry the enqueue timestamp).")]
+    [DefaultValue(256)]
+    public int Size { get; set; }
+
+    [CommandOption("-b|--receive-batch")]
+    [Description("Most messages a consumer leases per receive (settled with one AckManyAsync).")]
+    [DefaultValue(16)]
+    public int ReceiveBatch { get; set; }
+
+    [CommandOption("--repeat")]
+    [Description("Runs of each kind, interleaved; medians are reported.")]
+    [DefaultValue(3)]
+    public int Repeat { get; set; }
+
+    public override ValidationResult Validate() =>
+        Size < 8 ? ValidationResult.Error("--size must be at least 8 (the enqueue timestamp).")
+        : Producers < 1 || Consumers < 1 ? ValidationResult.Error("--producers and --consumers must be at least 1.")
+        : ValidationResult.Success();
+}
+
+/// <summary>
+/// DurableQueue on PostgreSQL against raw Npgsql doing the same durable work in the same run: end to end (producers
+/// insert, consumers take one row each with <c>DELETE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1)
+/// RETURNING</c>, one transaction per operation) and a single producer awaiting each insert.
+/// </summary>
+public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
+{
+    private const string RawTable = "bench_raw.messages";
+
+    public override async Task<int> ExecuteAsync(CommandContext context, PostgresSettings settings, CancellationToken cancellationToken)
+    {
+        PostgresCluster? cluster = null;
+        var connectionString = settings.Connection;
+        if (connectionString is null)
+        {
+            AnsiConsole.MarkupLine("Starting a private PostgreSQL cluster (fsync on, synchronous commit on)...");
+            cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions { Durable = true, MaxConnections = 100 }, cancellationToken);
+            connectionString = await cluster.CreateDatabaseAsync("load", cancellationToken);
+        }
+
+        try
+        {
+            await using var dataSource = NpgsqlDataSource.Create(connectionString);
+            await PrepareRawAsync(dataSource);
+            var results = new List<(string Kind, double PerSecond, LatencySummary Latency)>();
+            for (var run = 0; run < settings.Repeat; run++)
+            {
+                results.Add(await RawEndToEndAsync(dataSource, settings));
+                results.Add(await QueueEndToEndAsync(connectionString, settings));
+                results.Add(await RawSingleInsertAsync(dataSource, settings));
+                results.Add(await QueueSingleEnqueueAsync(connectionString, settings));
+            }
+
+            Print(results, settings);
+        }
+        finally
+        {
+            if (cluster is not null)
+            {
+                await cluster.DisposeAsync();
+            }
+        }
+
+        return 0;
+    }
+
+    private static async Task PrepareRawAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand(
+            "CREATE SCHEMA IF NOT EXISTS bench_raw; " +
+            "CREATE TABLE IF NOT EXISTS bench_raw.messages (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, queue_id bigint NOT NULL, " +
+            "priority smallint NOT NULL, visible_at bigint NOT NULL, body bytea NOT NULL); " +
+            "CREATE INDEX IF NOT EXISTS messages_ready ON bench_raw.messages (queue_id, priority, visible_at, id);");
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static byte[] Body(int size)
+    {
+        var body = new byte[size];
+        BinaryPrimitives.WriteInt64LittleEndian(body, Stopwatch.GetTimestamp());
+        return body;
+    }
+
+    /// <summary>The raw floor: every insert and every take is its own transaction (autocommit), on pooled connections.</summary>
+    private static async Task<(string, double, LatencySummary)> RawEndToEndAsync(NpgsqlDataSource dataSource, PostgresSettings s)
+    {
+        var latencies = new List<long>[s.Consumers];
+        var taken = 0;
+        var started = Stopwatch.GetTimestamp();
+        var producers = Enumerable.Range(0, s.Producers).Select(p => Task.Run(async () =>
+        {
+            var share = s.Messages / s.Producers + (p < s.Messages % s.Producers ? 1 : 0);
+            await using var connection = await dataSource.OpenConnectionAsync();
+            await using var insert = new NpgsqlCommand($"INSERT INTO {RawTable} (queue_id, priority, visible_at, body) VALUES (1, 4, 0, $1);", connection);
+            var body = new NpgsqlParameter<byte[]>();
+            insert.Parameters.Add(body);
+            for (var i = 0; i < share; i++)
+            {
+                body.TypedValue = Body(s.Size);
+                await insert.ExecuteNonQueryAsync();
+            }
+        }));
+        var consumers = Enumerable.Range(0, s.Consumers).Select(c => Task.Run(async () =>
+        {
+            var mine = latencies[c] = new List<long>(s.Messages / s.Consumers + 16);
+            await using var connection = await dataSource.OpenConnectionAsync();
+            await using var take = new NpgsqlCommand(
+                $"DELETE FROM {RawTable} WHERE id = (SELECT id FROM {RawTable} WHERE queue_id = 1 AND visible_at <= 1 " +
+                "ORDER BY priority, visible_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING body;", connection);
+            while (Volatile.Read(ref taken) < s.Messages)
+            {
+                if (await take.ExecuteScalarAsync() is byte[] row)
+                {
+                    mine.Add(Stopwatch.GetTimestamp() - BinaryPrimitives.ReadInt64LittleEndian(row));
+                    Interlocked.Increment(ref taken);
+                }
+                else
+                {
+                    await Task.Yield();
+                }
+            }
+        }));
+        await Task.WhenAll(producers.Concat(consumers));
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return ("raw Npgsql, one transaction per operation", s.Messages / seconds, LatencySummary.From("enqueue to delete", latencies.SelectMany(l => l).ToList()));
+    }
+
+    /// <summary>The queue end to end: producers await each enqueue, consumers lease up to a batch and ack it at once.</summary>
+    private static async Task<(string, double, LatencySummary)> QueueEndToEndAsync(string connectionString, PostgresSettings s)
+    {
+        await using var store = QueueStore.OpenPostgres(connectionString, postgres: new PostgresStoreOptions { Schema = "bench_" + Guid.NewGuid().ToString("N")[..8] });
+        var queue = store.GetQueue("load");
+        await store.ExecuteAsync(_ => 0);
+        var latencies = new List<long>[s.Consumers];
+        var acked = 0L;
+        using var done = new CancellationTokenSource();
+        var started = Stopwatch.GetTimestamp();
+        var consumers = Enumerable.Range(0, s.Consumers).Select(c => Task.Run(async () =>
+        {
+            var mine = latencies[c] = new List<long>(s.Messages / s.Consumers + 16);
+            try
+            {
+                while (!done.IsCancellationRequested)
+                {
+                    var messages = await queue.ReceiveAsync(s.ReceiveBatch, waitTime: TimeSpan.FromSeconds(5), cancellationToken: done.Token);
+                    if (messages.Count == 0)
+                    {
+                        continue;
+                    }
+
+                    await queue.AckManyAsync(messages.Select(m => m.Receipt));
+                    var now = Stopwatch.GetTimestamp();
+                    foreach (var message in messages)
+                    {
+                        mine.Add(now - BinaryPrimitives.ReadInt64LittleEndian(message.Body.Span));
+                    }
+
+                    if (Interlocked.Add(ref acked, messages.Count) >= s.Messages)
+                    {
+                        await done.CancelAsync();
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (done.IsCancellationRequested)
+            {
+            }
+        }));
+        var producers = Enumerable.Range(0, s.Producers).Select(p => Task.Run(async () =>
+        {
+            var share = s.Messages / s.Producers + (p < s.Messages % s.Producers ? 1 : 0);
+            for (var i = 0; i < share; i++)
+            {
+                await queue.EnqueueAsync(Body(s.Size));
+            }
+        }));
+        var commits0 = store.Writer.Commits;
+        var ops0 = store.Writer.Operations;
+        await Task.WhenAll(producers.Concat(consumers));
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var commits = store.Writer.Commits - commits0;
+        AnsiConsole.MarkupLineInterpolated($"  queue end to end: {commits / seconds:N0} commits/s, {(double)(store.Writer.Operations - ops0) / Math.Max(1, commits):N1} requests per commit");
+        return ("DurableQueue on PostgreSQL", s.Messages / seconds, LatencySummary.From("enqueue to ack", latencies.SelectMany(l => l).ToList()));
+    }
+
+    private static async Task<(string, double, LatencySummary)> RawSingleInsertAsync(NpgsqlDataSource dataSource, PostgresSettings s)
+    {
+        var latencies = new List<long>(s.Single);
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var insert = new NpgsqlCommand($"INSERT INTO {RawTable} (queue_id, priority, visible_at, body) VALUES (2, 4, 0, $1);", connection);
+        var body = new NpgsqlParameter<byte[]>();
+        insert.Parameters.Add(body);
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < s.Single; i++)
+        {
+            var before = Stopwatch.GetTimestamp();
+            body.TypedValue = Body(s.Size);
+            await insert.ExecuteNonQueryAsync();
+            latencies.Add(Stopwatch.GetTimestamp() - before);
+        }
+
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return ("raw Npgsql single insert, 1 producer", s.Single / seconds, LatencySummary.From("insert", latencies));
+    }
+
+    private static async Task<(string, double, LatencySummary)> QueueSingleEnqueueAsync(string connectionString, PostgresSettings s)
+    {
+        await using var store = QueueStore.OpenPostgres(connectionString, postgres: new PostgresStoreOptions { Schema = "bench_" + Guid.NewGuid().ToString("N")[..8] });
+        var queue = store.GetQueue("load");
+        await store.ExecuteAsync(_ => 0);
+        var latencies = new List<long>(s.Single);
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < s.Single; i++)
+        {
+            var before = Stopwatch.GetTimestamp();
+            await queue.EnqueueAsync(Body(s.Size));
+            latencies.Add(Stopwatch.GetTimestamp() - before);
+        }
+
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return ("DurableQueue EnqueueAsync, 1 producer", s.Single / seconds, LatencySummary.From("enqueue", latencies));
+    }
+
+    private static void Print(List<(string Kind, double PerSecond, LatencySummary Latency)> results, PostgresSettings s)
+    {
+        var table = new Table().Title($"PostgreSQL, {s.Producers} producers + {s.Consumers} consumers end to end ({s.Messages:N0} messages), 1 producer ({s.Single:N0}); medians of {s.Repeat} interleaved runs");
+        foreach (var column in new[] { "Kind", "Msgs/s", "p50 ms", "p99 ms", "Latency of" })
+        {
+            table.AddColumn(column);
+        }
+
+        var medians = results.GroupBy(r => r.Kind).Select(g => (
+            Kind: g.Key,
+            PerSecond: Output.Median(g.Select(r => r.PerSecond)),
+            P50: Output.Median(g.Select(r => r.Latency.P50Ms)),
+            P99: Output.Median(g.Select(r => r.Latency.P99Ms)),
+            Measures: g.First().Latency.Measures)).ToList();
+        foreach (var m in medians)
+        {
+            table.AddRow(m.Kind, m.PerSecond.ToString("N0"), m.P50.ToString("N2"), m.P99.ToString("N2"), m.Measures);
+        }
+
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLineInterpolated($"End to end: DurableQueue / raw = [bold]{medians[1].PerSecond / medians[0].PerSecond:N2}x[/]; single enqueue: DurableQueue / raw insert = [bold]{medians[3].PerSecond / medians[2].PerSecond:N2}x[/].");
+    }
+}

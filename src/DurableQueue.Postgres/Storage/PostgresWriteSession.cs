@@ -1,0 +1,588 @@
+using System.Data;
+using System.Data.Common;
+using System.Diagnostics;
+using System.Globalization;
+using DurableQueue.Storage.Driver;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace DurableQueue.Postgres.Storage;
+
+/// <summary>
+/// The PostgreSQL writer's connection and the control of its batch transaction. Transaction control costs no round
+/// trips of its own: BEGIN is sent by Npgsql in front of the first statement, and SAVEPOINT / RELEASE are held back and
+/// sent in one batch with the next statement (or with the COMMIT), so a request of one statement is one round trip.
+/// The wake-ups the batch owes (NOTIFY) travel with the COMMIT and are delivered by the server only if it commits.
+/// </summary>
+/// <remarks>Used by the store's writer thread only; not thread-safe.</remarks>
+internal sealed class PostgresWriteSession : IWriteSession
+{
+    private const string ProbeSavepoint = "dq_probe";
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly List<string> _pending = [];
+    private readonly HashSet<string> _notify = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string[]> _savepoints = new(StringComparer.Ordinal);
+    private readonly string _location;
+    private readonly string _connectionSettings;
+    private readonly Func<Exception, Exception> _map;
+    private readonly NpgsqlConnection? _borrowed;
+    private readonly Guid _writerId = Guid.NewGuid();
+    private readonly TimeProvider _clock = TimeProvider.System;
+    private long _marker;
+    private NpgsqlConnection? _connection;
+    private NpgsqlBatch? _readerBatch;
+    private long _changes;
+    private NpgsqlTransaction? _transaction;
+    private bool _callerCodeRan;
+    private bool _endedByCaller;
+    private bool _inCallerCode;
+
+    /// <param name="dataSource">Where to connect.</param>
+    /// <param name="sql">The schema's statements.</param>
+    /// <param name="commands">The statements of the queue, run on this session.</param>
+    /// <param name="location">The store's location, for messages.</param>
+    /// <param name="options">The store options: durability and the lock wait.</param>
+    /// <param name="map">Turns provider exceptions into the library's typed ones.</param>
+    public PostgresWriteSession(
+        NpgsqlDataSource dataSource, PostgresSql sql, IMessageCommands commands, string location, QueueStoreOptions options, Func<Exception, Exception> map)
+    {
+        _dataSource = dataSource;
+        Sql = sql;
+        Commands = commands;
+        _location = location;
+        _map = map;
+        _clock = options.TimeProvider;
+        // Per connection, so set again after a reconnect. Durability.Normal lets a commit return before its WAL is
+        // flushed (a server crash may lose the last moments; the database stays consistent), as SQLite's NORMAL does.
+        // The lock wait is the store's BusyTimeout: a row held longer by another host fails as StorageBusyException.
+        // The queue's schema goes first on the search path (before what the connection string set), so that SQL an app
+        // runs in a unit of work may name the dq_ tables as it would in a SQLite file; the store's own statements name
+        // the schema in full and do not depend on it.
+        _connectionSettings = string.Create(
+            CultureInfo.InvariantCulture,
+            $"SET synchronous_commit = {(options.Durability == Durability.Full ? "on" : "off")}; " +
+            $"SET lock_timeout = {(long)Math.Max(1, options.BusyTimeout.TotalMilliseconds)}; ") + sql.PrependSearchPath;
+    }
+
+    /// <summary>
+    /// Makes a session on a transaction the app opened on its own connection (the outbox): the statements run in the
+    /// app's transaction, which the app commits or rolls back; <see cref="FinishBorrowed"/> sends what the session held
+    /// back, wake-ups included (the server delivers them only if the app's transaction commits).
+    /// </summary>
+    private PostgresWriteSession(NpgsqlConnection borrowed, PostgresSql sql, IMessageCommands commands, string location, Func<Exception, Exception> map)
+    {
+        _dataSource = null!;
+        _borrowed = borrowed;
+        _connection = borrowed;
+        Sql = sql;
+        Commands = commands;
+        _location = location;
+        _map = map;
+        _connectionSettings = "";
+    }
+
+    public static PostgresWriteSession Borrow(
+        NpgsqlConnection connection, PostgresSql sql, IMessageCommands commands, string location, Func<Exception, Exception> map)
+    {
+        var session = new PostgresWriteSession(connection, sql, commands, location, map);
+        // Sent with the first statement: the server refuses a savepoint outside a transaction block (so a completed
+        // transaction is caught before anything is written), and a failure rolls back to it, keeping the app's
+        // transaction usable.
+        session.Savepoint(BorrowedSavepoint);
+        return session;
+    }
+
+    /// <summary>The savepoint around the statements of a borrowed session.</summary>
+    public const string BorrowedSavepoint = "dq_outbox";
+
+    public PostgresSql Sql { get; }
+
+    public IMessageCommands Commands { get; }
+
+    private long NowMs => _clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Sends the held-back savepoint statements and the wake-ups into the app's transaction (borrowed sessions only).</summary>
+    public void FinishBorrowed()
+    {
+        Debug.Assert(_borrowed is not null, "Only a borrowed session finishes this way.");
+        ReleaseSavepoint(BorrowedSavepoint);
+        using var batch = NewBatch();
+        AddNotifications(batch);
+        _notify.Clear();
+        if (batch.BatchCommands.Count > 0)
+        {
+            batch.ExecuteNonQuery();
+        }
+    }
+
+    DbConnection IWriteSession.Connection => Connection;
+
+    /// <summary>Gets the connection, opening it (again, after a broken one) when needed.</summary>
+    public NpgsqlConnection Connection
+    {
+        get
+        {
+            if (_borrowed is not null)
+            {
+                return _borrowed;
+            }
+
+            if (_connection is null || _connection.State != ConnectionState.Open)
+            {
+                _connection?.Dispose();
+                _connection = null;
+                var connection = _dataSource.OpenConnection();
+                try
+                {
+                    using var settings = new NpgsqlCommand(_connectionSettings, connection);
+                    settings.ExecuteNonQuery();
+                    // This writer's marker row (committed at once), and the rows of writers gone for a week.
+                    using var register = new NpgsqlBatch(connection)
+                    {
+                        BatchCommands =
+                        {
+                            new NpgsqlBatchCommand(Sql.RegisterWriter)
+                            {
+                                Parameters = { new NpgsqlParameter<Guid> { TypedValue = _writerId }, new NpgsqlParameter<long> { TypedValue = NowMs } },
+                            },
+                            new NpgsqlBatchCommand(Sql.ForgetOldWriters)
+                            {
+                                Parameters = { new NpgsqlParameter<long> { TypedValue = NowMs - (long)TimeSpan.FromDays(7).TotalMilliseconds } },
+                            },
+                        },
+                    };
+                    register.ExecuteNonQuery();
+                }
+                catch
+                {
+                    connection.Dispose();
+                    throw;
+                }
+
+                _connection = connection;
+            }
+
+            return _connection;
+        }
+    }
+
+    /// <summary>Gets the server process id of the connection (0 when none is open), so that the listener can ignore our own wake-ups.</summary>
+    public int ProcessId => _connection is { State: ConnectionState.Open } c ? c.ProcessID : 0;
+
+    public bool InCallerCode
+    {
+        get => _inCallerCode;
+        set
+        {
+            if (value)
+            {
+                // The app's SQL goes straight to the connection: the request's savepoint must be on the server first.
+                Flush();
+                _callerCodeRan = true;
+            }
+
+            _inCallerCode = value;
+        }
+    }
+
+    /// <summary>
+    /// Gets a value indicating whether the batch transaction is still open. PostgreSQL does not tell Npgsql's
+    /// transaction object about a COMMIT or ROLLBACK sent as SQL, so after app code ran on the connection a savepoint
+    /// probes it: outside a transaction block the server refuses a savepoint.
+    /// </summary>
+    public bool TransactionActive
+    {
+        get
+        {
+            if (_borrowed is not null)
+            {
+                // The app's own transaction: the app ends it, after this session is done.
+                return true;
+            }
+
+            if (_transaction is null || _endedByCaller || _connection is not { State: ConnectionState.Open })
+            {
+                return false;
+            }
+
+            if (!_callerCodeRan)
+            {
+                return true;
+            }
+
+            _callerCodeRan = false;
+            try
+            {
+                _pending.Add(SavepointSql(ProbeSavepoint, 0));
+                _pending.Add(SavepointSql(ProbeSavepoint, 1));
+                Flush();
+                return true;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.NoActiveSqlTransaction)
+            {
+                _endedByCaller = true;
+                return false;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InFailedSqlTransaction)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gets the number of rows the session's own statements changed (the server reports it per statement); SQL the
+    /// app runs on the connection in a unit of work is not counted, but a unit of work marks its commit anyway.
+    /// </summary>
+    public long ChangeCount
+    {
+        get
+        {
+            SettleReader();
+            return _changes;
+        }
+    }
+
+    public void Begin()
+    {
+        Debug.Assert(_transaction is null, "A batch transaction is already open.");
+        _pending.Clear();
+        _notify.Clear();
+        _callerCodeRan = false;
+        _endedByCaller = false;
+        // Read committed: each statement sees what other hosts committed before it; FOR UPDATE SKIP LOCKED does the rest.
+        _transaction = Connection.BeginTransaction(IsolationLevel.ReadCommitted);
+    }
+
+    public void Savepoint(string name) => _pending.Add(SavepointSql(name, 0));
+
+    public void ReleaseSavepoint(string name)
+    {
+        // A request that sent no statement: its savepoint was never sent either.
+        if (_pending.Count > 0 && ReferenceEquals(_pending[^1], SavepointSql(name, 0)))
+        {
+            _pending.RemoveAt(_pending.Count - 1);
+            return;
+        }
+
+        _pending.Add(SavepointSql(name, 1));
+    }
+
+    public void RollbackToSavepoint(string name)
+    {
+        if (_pending.Count > 0 && ReferenceEquals(_pending[^1], SavepointSql(name, 0)))
+        {
+            _pending.RemoveAt(_pending.Count - 1);
+            return;
+        }
+
+        _pending.Add(SavepointSql(name, 2));
+        _pending.Add(SavepointSql(name, 1));
+        Flush();
+    }
+
+    /// <summary>Registers a wake-up for the receivers of a queue in every process; sent with the COMMIT.</summary>
+    public void NotifyOnCommit(string queueName) => _notify.Add(queueName);
+
+    /// <summary>
+    /// Commits the batch in one round trip, with the held-back savepoint statements and the wake-ups. With
+    /// <paramref name="mark"/>, the same round trip sets this writer's commit marker, so that a commit whose reply was
+    /// lost can be read back on a new connection: it returns normally when the commit landed, and throws when it did not
+    /// or cannot be told (the server is unreachable).
+    /// </summary>
+    public void Commit(bool mark)
+    {
+        var transaction = _transaction ?? throw new InvalidOperationException("No batch transaction is open.");
+        _transaction = null;
+        long? marker = null;
+        try
+        {
+            if (!mark && _pending.Count == 0 && _notify.Count == 0)
+            {
+                transaction.Commit();
+                return;
+            }
+
+            using var batch = NewBatch();
+            AddNotifications(batch);
+            if (mark)
+            {
+                marker = ++_marker;
+                var set = new NpgsqlBatchCommand(Sql.SetMarker);
+                set.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _writerId });
+                set.Parameters.Add(new NpgsqlParameter<long> { TypedValue = marker.Value });
+                set.Parameters.Add(new NpgsqlParameter<long> { TypedValue = NowMs });
+                batch.BatchCommands.Add(set);
+            }
+
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT;"));
+            batch.ExecuteNonQuery();
+            transaction.Dispose();
+        }
+        catch (Exception ex) when (marker is { } m && PostgresErrors.IsUnreachable(ex))
+        {
+            DropConnection();
+            if (!CommitLanded(m, ex))
+            {
+                throw;
+            }
+
+            Trace.TraceWarning("DurableQueue: COMMIT reported {0} but the batch is in the database.", ex.Message);
+        }
+        catch (Exception ex) when (PostgresErrors.IsUnreachable(ex))
+        {
+            DropConnection();
+            throw new StorageUnavailableException(PostgresErrorMessages.CommitOutcomeUnknown(_location, ex.Message), ex);
+        }
+        finally
+        {
+            _pending.Clear();
+            _notify.Clear();
+        }
+    }
+
+    public void Rollback()
+    {
+        var transaction = _transaction;
+        _transaction = null;
+        _pending.Clear();
+        _notify.Clear();
+        if (transaction is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (_connection is { State: ConnectionState.Open })
+            {
+                transaction.Rollback();
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+        {
+            // A transaction the app ended itself, or a broken connection: the server has nothing left to roll back.
+            Trace.TraceWarning("DurableQueue: ROLLBACK failed: {0}", ex.Message);
+            if (PostgresErrors.IsUnreachable(ex))
+            {
+                DropConnection();
+            }
+        }
+        finally
+        {
+            try
+            {
+                transaction.Dispose();
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
+            {
+                Trace.TraceWarning("DurableQueue: disposing a failed transaction: {0}", ex.Message);
+            }
+        }
+    }
+
+    /// <summary>Runs a statement that returns no rows, after the held-back transaction control; returns the rows it changed.</summary>
+    public int ExecuteNonQuery(string sql, params NpgsqlParameter[] parameters)
+    {
+        using var batch = NewBatch();
+        var command = Add(batch, sql, parameters);
+        batch.ExecuteNonQuery();
+        Count(command);
+        return command.RecordsAffected;
+    }
+
+    /// <summary>Runs a statement and returns the first column of its first row, or null when it returns none.</summary>
+    public object? ExecuteScalar(string sql, params NpgsqlParameter[] parameters)
+    {
+        using var batch = NewBatch();
+        var command = Add(batch, sql, parameters);
+        var value = batch.ExecuteScalar();
+        Count(command);
+        return value is DBNull ? null : value;
+    }
+
+    /// <summary>Runs a statement and returns a reader over its rows; dispose the reader before the next statement.</summary>
+    public NpgsqlDataReader ExecuteReader(string sql, params NpgsqlParameter[] parameters) => ExecuteReader((sql, parameters));
+
+    /// <summary>Runs statements in one round trip and returns a reader over their results (NextResult moves to the next one).</summary>
+    public NpgsqlDataReader ExecuteReader(params (string Sql, NpgsqlParameter[] Parameters)[] statements)
+    {
+        var batch = NewBatch();
+        foreach (var (sql, parameters) in statements)
+        {
+            Add(batch, sql, parameters);
+        }
+
+        try
+        {
+            var reader = batch.ExecuteReader();
+            // Its row count is known once the caller closed the reader: taken at the next statement.
+            _readerBatch = batch;
+            return reader;
+        }
+        catch
+        {
+            batch.Dispose();
+            throw;
+        }
+    }
+
+    public Exception Map(Exception exception) => _map(exception);
+
+    private void Count(NpgsqlBatchCommand command)
+    {
+        // -1 for statements that change nothing (SELECT, SAVEPOINT).
+        if (command.RecordsAffected > 0)
+        {
+            _changes += command.RecordsAffected;
+        }
+    }
+
+    private void SettleReader()
+    {
+        if (_readerBatch is { } batch)
+        {
+            _readerBatch = null;
+            for (var i = 0; i < batch.BatchCommands.Count; i++)
+            {
+                Count(batch.BatchCommands[i]);
+            }
+
+            batch.Dispose();
+        }
+    }
+
+    /// <summary>Sends the held-back transaction control now.</summary>
+    public void Flush()
+    {
+        if (_pending.Count == 0)
+        {
+            return;
+        }
+
+        using var batch = NewBatch();
+        batch.ExecuteNonQuery();
+    }
+
+    /// <summary>Closes a connection that broke, so that the next batch opens a new one.</summary>
+    public void DropConnection()
+    {
+        _transaction = null;
+        _readerBatch?.Dispose();
+        _readerBatch = null;
+        _pending.Clear();
+        _notify.Clear();
+        var connection = _connection;
+        _connection = null;
+        try
+        {
+            connection?.Dispose();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or ObjectDisposedException)
+        {
+            Trace.TraceWarning("DurableQueue: closing a broken connection failed: {0}", ex.Message);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_borrowed is not null)
+        {
+            // The app's connection and transaction stay the app's.
+            SettleReader();
+            return;
+        }
+
+        Rollback();
+        ForgetWriter();
+        DropConnection();
+    }
+
+    /// <summary>Removes this writer's marker row when the store closes (best effort: a week-old row is removed by the next writer anyway).</summary>
+    private void ForgetWriter()
+    {
+        if (_connection is not { State: ConnectionState.Open } connection)
+        {
+            return;
+        }
+
+        try
+        {
+            using var command = new NpgsqlCommand(Sql.ForgetWriter, connection);
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _writerId });
+            command.ExecuteNonQuery();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+        {
+            Trace.TraceWarning("DurableQueue: removing the writer's marker row failed: {0}", ex.Message);
+        }
+    }
+
+    private NpgsqlBatch NewBatch()
+    {
+        SettleReader();
+        var batch = new NpgsqlBatch(Connection);
+        foreach (var statement in _pending)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(statement));
+        }
+
+        _pending.Clear();
+        return batch;
+    }
+
+    private void AddNotifications(NpgsqlBatch batch)
+    {
+        foreach (var queue in _notify)
+        {
+            var command = new NpgsqlBatchCommand(Sql.Notify);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Sql.Channel, NpgsqlDbType = NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = queue, NpgsqlDbType = NpgsqlDbType.Text });
+            batch.BatchCommands.Add(command);
+        }
+    }
+
+    private static NpgsqlBatchCommand Add(NpgsqlBatch batch, string sql, NpgsqlParameter[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(parameter);
+        }
+
+        batch.BatchCommands.Add(command);
+        return command;
+    }
+
+    /// <summary>
+    /// Reads this writer's commit marker on a new connection after a COMMIT reply was lost. The read locks the marker's
+    /// row, so it waits for a commit the server is still finishing; the marker then tells whether the batch landed.
+    /// </summary>
+    private bool CommitLanded(long marker, Exception cause)
+    {
+        try
+        {
+            using var connection = _dataSource.OpenConnection();
+            using var command = new NpgsqlCommand(Sql.ReadMarker, connection);
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _writerId });
+            return command.ExecuteScalar() is long found && found == marker;
+        }
+        catch (Exception ex) when (PostgresErrors.IsUnreachable(ex))
+        {
+            throw new StorageUnavailableException(PostgresErrorMessages.CommitOutcomeUnknown(_location, cause.Message), cause);
+        }
+    }
+
+    // Savepoint names are the library's own constants; their statements are built once each and compared by reference.
+    private string SavepointSql(string name, int verb)
+    {
+        if (!_savepoints.TryGetValue(name, out var sql))
+        {
+            sql = [$"SAVEPOINT {name};", $"RELEASE SAVEPOINT {name};", $"ROLLBACK TO SAVEPOINT {name};"];
+            _savepoints.Add(name, sql);
+        }
+
+        return sql[verb];
+    }
+}
