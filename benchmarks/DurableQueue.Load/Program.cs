@@ -15,6 +15,12 @@ app.Configure(config =>
     config.AddCommand<RunCommand>("run")
         .WithDescription("Producers enqueue while consumers lease in batches and ack; optionally raw SQLite doing the same work (--baseline).")
         .WithExample("run", "--producers", "4", "--consumers", "4", "--messages", "20000", "--durability", "Full", "--baseline", "--repeat", "3");
+    config.AddCommand<SingleCommand>("single")
+        .WithDescription("One caller at a time: one producer awaiting each enqueue, then one consumer receiving and acking one by one, beside raw SQLite.");
+    config.AddCommand<ChartCommand>("chart-single")
+        .WithDescription("Bar chart of the one-caller ratios of two builds from the JSON files of 'single'.");
+    config.AddCommand<BodiesCommand>("bodies")
+        .WithDescription("WAL bytes written by each step of one message's life (enqueue, receive, nack, receive, extend, ack) for small and large bodies.");
     config.AddCommand<BacklogCommand>("backlog")
         .WithDescription("Receive latency with a standing backlog (default 1,000 and 1,000,000 messages).");
     config.AddCommand<RssCommand>("rss")

@@ -30,6 +30,9 @@ public sealed record RunResult
 
     public required long Commits { get; init; }
 
+    /// <summary>Queue: commits a caller led on its own thread (no hand-off to the writer thread).</summary>
+    public long InlineCommits { get; init; }
+
     /// <summary>Queue: awaited writer requests (enqueue, receive, ack-many); raw: rows written.</summary>
     public required long Operations { get; init; }
 

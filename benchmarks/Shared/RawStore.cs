@@ -6,8 +6,9 @@ namespace DurableQueue.BenchmarkShared;
 /// <summary>
 /// The physical floor: the same durable work a queue does (insert, claim by lease, delete) written directly against
 /// Microsoft.Data.Sqlite on one connection in WAL mode, with the same synchronous setting. Every call is its own
-/// transaction, so the caller decides how many operations share a commit. One lock serialises callers: SQLite has a
-/// single writer anyway, and the lock keeps contention (busy waits) out of the floor, which makes it the best case.
+/// transaction (BEGIN IMMEDIATE ... COMMIT), so the caller decides how many operations share a commit. It is not
+/// thread-safe, like the connection under it: the benchmarks call it from one thread, statement after statement, so
+/// no lock, task switch or busy wait is part of the floor (the best case of the naive design).
 /// </summary>
 public sealed class RawStore : IDisposable
 {
@@ -23,13 +24,19 @@ public sealed class RawStore : IDisposable
 
     private const string DeleteSql = "DELETE FROM raw_messages WHERE id = @id AND lease_token = @token;";
 
+    private const string ExtendSql = "UPDATE raw_messages SET visible_at = @until WHERE id = @id AND lease_token = @token;";
+
+    // A nack: the lease ends and the row is ready again (the queue's nack has the same shape).
+    private const string ReleaseSql = "UPDATE raw_messages SET lease_token = NULL, visible_at = @now WHERE id = @id AND lease_token = @token;";
+
     private readonly SqliteConnection _connection;
     private readonly SqliteCommand _begin;
     private readonly SqliteCommand _commit;
     private readonly SqliteCommand _insert;
     private readonly SqliteCommand _claim;
     private readonly SqliteCommand _delete;
-    private readonly Lock _lock = new();
+    private readonly SqliteCommand _release;
+    private readonly SqliteCommand _extend;
     private long _commits;
     private long _operations;
 
@@ -41,7 +48,13 @@ public sealed class RawStore : IDisposable
         _insert = Prepare(InsertSql, "@now", "@body");
         _claim = Prepare(ClaimSql, "@token", "@until", "@now", "@limit");
         _delete = Prepare(DeleteSql, "@id", "@token");
+        _release = Prepare(ReleaseSql, "@now", "@id", "@token");
+        _extend = Prepare(ExtendSql, "@until", "@id", "@token");
+        Path = connection.DataSource;
     }
+
+    /// <summary>Gets the database file's path.</summary>
+    public string Path { get; }
 
     /// <summary>Gets the number of committed transactions.</summary>
     public long Commits => Interlocked.Read(ref _commits);
@@ -50,7 +63,13 @@ public sealed class RawStore : IDisposable
     public long Operations => Interlocked.Read(ref _operations);
 
     /// <summary>Opens (creating) a raw database with the queue's table shape and index.</summary>
-    public static RawStore Open(string path, bool fullSync)
+    /// <param name="path">The database file.</param>
+    /// <param name="fullSync">synchronous = FULL (else NORMAL).</param>
+    /// <param name="counters">
+    /// Also keep a per-queue row of counters (messages, body bytes, removed) by triggers, as the queue does for its bounded
+    /// queues (schema version 2): the diagnostic baseline "raw + counters" that shows what that bookkeeping costs by itself.
+    /// </param>
+    public static RawStore Open(string path, bool fullSync, bool counters = false)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
@@ -66,92 +85,108 @@ public sealed class RawStore : IDisposable
             "CREATE TABLE IF NOT EXISTS raw_messages (id INTEGER PRIMARY KEY AUTOINCREMENT, priority INTEGER NOT NULL, " +
             "visible_at INTEGER NOT NULL, enqueued_at INTEGER NOT NULL, attempts INTEGER NOT NULL, lease_token BLOB, body BLOB NOT NULL) STRICT;" +
             "CREATE INDEX IF NOT EXISTS raw_messages_ready ON raw_messages(priority, visible_at);");
+        if (counters)
+        {
+            Exec(connection,
+                "CREATE TABLE IF NOT EXISTS raw_stats (id INTEGER PRIMARY KEY, messages INTEGER NOT NULL, bytes INTEGER NOT NULL, removed INTEGER NOT NULL) STRICT;" +
+                "INSERT INTO raw_stats VALUES (1, 0, 0, 0) ON CONFLICT DO NOTHING;" +
+                "CREATE TRIGGER IF NOT EXISTS raw_stats_insert AFTER INSERT ON raw_messages BEGIN " +
+                "UPDATE raw_stats SET messages = messages + 1, bytes = bytes + length(new.body) WHERE id = 1; END;" +
+                "CREATE TRIGGER IF NOT EXISTS raw_stats_delete AFTER DELETE ON raw_messages BEGIN " +
+                "UPDATE raw_stats SET messages = messages - 1, bytes = bytes - length(old.body), removed = removed + 1 WHERE id = 1; END;");
+        }
+
         return new RawStore(connection);
     }
 
     /// <summary>Inserts the bodies in one transaction.</summary>
     public void Insert(IReadOnlyList<byte[]> bodies)
     {
-        lock (_lock)
+        _begin.ExecuteNonQuery();
+        var now = NowMs();
+        _insert.Parameters[0].Value = now;
+        foreach (var body in bodies)
         {
-            _begin.ExecuteNonQuery();
-            var now = NowMs();
-            _insert.Parameters[0].Value = now;
-            foreach (var body in bodies)
-            {
-                _insert.Parameters[1].Value = body;
-                _insert.ExecuteNonQuery();
-            }
-
-            Commit(bodies.Count);
+            _insert.Parameters[1].Value = body;
+            _insert.ExecuteNonQuery();
         }
+
+        Commit(bodies.Count);
     }
 
     /// <summary>Inserts one body in its own transaction.</summary>
     public void Insert(byte[] body)
     {
-        lock (_lock)
-        {
-            _begin.ExecuteNonQuery();
-            _insert.Parameters[0].Value = NowMs();
-            _insert.Parameters[1].Value = body;
-            _insert.ExecuteNonQuery();
-            Commit(1);
-        }
+        _begin.ExecuteNonQuery();
+        _insert.Parameters[0].Value = NowMs();
+        _insert.Parameters[1].Value = body;
+        _insert.ExecuteNonQuery();
+        Commit(1);
     }
 
     /// <summary>Leases up to <paramref name="max"/> ready rows in one transaction and returns them.</summary>
     public List<(long Id, byte[] Body)> Claim(int max, byte[] token)
     {
         var claimed = new List<(long, byte[])>(max);
-        lock (_lock)
+        _begin.ExecuteNonQuery();
+        var now = NowMs();
+        _claim.Parameters[0].Value = token;
+        _claim.Parameters[1].Value = now + 30_000;
+        _claim.Parameters[2].Value = now;
+        _claim.Parameters[3].Value = max;
+        using (var reader = _claim.ExecuteReader())
         {
-            _begin.ExecuteNonQuery();
-            var now = NowMs();
-            _claim.Parameters[0].Value = token;
-            _claim.Parameters[1].Value = now + 30_000;
-            _claim.Parameters[2].Value = now;
-            _claim.Parameters[3].Value = max;
-            using (var reader = _claim.ExecuteReader())
+            while (reader.Read())
             {
-                while (reader.Read())
-                {
-                    claimed.Add((reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
-                }
+                claimed.Add((reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
             }
-
-            Commit(claimed.Count);
         }
 
+        Commit(claimed.Count);
         return claimed;
     }
 
     /// <summary>Deletes claimed rows (fenced by the lease token) in one transaction.</summary>
-    public void Delete(List<(long Id, byte[] Body)> claimed, byte[] token)
-    {
-        lock (_lock)
-        {
-            _begin.ExecuteNonQuery();
-            _delete.Parameters[1].Value = token;
-            foreach (var (id, _) in claimed)
-            {
-                _delete.Parameters[0].Value = id;
-                _delete.ExecuteNonQuery();
-            }
+    public void Delete(List<(long Id, byte[] Body)> claimed, byte[] token) => EachClaimed(_delete, claimed, token);
 
-            Commit(claimed.Count);
-        }
+    /// <summary>Ends the leases of claimed rows (a nack: ready again at once) in one transaction.</summary>
+    public void Release(List<(long Id, byte[] Body)> claimed, byte[] token)
+    {
+        _release.Parameters[0].Value = NowMs();
+        EachClaimed(_release, claimed, token);
     }
+
+    /// <summary>Extends the leases of claimed rows by 5 minutes from now in one transaction.</summary>
+    public void Extend(List<(long Id, byte[] Body)> claimed, byte[] token)
+    {
+        _extend.Parameters[0].Value = NowMs() + 300_000;
+        EachClaimed(_extend, claimed, token);
+    }
+
+    /// <summary>Runs a statement whose last two parameters are @id and @token once per claimed row, in one transaction.</summary>
+    private void EachClaimed(SqliteCommand command, List<(long Id, byte[] Body)> claimed, byte[] token)
+    {
+        _begin.ExecuteNonQuery();
+        var parameters = command.Parameters;
+        parameters[^1].Value = token;
+        foreach (var (id, _) in claimed)
+        {
+            parameters[^2].Value = id;
+            command.ExecuteNonQuery();
+        }
+
+        Commit(claimed.Count);
+    }
+
+    /// <summary>Runs a statement outside the operations (settings such as <c>PRAGMA wal_autocheckpoint</c>).</summary>
+    public void Execute(string sql) => Exec(_connection, sql);
 
     /// <summary>Counts the rows left.</summary>
     public long Count()
     {
-        lock (_lock)
-        {
-            using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM raw_messages;";
-            return (long)command.ExecuteScalar()!;
-        }
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM raw_messages;";
+        return (long)command.ExecuteScalar()!;
     }
 
     private void Commit(int operations)
@@ -196,6 +231,8 @@ public sealed class RawStore : IDisposable
         _insert.Dispose();
         _claim.Dispose();
         _delete.Dispose();
+        _release.Dispose();
+        _extend.Dispose();
         _connection.Dispose();
     }
 }

@@ -38,10 +38,11 @@ public sealed partial class MessageQueue
     internal QueueState State => _state;
 
     /// <summary>
-    /// Whether a single enqueue can run without a savepoint of its own: with no deduplication key its only row change
-    /// is the INSERT, its last SQL step, and once the queue's row exists (its id is known) no other change precedes it.
+    /// Whether a single enqueue can run without a savepoint of its own: with no deduplication key and a body kept in its
+    /// row, its only row change is the INSERT, its last SQL step, and once the queue's row exists (its id is known) no
+    /// other change precedes it.
     /// </summary>
-    private bool CanSkipSavepoint(in PendingMessage message) => message.DedupKey is null && _state.QueueId != 0;
+    private bool CanSkipSavepoint(in PendingMessage message) => message.DedupKey is null && message.BodyInRow && _state.QueueId != 0;
 
     private long QueueIdOf(WriteContext context)
     {

@@ -50,10 +50,13 @@ public sealed partial class QueueStore
                     throw new LeaseLostException(lost.Message, lost);
                 }
 
+                // The app's SQL may have changed leases: the next batch looks for expired last attempts again.
+                context.AfterCommit(_sweeper.Forget);
                 return result;
             },
             cancellationToken,
-            alwaysMarksCommit: true);
+            alwaysMarksCommit: true,
+            mayLead: false);
     }
 
     /// <summary>

@@ -47,7 +47,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         }
 
         commands = new RoomFreedCommands(commands, this);
-        _writer = new StoreWriter(session, commands, driver.Capabilities.StatementRollback, options.TimeProvider, options.BusyTimeout, BeforeBatch)
+        _writer = new StoreWriter(session, commands, driver.Capabilities, options.TimeProvider, options.BusyTimeout, BeforeBatch)
         {
             WaitingForLock = waited => SqliteWriteLock.Report(options, Path, waited),
         };
@@ -157,7 +157,7 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
             }
         }
 
-        if (version < SchemaMigrator.LatestVersion)
+        if (version == 0 || SchemaMigrator.NeedsMigration(connection, version))
         {
             SchemaMigrator.Migrate(connection, path);
         }
@@ -226,18 +226,26 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
         }
 
         // Every writer batch starts with the sweep; an empty request is enough to run one.
-        await _writer.SubmitAsync(static _ => 0, cancellationToken).ConfigureAwait(false);
+        await _writer.SubmitValueAsync(static _ => 0, cancellationToken).ConfigureAwait(false);
         return _driver.Read(read);
     }
 
     /// <summary>Runs a read at once, without the sweep.</summary>
     internal T ReadNow<T>(Func<IStoreReader, T> read) => _driver.Read(read);
 
-    internal async ValueTask<T> WriteAsync<T>(
-        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false)
+    /// <summary>
+    /// Runs the library's own write on the writer; when the writer is idle it runs at once on this thread and the
+    /// result is ready when this returns. Units of work pass <paramref name="mayLead"/> false (see <see cref="StoreWriter"/>).
+    /// </summary>
+    internal ValueTask<T> WriteAsync<T>(
+        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = true)
     {
-        ThrowIfDisposed();
-        return await _writer.SubmitAsync(work, cancellationToken, alwaysMarksCommit, withoutSavepoint).ConfigureAwait(false);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return ValueTask.FromException<T>(new ObjectDisposedException(GetType().FullName));
+        }
+
+        return _writer.SubmitValueAsync(work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead);
     }
 
     internal Memory.MemoryTier? Tier => _tier;

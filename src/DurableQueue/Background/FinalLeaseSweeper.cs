@@ -5,8 +5,14 @@ namespace DurableQueue.Background;
 /// <summary>
 /// Dead-letters leases on their last attempt the moment they expire, so that a failed last attempt leaves the queue
 /// then and not lazily on a later receive. Every writer batch begins with the sweep (<see cref="Sweep"/>); this
-/// service only arms a timer for the next known expiry and, when it fires, submits an empty batch.
+/// service arms a timer for the next known expiry and, when it fires, submits an empty batch.
 /// </summary>
+/// <remarks>
+/// The sweep's query is skipped while no last-attempt lease can have expired: the earliest expiry is known (read after
+/// every sweep, lowered by every receive or extension committed here) and still in the future, and no other connection
+/// committed since (it may have leased on a last attempt). Units of work forget the known expiry (app SQL may change
+/// leases). The known expiry is only touched by the thread leading a batch, in the batch or in its after-commit actions.
+/// </remarks>
 internal sealed class FinalLeaseSweeper : IDisposable
 {
     private readonly Lock _lock = new();
@@ -16,6 +22,10 @@ internal sealed class FinalLeaseSweeper : IDisposable
     private readonly ITimer _timer;
     private long _dueAt = long.MaxValue;
     private bool _disposed;
+
+    // The earliest expiry of a last-attempt lease, when known (long.MaxValue: none); see the remarks.
+    private long _nextExpiry = long.MaxValue;
+    private bool _known;
 
     /// <param name="clock">The store's clock.</param>
     /// <param name="writer">The store's writer; the sweep runs at the start of each of its batches.</param>
@@ -34,27 +44,48 @@ internal sealed class FinalLeaseSweeper : IDisposable
     /// <summary>Runs at the start of every batch, inside its transaction.</summary>
     public void Sweep(WriteContext context)
     {
+        if (_known && context.Now < _nextExpiry && !context.ForeignCommits)
+        {
+            return;
+        }
+
         if (context.Commands.SweepExpiredFinalLeases(context) > 0)
         {
             context.AfterCommit(_roomFreed);
-            ScheduleNext(context);
         }
+
+        ScheduleNext(context);
     }
 
-    /// <summary>Looks up the next expiry of a last-attempt lease and arms the timer for it once the batch commits.</summary>
+    /// <summary>
+    /// Looks up the next expiry of a last-attempt lease and, once the batch commits, knows it and arms the timer for it.
+    /// Requests later in the same batch that lease on a last attempt lower it in their own after-commit actions.
+    /// </summary>
     public int ScheduleNext(WriteContext context)
     {
-        if (context.Commands.NextFinalLeaseExpiry(context) is { } next)
+        var next = context.Commands.NextFinalLeaseExpiry(context);
+        context.AfterCommit(() =>
         {
-            context.AfterCommit(() => Schedule(next));
-        }
-
+            _nextExpiry = next ?? long.MaxValue;
+            _known = true;
+            if (next is { } due)
+            {
+                Schedule(due);
+            }
+        });
         return 0;
     }
 
-    /// <summary>Arms the timer for <paramref name="dueAtMs"/> unless an earlier expiry is already armed.</summary>
+    /// <summary>Forgets the known expiry (after app SQL in a unit of work): the next batch sweeps and reads it again.</summary>
+    public void Forget() => _known = false;
+
+    /// <summary>
+    /// A last-attempt lease (or one that may be) expires at <paramref name="dueAtMs"/>: lowers the known expiry and arms
+    /// the timer for it unless an earlier expiry is already armed. Called after the commit that took or moved the lease.
+    /// </summary>
     public void Schedule(long dueAtMs)
     {
+        _nextExpiry = Math.Min(_nextExpiry, dueAtMs);
         lock (_lock)
         {
             if (dueAtMs >= _dueAt || _disposed)

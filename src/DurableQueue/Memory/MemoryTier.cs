@@ -23,7 +23,6 @@ internal sealed class MemoryTier
     private readonly Dictionary<long, CachedMessage> _byId = [];
     private long _used;
     private long _peak;
-    private long _dataVersion = -1;
 
     public MemoryTier(long budgetBytes, int maxMessageBytes)
     {
@@ -54,13 +53,10 @@ internal sealed class MemoryTier
     /// </summary>
     public void CheckForeignCommits(WriteContext context)
     {
-        var version = (long)context.Command(Sql.DataVersion).ExecuteScalar()!;
-        if (_dataVersion != -1 && version != _dataVersion)
+        if (context.ForeignCommits)
         {
             Clear();
         }
-
-        _dataVersion = version;
     }
 
     /// <summary>Forgets everything; the next receives read the queues back from disk.</summary>

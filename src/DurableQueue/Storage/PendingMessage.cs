@@ -60,6 +60,16 @@ internal readonly record struct PendingMessage(
             HeaderCodec.Encode(options?.Headers));
     }
 
+    /// <summary>
+    /// The largest body kept in the message's own row. A larger one is written once, apart from the row whose lease
+    /// state every receive, nack and extension rewrites (SQLite: table dq_bodies, schema version 5); enqueuing it then
+    /// takes two statements, so it needs a savepoint of its own.
+    /// </summary>
+    public const int BodyInRowMaxBytes = 2048;
+
+    /// <summary>Gets a value indicating whether the body is kept in the message's row (see <see cref="BodyInRowMaxBytes"/>).</summary>
+    public bool BodyInRow => Body.Length <= BodyInRowMaxBytes;
+
     public long VisibleAt(long now)
     {
         var visible = now;

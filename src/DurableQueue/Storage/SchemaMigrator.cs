@@ -1,3 +1,4 @@
+using System.Globalization;
 using DurableQueue.Internal;
 using Microsoft.Data.Sqlite;
 
@@ -8,9 +9,15 @@ namespace DurableQueue.Storage;
 /// <c>Storage/Migrations</c>. The schema version lives in the queue's own <c>dq_meta</c> table, because
 /// <c>PRAGMA user_version</c> belongs to the app that shares the file.
 /// </summary>
+/// <remarks>
+/// The schema version is the highest migration applied. Numbers may be missing from a build (migrations are written
+/// on parallel branches and land in any order): a migration applied past a number this build does not have records
+/// that number in <c>dq_meta</c> (<c>migration_pending:NNNN</c>), and a later build that has it applies it then and
+/// removes the record. Such migrations must not depend on each other's order.
+/// </remarks>
 internal static class SchemaMigrator
 {
-    private static readonly (int Version, string Name)[] s_migrations = EmbeddedMigrations.Load(typeof(SchemaMigrator).Assembly, "DurableQueue.Migrations.");
+    private static readonly (int Version, string Name)[] s_migrations = EmbeddedMigrations.Load(typeof(SchemaMigrator).Assembly, "DurableQueue.Migrations.", allowGaps: true);
 
     public static int LatestVersion => s_migrations[^1].Version;
 
@@ -80,15 +87,25 @@ internal static class SchemaMigrator
         _ => new StoreFileException(path, StoreFileProblem.CannotOpen, ErrorMessages.CannotOpen(path, ex.Message), ex),
     };
 
-    /// <summary>Applies every migration newer than the file's version in one write transaction.</summary>
+    /// <summary>
+    /// Returns whether the file needs a migration: its version is older than this build's, or it records a skipped
+    /// migration that this build has.
+    /// </summary>
+    public static bool NeedsMigration(SqliteConnection connection, long version) =>
+        version < LatestVersion || (version > 0 && PendingKnown(connection, transaction: null).Count > 0);
+
+    /// <summary>Applies every migration newer than the file's version, and every skipped one this build has, in one write transaction.</summary>
     public static void Migrate(SqliteConnection connection, string path)
     {
         using var transaction = connection.BeginTransaction();
         // Re-read inside the write lock: another process may have migrated the file meanwhile.
         var current = Inspect(connection, path);
-        foreach (var (version, name) in s_migrations)
+        var pending = current > 0 ? PendingKnown(connection, transaction) : [];
+        var known = s_migrations.Select(m => m.Version).ToHashSet();
+        var version = current;
+        foreach (var (number, name) in s_migrations)
         {
-            if (version <= current)
+            if (number <= current && !pending.Contains(number))
             {
                 continue;
             }
@@ -97,11 +114,59 @@ internal static class SchemaMigrator
             command.Transaction = transaction;
             command.CommandText = EmbeddedMigrations.Read(typeof(SchemaMigrator).Assembly, name);
             command.ExecuteNonQuery();
+            if (number <= current)
+            {
+                Execute(connection, transaction, Sql.DeletePendingMigration, PendingKey(number));
+                continue;
+            }
+
+            // Numbers this build lacks between the file's version and this one stay to be applied by a build that has them.
+            for (var missing = (int)Math.Max(version + 1, 1); missing < number; missing++)
+            {
+                if (!known.Contains(missing))
+                {
+                    Execute(connection, transaction, Sql.InsertPendingMigration, PendingKey(missing));
+                }
+            }
+
+            version = number;
             command.CommandText = Sql.WriteSchemaVersion;
-            command.Parameters.AddWithValue("@version", version);
+            command.Parameters.AddWithValue("@version", number);
             command.ExecuteNonQuery();
         }
 
         transaction.Commit();
+    }
+
+    private static string PendingKey(int number) => string.Create(CultureInfo.InvariantCulture, $"migration_pending:{number:D4}");
+
+    /// <summary>The skipped migrations recorded in the file that this build has.</summary>
+    private static HashSet<int> PendingKnown(SqliteConnection connection, SqliteTransaction? transaction)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = Sql.PendingMigrations;
+        var found = new HashSet<int>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var key = reader.GetString(0);
+            if (int.TryParse(key.AsSpan("migration_pending:".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var number)
+                && s_migrations.Any(m => m.Version == number))
+            {
+                found.Add(number);
+            }
+        }
+
+        return found;
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql, string key)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.Parameters.AddWithValue("@key", key);
+        command.ExecuteNonQuery();
     }
 }

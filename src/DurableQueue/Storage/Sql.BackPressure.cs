@@ -13,7 +13,7 @@ internal static partial class Sql
     // Ready messages that were never handed out under a still-held lease: not leased (an expired lease keeps its
     // token and is left alone too), not delayed. Oldest first by enqueue order.
     public const string DroppableOldest =
-        "SELECT id, length(body) FROM dq_messages WHERE queue_id = @queue AND lease_token IS NULL AND visible_at <= @now " +
+        "SELECT id, coalesce(body_size, length(body)) FROM dq_messages WHERE queue_id = @queue AND lease_token IS NULL AND visible_at <= @now " +
         "ORDER BY id LIMIT @limit;";
 
     // Pages in use: free pages are reused before the file grows, so they count as room.

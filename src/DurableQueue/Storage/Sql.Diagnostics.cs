@@ -60,6 +60,14 @@ internal static partial class Sql
             "SELECT (SELECT count(*) FROM dq_messages WHERE headers IS NOT NULL AND NOT json_valid(headers)) + " +
             "(SELECT count(*) FROM dq_dead_letters WHERE headers IS NOT NULL AND NOT json_valid(headers));",
             "rows have headers that are not valid JSON"),
+        ("missing-body",
+            "SELECT (SELECT count(*) FROM dq_messages m WHERE m.body_size IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dq_bodies b WHERE b.id = m.id)) + " +
+            "(SELECT count(*) FROM dq_dead_letters d WHERE d.body_size IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dq_bodies b WHERE b.id = d.id));",
+            "rows say their body is kept apart, and it is not there"),
+        ("body-size-mismatch",
+            "SELECT count(*) FROM dq_bodies b WHERE length(b.body) <> coalesce(" +
+            "(SELECT m.body_size FROM dq_messages m WHERE m.id = b.id), (SELECT d.body_size FROM dq_dead_letters d WHERE d.id = b.id), -1);",
+            "bodies kept apart belong to no row, or differ in size from what their row records"),
         ("missing-schema-version",
             "SELECT CASE WHEN EXISTS (SELECT 1 FROM dq_meta WHERE key = 'schema_version') THEN 0 ELSE 1 END;",
             "the schema version is missing from dq_meta"),

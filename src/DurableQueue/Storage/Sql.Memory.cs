@@ -8,8 +8,9 @@ internal static partial class Sql
     // The next page of one priority lane after the cached prefix, in delivery order; bodies over the tier's size
     // limit stay on disk (NULL here) and are read by the lease itself.
     public const string RefillLane =
-        "SELECT id, visible_at, enqueued_at, headers, CASE WHEN length(body) <= @maxBody THEN body END, length(body) " +
-        "FROM dq_messages WHERE queue_id = @queue AND priority = @priority " +
+        "SELECT m.id, m.visible_at, m.enqueued_at, m.headers, " +
+        "CASE WHEN coalesce(m.body_size, length(m.body)) <= @maxBody THEN " + MessageBody + " END, coalesce(m.body_size, length(m.body)) " +
+        "FROM dq_messages m WHERE queue_id = @queue AND priority = @priority " +
         "AND (visible_at > @boundVisible OR (visible_at = @boundVisible AND id > @boundId)) " +
         "ORDER BY visible_at, id LIMIT @limit;";
 

@@ -19,6 +19,9 @@ internal static partial class Sql
     public const string ReadSchemaVersion = "SELECT value FROM dq_meta WHERE key = 'schema_version';";
     public const string WriteSchemaVersion =
         "INSERT INTO dq_meta(key, value) VALUES ('schema_version', @version) ON CONFLICT(key) DO UPDATE SET value = excluded.value;";
+    public const string PendingMigrations = "SELECT key FROM dq_meta WHERE key >= 'migration_pending:' AND key < 'migration_pending;';";
+    public const string InsertPendingMigration = "INSERT INTO dq_meta(key, value) VALUES (@key, 1) ON CONFLICT(key) DO NOTHING;";
+    public const string DeletePendingMigration = "DELETE FROM dq_meta WHERE key = @key;";
     public const string WriteCommitMarker = "UPDATE dq_meta SET value = @marker WHERE key = 'last_commit';";
     public const string ReadCommitMarker = "SELECT value FROM dq_meta WHERE key = 'last_commit';";
 
@@ -38,21 +41,30 @@ internal static partial class Sql
         "INSERT INTO dq_queues(name, created_at) VALUES (@name, @now) ON CONFLICT(name) DO NOTHING;";
     public const string QueueNames = "SELECT name FROM dq_queues ORDER BY name;";
 
+    // @body is the body, or an empty one with @bodySize set when the body goes to dq_bodies (InsertBody, right after).
+    // Bound by position (1 = @queue ... 9 = @bodySize, in order of first appearance) by SqliteCommands.Enqueue.
     public const string Insert =
-        "INSERT INTO dq_messages(queue_id, priority, visible_at, enqueued_at, attempts, max_attempts, dedup_key, headers, body) " +
-        "VALUES (@queue, @priority, @visible, @now, 0, @maxAttempts, @dedup, @headers, @body) " +
+        "INSERT INTO dq_messages(queue_id, priority, visible_at, enqueued_at, attempts, max_attempts, dedup_key, headers, body, body_size) " +
+        "VALUES (@queue, @priority, @visible, @now, 0, @maxAttempts, @dedup, @headers, @body, @bodySize) " +
         "ON CONFLICT(queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING RETURNING id;";
+    public const string InsertBody = "INSERT INTO dq_bodies(id, body) VALUES (@id, @body);";
+    public const string SelectBody = "SELECT body FROM dq_bodies WHERE id = @id;";
+
+    // A body wherever it is (in the row, or apart in dq_bodies), for reads.
+    private const string MessageBody = "CASE WHEN m.body_size IS NULL THEN m.body ELSE (SELECT b.body FROM dq_bodies b WHERE b.id = m.id) END";
+    private const string DeadLetterBody = "CASE WHEN d.body_size IS NULL THEN d.body ELSE (SELECT b.body FROM dq_bodies b WHERE b.id = d.id) END";
     public const string FindByDedupKey = "SELECT id FROM dq_messages WHERE queue_id = @queue AND dedup_key = @dedup;";
 
     public const string SelectReady =
         "SELECT id FROM dq_messages WHERE queue_id = @queue AND " + Priorities + " AND visible_at <= @now " +
         "ORDER BY priority, visible_at, id LIMIT @limit;";
 
-    // Guarded: a row that someone else leased since it was chosen is skipped.
+    // Guarded: a row that someone else leased since it was chosen is skipped. Bound by position (@token, @until, @id,
+    // @now) by SqliteCommands.Lease, as LeaseSlim; Ack by position too (@id, @token).
     public const string Lease =
         "UPDATE dq_messages SET lease_token = @token, visible_at = @until, attempts = attempts + 1 " +
         "WHERE id = @id AND visible_at <= @now " +
-        "RETURNING priority, enqueued_at, attempts, max_attempts, last_error, headers, body;";
+        "RETURNING priority, enqueued_at, attempts, max_attempts, last_error, headers, body, body_size;";
 
     // Ten index seeks, one per priority, for the next time a waiting receiver should look again.
     public static readonly string NextVisible =
@@ -76,8 +88,8 @@ internal static partial class Sql
         "WHERE id = @id AND lease_token = @token" + InQueue + " RETURNING queue_id, priority;";
 
     public const string CopyToDeadLetters =
-        "INSERT INTO dq_dead_letters(id, queue_id, priority, enqueued_at, attempts, max_attempts, dedup_key, headers, body, last_error, reason, dead_lettered_at) " +
-        "SELECT id, queue_id, priority, enqueued_at, attempts, max_attempts, dedup_key, headers, body, coalesce(@error, last_error), @reason, @now " +
+        "INSERT INTO dq_dead_letters(id, queue_id, priority, enqueued_at, attempts, max_attempts, dedup_key, headers, body, body_size, last_error, reason, dead_lettered_at) " +
+        "SELECT id, queue_id, priority, enqueued_at, attempts, max_attempts, dedup_key, headers, body, body_size, coalesce(@error, last_error), @reason, @now " +
         "FROM dq_messages WHERE id = @id;";
     public const string DeleteMessage = "DELETE FROM dq_messages WHERE id = @id;";
 
@@ -96,10 +108,10 @@ internal static partial class Sql
     public const string DeadLetterIds =
         "SELECT id FROM dq_dead_letters WHERE queue_id = @queue AND id > @after ORDER BY id LIMIT @limit;";
     public const string Requeue =
-        "INSERT INTO dq_messages(id, queue_id, priority, visible_at, enqueued_at, attempts, max_attempts, dedup_key, headers, body, last_error) " +
+        "INSERT INTO dq_messages(id, queue_id, priority, visible_at, enqueued_at, attempts, max_attempts, dedup_key, headers, body, body_size, last_error) " +
         "SELECT d.id, d.queue_id, d.priority, @now, d.enqueued_at, 0, d.max_attempts, " +
         "CASE WHEN d.dedup_key IS NOT NULL AND EXISTS (SELECT 1 FROM dq_messages m WHERE m.queue_id = d.queue_id AND m.dedup_key = d.dedup_key) " +
-        "THEN NULL ELSE d.dedup_key END, d.headers, d.body, d.last_error " +
+        "THEN NULL ELSE d.dedup_key END, d.headers, d.body, d.body_size, d.last_error " +
         "FROM dq_dead_letters d WHERE d.id = @id AND d.queue_id = @queue;";
     public const string DeleteDeadLetter = "DELETE FROM dq_dead_letters WHERE id = @id AND queue_id = @queue;";
 
@@ -116,7 +128,7 @@ internal static partial class Sql
     private const string MessageColumns =
         "m.id AS Id, m.priority AS Priority, m.visible_at AS VisibleAt, m.enqueued_at AS EnqueuedAt, m.attempts AS Attempts, " +
         "m.max_attempts AS MaxAttempts, m.lease_token IS NOT NULL AS HasToken, m.dedup_key AS DedupKey, m.headers AS Headers, " +
-        "m.body AS Body, m.last_error AS LastError";
+        MessageBody + " AS Body, m.last_error AS LastError";
 
     public const string PeekReady =
         "SELECT " + MessageColumns + " FROM dq_messages m " +
@@ -132,12 +144,12 @@ internal static partial class Sql
 
     public const string DeadLetters =
         "SELECT d.id AS Id, d.priority AS Priority, d.enqueued_at AS EnqueuedAt, d.attempts AS Attempts, d.max_attempts AS MaxAttempts, " +
-        "d.headers AS Headers, d.body AS Body, d.last_error AS LastError, d.reason AS Reason, d.dead_lettered_at AS DeadLetteredAt " +
+        "d.headers AS Headers, " + DeadLetterBody + " AS Body, d.last_error AS LastError, d.reason AS Reason, d.dead_lettered_at AS DeadLetteredAt " +
         "FROM dq_dead_letters d WHERE d.queue_id = (SELECT id FROM dq_queues WHERE name = @name) AND d.id > @after " +
         "ORDER BY d.id LIMIT @limit;";
     public const string GetDeadLetter =
         "SELECT d.id AS Id, d.priority AS Priority, d.enqueued_at AS EnqueuedAt, d.attempts AS Attempts, d.max_attempts AS MaxAttempts, " +
-        "d.headers AS Headers, d.body AS Body, d.last_error AS LastError, d.reason AS Reason, d.dead_lettered_at AS DeadLetteredAt " +
+        "d.headers AS Headers, " + DeadLetterBody + " AS Body, d.last_error AS LastError, d.reason AS Reason, d.dead_lettered_at AS DeadLetteredAt " +
         "FROM dq_dead_letters d WHERE d.id = @id AND d.queue_id = (SELECT id FROM dq_queues WHERE name = @name);";
 
     public const string AnyExpiredFinalLease =

@@ -1,44 +1,67 @@
 using System.Diagnostics;
-using System.Threading.Channels;
 using DurableQueue.Storage.Driver;
 
 namespace DurableQueue.Storage;
 
 /// <summary>
-/// The single writer of a store (group commit). Every write is a <see cref="WriteOperation"/> on a channel; one
-/// dedicated thread takes all waiting operations, runs them in ONE transaction (each in a savepoint, so one
-/// failing request fails alone; requests that cannot fail half-way skip it, see RunBatch), commits once, and only
-/// then completes the callers; after a small batch it lingers briefly for those callers' next requests. Throughput grows with the
-/// number of concurrent callers while each caller still returns only after its own data is durable.
+/// The single writer of a store: leader/follower group commit. A caller that finds the writer idle and is alone (no
+/// request waited behind a leader lately and no work waits for the thread pool, see <see cref="Quiet"/>) becomes the
+/// leader and runs its own request on its own thread, in one transaction, and commits: no thread hand-off when alone.
+/// Requests that arrive while a leader holds the write session wait in a queue; when the leader is done it hands the
+/// queue to the store's writer thread, which takes all waiting requests, runs them in ONE transaction (each in a
+/// savepoint, so one failing request fails alone; requests that cannot fail half-way skip it, see RunBatch), commits
+/// once, and only then completes their callers (continuations run on the thread pool or the caller's context, never
+/// on the leader's thread); after a small batch it lingers briefly for those callers' next requests, and it gives the
+/// write session back when the queue is empty (it does not linger for a single caller, whose next request should lead
+/// on its own thread). Throughput grows with the number of concurrent callers while each
+/// caller still returns only after its own data is durable.
 /// </summary>
+/// <remarks>
+/// Only the library's own requests may lead on the caller's thread (<see cref="WriteOperation.MayLead"/>); units of
+/// work (app code) and maintenance always run on the writer thread, so that app code never runs on a thread that
+/// awaits something else, and a unit of work that blocks does so where it always did. Everything the leader touches
+/// (the session, the write context, the memory tier) is handed from leader to leader under <see cref="_gate"/>. A
+/// caller leading on its own thread never waits for another process's write lock: <see cref="IWriteSession.TryBegin"/>
+/// fails fast, and the request goes to the writer thread, which waits.
+/// </remarks>
 internal sealed class StoreWriter : IDisposable
 {
-    private readonly Channel<WriteOperation> _channel =
-        Channel.CreateUnbounded<WriteOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly Lock _gate = new();
+    private readonly Queue<WriteOperation> _queue = new();
+    private readonly SemaphoreSlim _handOff = new(0);
     private readonly IWriteSession _session;
     private readonly WriteContext _context;
     private readonly Action<WriteContext> _beforeBatch;
     private readonly bool _statementRollback;
     private readonly TimeSpan _busyTimeout;
+    private readonly bool _markCommits;
     private readonly Thread _thread;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<WriteOperation> _batch = new(Internal.Defaults.MaxWriteBatch);
     private readonly Exception?[] _failures = new Exception?[Internal.Defaults.MaxWriteBatch];
     private long _commits;
     private long _operations;
+    private long _inlineCommits;
 
-    // Requests written to the channel, and taken from it by the writer thread (which alone touches _taken): the
-    // difference is how many are waiting (a single-reader channel cannot count). It may lag by the request being
-    // written at this instant, which only shortens or lengthens a linger within its bound.
-    private long _submitted;
-    private long _taken;
+    // Under _gate: a thread (a caller, or the writer thread after a hand-off) holds the write session; the writer
+    // accepts no more requests; requests waiting in the queue (also read without the lock by the linger).
+    private bool _leading;
+    private bool _completed;
+    private int _waiting;
+    private WriteOperation? _first;
+
+    // Under _gate: when a request last had to wait behind a leader, and how long the last batch took (ticks).
+    private long _followedAt = long.MinValue / 2;
+    private long _cycleTicks;
 
     public StoreWriter(
-        IWriteSession session, IMessageCommands commands, bool statementRollback, TimeProvider timeProvider, TimeSpan busyTimeout, Action<WriteContext> beforeBatch)
+        IWriteSession session, IMessageCommands commands, DriverCapabilities capabilities, TimeProvider timeProvider, TimeSpan busyTimeout,
+        Action<WriteContext> beforeBatch)
     {
         _busyTimeout = busyTimeout;
         _session = session;
-        _statementRollback = statementRollback;
+        _statementRollback = capabilities.StatementRollback;
+        _markCommits = !capabilities.CommitOutcomeKnown;
         _beforeBatch = beforeBatch;
         _context = new WriteContext(session, commands, timeProvider);
         _thread = new Thread(Run) { IsBackground = true, Name = "DurableQueue writer" };
@@ -51,6 +74,9 @@ internal sealed class StoreWriter : IDisposable
     /// <summary>Gets the number of operations completed in committed transactions so far.</summary>
     public long Operations => Interlocked.Read(ref _operations);
 
+    /// <summary>Gets the number of those transactions that a caller led on its own thread (no hand-off).</summary>
+    public long InlineCommits => Interlocked.Read(ref _inlineCommits);
+
     public Task Completion => _completion.Task;
 
     /// <summary>Gets the write session the writer runs on.</summary>
@@ -59,30 +85,84 @@ internal sealed class StoreWriter : IDisposable
     /// <summary>Gets the context operations run with; set its session id before the first request.</summary>
     internal WriteContext Context => _context;
 
-    /// <summary>Queues an operation; it fails with <see cref="ObjectDisposedException"/> once the writer is shut down.</summary>
+    /// <summary>
+    /// Runs the operation: at once on this thread when the writer is idle and the operation may lead, otherwise in the
+    /// writer thread's next batch. It fails with <see cref="ObjectDisposedException"/> once the writer is shut down.
+    /// </summary>
     public void Submit(WriteOperation operation)
     {
         operation.SubmittedAt = Stopwatch.GetTimestamp();
-        if (!_channel.Writer.TryWrite(operation))
+        bool lead;
+        bool wake;
+        var refused = false;
+        lock (_gate)
         {
-            operation.Fail(new ObjectDisposedException(nameof(QueueStore)));
-            return;
+            if (_completed)
+            {
+                lead = wake = false;
+                refused = true;
+            }
+            else if (!_leading && _queue.Count == 0 && operation.MayLead && Thread.CurrentThread != _thread && Quiet())
+            {
+                _leading = lead = true;
+                wake = false;
+            }
+            else
+            {
+                if (_leading)
+                {
+                    // A follower: callers are overlapping, so the next ones group on the writer thread for a while.
+                    _followedAt = Stopwatch.GetTimestamp();
+                }
+
+                _queue.Enqueue(operation);
+                Volatile.Write(ref _waiting, _queue.Count);
+                lead = false;
+                wake = !_leading;
+                _leading = true;
+            }
         }
 
-        Interlocked.Increment(ref _submitted);
+        if (lead)
+        {
+            Lead(operation);
+        }
+        else if (wake)
+        {
+            _handOff.Release();
+        }
+        else if (refused)
+        {
+            operation.Fail(new ObjectDisposedException(nameof(QueueStore)));
+        }
     }
 
-    public Task<T> SubmitAsync<T>(
-        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false)
+    /// <summary>
+    /// Gets a value indicating whether this caller is alone: no request had to wait behind a leader lately (for four
+    /// batch durations, at least <see cref="MinQuietTicks"/>) and no work waits for a thread-pool thread. Callers that
+    /// overlap gain from grouping on the writer thread (one commit for all of them, while their threads go on with
+    /// other callers' work) and lose from leading alone in turn; on few cores, many callers are often serialised by the
+    /// scheduler and never overlap at the writer, and the pool's queue is what shows them. So a caller leads on its own
+    /// thread only when alone: one caller at a time always does; many concurrent callers keep the writer's group commit.
+    /// </summary>
+    private bool Quiet() =>
+        Stopwatch.GetTimestamp() - _followedAt > Math.Max(MinQuietTicks, 4 * _cycleTicks) && ThreadPool.PendingWorkItemCount == 0;
+
+    /// <summary>The shortest quiet spell before a caller may lead again: 250 microseconds.</summary>
+    private static readonly long MinQuietTicks = Stopwatch.Frequency / 4_000;
+
+    /// <summary>Queues work and returns its result once committed (at once when this caller led the commit).</summary>
+    public ValueTask<T> SubmitValueAsync<T>(
+        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = true)
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            return Task.FromCanceled<T>(cancellationToken);
+            return ValueTask.FromCanceled<T>(cancellationToken);
         }
 
-        var operation = new WriteOperation<T>(work, cancellationToken, alwaysMarksCommit, withoutSavepoint);
+        var operation = new WriteOperation<T>(work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead);
         Submit(operation);
-        return operation.Task;
+        return operation.ValueTask;
     }
 
     /// <summary>
@@ -91,43 +171,87 @@ internal sealed class StoreWriter : IDisposable
     /// </summary>
     public Action<TimeSpan>? WaitingForLock { get; set; }
 
+    /// <summary>Queues work and returns a task of its result (for callers that block on it or keep the task).</summary>
+    public Task<T> SubmitAsync<T>(
+        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false) =>
+        SubmitValueAsync(work, cancellationToken, alwaysMarksCommit, withoutSavepoint).AsTask();
+
     /// <summary>Stops taking operations; those already queued still run.</summary>
-    public void Complete() => _channel.Writer.TryComplete();
+    public void Complete()
+    {
+        bool wake;
+        lock (_gate)
+        {
+            _completed = true;
+            wake = !_leading;
+            _leading = true;
+        }
+
+        if (wake)
+        {
+            _handOff.Release();
+        }
+    }
+
+    /// <summary>
+    /// Runs one operation as the leader on the caller's thread, then hands queued requests to the writer thread. When
+    /// another connection holds the write lock, the operation goes to the writer thread first in line instead, so that
+    /// the caller awaits the busy wait rather than blocking in it.
+    /// </summary>
+    private void Lead(WriteOperation operation)
+    {
+        var deferred = false;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            _batch.Add(operation);
+            var completed = RunBatch(mayWait: false);
+            deferred = completed < 0;
+            if (completed > 0)
+            {
+                Interlocked.Increment(ref _inlineCommits);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Only a bug gets here (RunBatch fails requests, it does not throw): the caller must not wait forever.
+            operation.Fail(ex);
+        }
+        finally
+        {
+            _batch.Clear();
+            bool wake;
+            lock (_gate)
+            {
+                _cycleTicks = Stopwatch.GetTimestamp() - started;
+                if (deferred)
+                {
+                    _first = operation;
+                }
+
+                wake = deferred || _queue.Count > 0 || _completed;
+                _leading = wake;
+            }
+
+            if (wake)
+            {
+                _handOff.Release();
+            }
+        }
+    }
 
     private void Run()
     {
         try
         {
-            var reader = _channel.Reader;
             while (true)
             {
-                if (!TryTake(reader, out var first))
+                // Parked until a caller or Complete hands the write session over (SemaphoreSlim spins briefly first).
+                _handOff.Wait();
+                if (!Drain())
                 {
-                    // Blocking wait: this is a dedicated thread and SQLite calls are synchronous anyway.
-                    if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
-                    {
-                        break;
-                    }
-
-                    continue;
+                    break;
                 }
-
-                if (first.RunsOutsideTransaction)
-                {
-                    RunOutsideTransaction(first);
-                    continue;
-                }
-
-                _batch.Add(first);
-                while (_batch.Count < _failures.Length && reader.TryPeek(out var next) && !next.RunsOutsideTransaction && TryTake(reader, out next))
-                {
-                    _batch.Add(next);
-                }
-
-                var started = Stopwatch.GetTimestamp();
-                var completed = RunBatch();
-                _batch.Clear();
-                Linger(completed, Stopwatch.GetTimestamp() - started);
             }
 
             _completion.TrySetResult();
@@ -135,9 +259,13 @@ internal sealed class StoreWriter : IDisposable
         catch (Exception ex)
         {
             // Only a bug gets here; fail what is queued rather than leave callers waiting.
-            while (_channel.Reader.TryRead(out var pending))
+            lock (_gate)
             {
-                pending.Fail(ex);
+                _completed = true;
+                while (_queue.TryDequeue(out var pending))
+                {
+                    pending.Fail(ex);
+                }
             }
 
             _completion.TrySetException(ex);
@@ -145,6 +273,69 @@ internal sealed class StoreWriter : IDisposable
         finally
         {
             _session.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Runs batches while requests are queued; gives the write session back (returns true) when the queue is empty, or
+    /// returns false when the writer is complete and drained.
+    /// </summary>
+    private bool Drain()
+    {
+        while (true)
+        {
+            WriteOperation? outside = null;
+            lock (_gate)
+            {
+                if (_first is { } first)
+                {
+                    // A leader found the write lock held by another connection and handed its request over.
+                    _first = null;
+                    _batch.Add(first);
+                }
+
+                if (_batch.Count == 0 && _queue.Count == 0)
+                {
+                    if (_completed)
+                    {
+                        return false;
+                    }
+
+                    _leading = false;
+                    return true;
+                }
+
+                if (_batch.Count == 0 && _queue.Peek().RunsOutsideTransaction)
+                {
+                    outside = _queue.Dequeue();
+                }
+                else
+                {
+                    while (_batch.Count < _failures.Length && _queue.TryPeek(out var next) && !next.RunsOutsideTransaction)
+                    {
+                        _batch.Add(_queue.Dequeue());
+                    }
+                }
+
+                Volatile.Write(ref _waiting, _queue.Count);
+            }
+
+            if (outside is not null)
+            {
+                RunOutsideTransaction(outside);
+                continue;
+            }
+
+            var started = Stopwatch.GetTimestamp();
+            var completed = RunBatch();
+            _batch.Clear();
+            var cycle = Stopwatch.GetTimestamp() - started;
+            lock (_gate)
+            {
+                _cycleTicks = cycle;
+            }
+
+            Linger(completed, cycle);
         }
     }
 
@@ -158,8 +349,9 @@ internal sealed class StoreWriter : IDisposable
     /// </summary>
     private void Linger(int completed, long cycleTicks)
     {
-        // Only few callers: a big batch is already full, and more spinning would take the cores its callers need.
-        if (completed is < 1 or > MaxLingerCallers || Waiting >= completed)
+        // Only few callers: a big batch is already full, and more spinning would take the cores its callers need. A
+        // single caller is not waited for: its next request should find the writer idle and lead on its own thread.
+        if (completed is < 2 or > MaxLingerCallers || Waiting >= completed)
         {
             return;
         }
@@ -173,18 +365,7 @@ internal sealed class StoreWriter : IDisposable
         }
     }
 
-    private long Waiting => Volatile.Read(ref _submitted) - _taken;
-
-    private bool TryTake(ChannelReader<WriteOperation> reader, out WriteOperation operation)
-    {
-        if (reader.TryRead(out operation!))
-        {
-            _taken++;
-            return true;
-        }
-
-        return false;
-    }
+    private int Waiting => Volatile.Read(ref _waiting);
 
     /// <summary>The most callers a commit may have completed for the writer to linger after it.</summary>
     private const int MaxLingerCallers = 16;
@@ -206,8 +387,11 @@ internal sealed class StoreWriter : IDisposable
         }
     }
 
-    /// <summary>Runs the batch in one transaction; returns how many callers it completed (succeeded or failed alone).</summary>
-    private int RunBatch()
+    /// <summary>
+    /// Runs the batch in one transaction; returns how many callers it completed (succeeded or failed alone), or -1 when
+    /// <paramref name="mayWait"/> is false and the transaction could not begin without waiting (nothing was done).
+    /// </summary>
+    private int RunBatch(bool mayWait = true)
     {
         // Cancellation is honoured until an operation is taken into a batch; after that it may commit.
         _batch.RemoveAll(static op =>
@@ -231,8 +415,17 @@ internal sealed class StoreWriter : IDisposable
         var tierChanged = false;
         try
         {
-            if (!Begin())
+            if (!mayWait)
             {
+                if (!_session.TryBegin())
+                {
+                    // Another connection holds the write lock: the caller must not block on it; the writer thread waits.
+                    return -1;
+                }
+            }
+            else if (!Begin())
+            {
+                // Every request of the batch waited out its BusyTimeout and was failed with StorageBusyException.
                 return 0;
             }
         }
@@ -311,10 +504,11 @@ internal sealed class StoreWriter : IDisposable
                 }
             }
 
-            // The marker lets an unclear COMMIT be re-read; a batch that changed nothing cannot be unclear. A backend
+            // The marker lets an unclear COMMIT be re-read; a batch that changed nothing cannot be unclear, and neither
+            // can a commit on a backend that never reports a landed commit as failed (CommitOutcomeKnown). A backend
             // that cannot count changes marks every batch.
             var changed = changesBefore < 0 || _session.ChangeCount != changesBefore;
-            _session.Commit(mark: changed || markCommit);
+            _session.Commit(mark: _markCommits && (changed || markCommit));
             committed = true;
         }
         catch (Exception ex)

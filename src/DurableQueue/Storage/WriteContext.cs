@@ -11,6 +11,7 @@ internal sealed class WriteContext
 {
     private readonly Dictionary<string, long> _queueIds = new(StringComparer.Ordinal);
     private readonly List<Action> _afterCommit = [];
+    private bool? _foreignCommits;
 
     public WriteContext(IWriteSession session, IMessageCommands commands, TimeProvider timeProvider)
     {
@@ -49,7 +50,17 @@ internal sealed class WriteContext
 
     internal int AfterCommitCount => _afterCommit.Count;
 
-    internal void StartBatch() => Now = TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+    internal void StartBatch()
+    {
+        Now = TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        _foreignCommits = null;
+    }
+
+    /// <summary>
+    /// Gets a value indicating whether another connection may have committed since the previous batch that asked;
+    /// asked of the session at most once per batch, on first use.
+    /// </summary>
+    public bool ForeignCommits => _foreignCommits ??= Session.ForeignCommitsSinceLastCheck();
 
     /// <summary>Registers an effect (a wake-up, a cache update) that runs only if the batch commits.</summary>
     public void AfterCommit(Action action) => _afterCommit.Add(action);

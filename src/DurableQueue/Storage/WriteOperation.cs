@@ -1,8 +1,11 @@
+using System.Threading.Tasks.Sources;
+
 namespace DurableQueue.Storage;
 
 /// <summary>
-/// One request to the writer. It runs on the writer thread inside the batch transaction, in a savepoint of
-/// its own, and its caller is completed only after the commit.
+/// One request to the writer. It runs inside a batch transaction (on the caller's thread when the caller leads the
+/// commit, else on the writer thread), in a savepoint of its own unless it cannot fail half-way, and its caller is
+/// completed only after the commit.
 /// </summary>
 internal abstract class WriteOperation
 {
@@ -25,6 +28,12 @@ internal abstract class WriteOperation
     /// </summary>
     public virtual bool WithoutSavepoint => false;
 
+    /// <summary>
+    /// Gets a value indicating whether the operation may run on its caller's thread when the writer is idle (the
+    /// library's own requests). App code (a unit of work) and maintenance always run on the writer thread.
+    /// </summary>
+    public virtual bool MayLead => false;
+
     /// <summary>Runs the operation; throwing rolls back its savepoint and fails it alone.</summary>
     public abstract void Execute(WriteContext context);
 
@@ -36,33 +45,63 @@ internal abstract class WriteOperation
     public abstract void Cancel();
 }
 
-internal sealed class WriteOperation<T> : WriteOperation
+/// <summary>
+/// A request with a result. Its caller awaits <see cref="ValueTask"/>: completed already when the caller led the
+/// commit itself; otherwise its continuation runs on the caller's scheduling context or the thread pool, never on the
+/// thread that completed it (which may hold the write session).
+/// </summary>
+internal sealed class WriteOperation<T> : WriteOperation, IValueTaskSource<T>
 {
     private readonly Func<WriteContext, T> _work;
-    private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ManualResetValueTaskSourceCore<T> _core = new() { RunContinuationsAsynchronously = true };
     private T? _result;
+    private int _completed;
 
-    public WriteOperation(Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false)
+    public WriteOperation(
+        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = false)
         : base(cancellationToken)
     {
         _work = work;
         AlwaysMarksCommit = alwaysMarksCommit;
         WithoutSavepoint = withoutSavepoint;
+        MayLead = mayLead;
     }
 
     public override bool AlwaysMarksCommit { get; }
 
     public override bool WithoutSavepoint { get; }
 
-    public Task<T> Task => _completion.Task;
+    public override bool MayLead { get; }
+
+    /// <summary>Gets the caller's view of the result; await it once.</summary>
+    public ValueTask<T> ValueTask => new(this, _core.Version);
 
     public override void Execute(WriteContext context) => _result = _work(context);
 
-    public override void Succeed() => _completion.TrySetResult(_result!);
+    public override void Succeed()
+    {
+        if (Interlocked.Exchange(ref _completed, 1) == 0)
+        {
+            _core.SetResult(_result!);
+        }
+    }
 
-    public override void Fail(Exception exception) => _completion.TrySetException(exception);
+    public override void Fail(Exception exception)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) == 0)
+        {
+            _core.SetException(exception);
+        }
+    }
 
-    public override void Cancel() => _completion.TrySetCanceled(CancellationToken);
+    public override void Cancel() => Fail(new OperationCanceledException(CancellationToken));
+
+    T IValueTaskSource<T>.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<T>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<T>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
 }
 
 /// <summary>Work that runs between transactions on the writer's connection (checkpoints, vacuum).</summary>

@@ -31,6 +31,8 @@ public sealed class VerifyTests
     [InlineData("id-sequence-behind", "UPDATE sqlite_sequence SET seq = 0 WHERE name = 'dq_messages';")]
     [InlineData("bad-headers", "UPDATE dq_messages SET headers = '{not json' WHERE id = 1;")]
     [InlineData("missing-schema-version", "DELETE FROM dq_meta WHERE key = 'schema_version';")]
+    [InlineData("missing-body", "UPDATE dq_messages SET body_size = 1 WHERE id = 1;")]
+    [InlineData("body-size-mismatch", "INSERT INTO dq_bodies(id, body) VALUES (999, x'00');")]
     [InlineData("live-and-dead",
         "INSERT INTO dq_dead_letters(id, queue_id, priority, enqueued_at, attempts, max_attempts, body, reason, dead_lettered_at) " +
         "SELECT id, queue_id, priority, enqueued_at, 1, max_attempts, body, 'x', 0 FROM dq_messages WHERE id = 1;")]

@@ -10,8 +10,9 @@ namespace DurableQueue.Storage.Driver;
 /// (<c>QueueStore.Open(path)</c> for SQLite; the PostgreSQL package for PostgreSQL) after the schema is ready.
 /// </summary>
 /// <remarks>
-/// Threading: <see cref="OpenWriteSession"/> is called once per store; that session is used by the store's single
-/// writer thread only. <see cref="Read{T}"/> may be called from any thread at once. Every method may throw the
+/// Threading: <see cref="OpenWriteSession"/> is called once per store; that session is used by one thread at a time
+/// (the store's writer thread, or a caller leading a commit on its own thread; see <see cref="IWriteSession"/>).
+/// <see cref="Read{T}"/> may be called from any thread at once. Every method may throw the
 /// driver's mapped exceptions (<see cref="StorageBusyException"/>, <see cref="StorageFullException"/>,
 /// <see cref="StorageUnavailableException"/>, ...), never a raw provider exception where a typed one applies.
 /// </remarks>
@@ -77,11 +78,20 @@ internal enum StorageKind
 /// </param>
 /// <param name="MemoryTier">The memory tier may cache the head of each queue (one writer owns the data: SQLite).</param>
 /// <param name="DatabaseQuota">The store can enforce <c>MaxDatabaseBytes</c>.</param>
-internal readonly record struct DriverCapabilities(bool StatementRollback, bool MemoryTier, bool DatabaseQuota);
+/// <param name="CommitOutcomeKnown">
+/// A COMMIT that reports an error never landed where any connection can see it, so no commit marker could ever prove
+/// otherwise and the writer writes none (<see cref="IWriteSession.Commit"/> is called with <c>mark: false</c>). SQLite in
+/// WAL mode: the WAL index that makes a commit visible is updated only after the commit's frames were written (and,
+/// with <c>synchronous=FULL</c>, synced), and nothing after that point can fail. PostgreSQL: false (a connection lost
+/// after COMMIT was sent leaves the outcome open).
+/// </param>
+internal readonly record struct DriverCapabilities(bool StatementRollback, bool MemoryTier, bool DatabaseQuota, bool CommitOutcomeKnown = false);
 
 /// <summary>
-/// The writer's connection and the control of its batch transaction. Used only by the writer thread. The writer
-/// calls <see cref="Begin"/>, then per request <see cref="Savepoint"/> .. <see cref="ReleaseSavepoint"/> (or
+/// The writer's connection and the control of its batch transaction. Used by one thread at a time: the writer thread,
+/// or a caller leading a commit on its own thread (the writer hands the session from leader to leader under a lock, so
+/// a driver needs no locking of its own, but must not keep thread-affine state). The writer calls <see cref="Begin"/>
+/// (or <see cref="TryBegin"/>), then per request <see cref="Savepoint"/> .. <see cref="ReleaseSavepoint"/> (or
 /// <see cref="RollbackToSavepoint"/>), then <see cref="Commit"/> (or <see cref="Rollback"/>).
 /// </summary>
 internal interface IWriteSession : IDisposable
@@ -106,8 +116,29 @@ internal interface IWriteSession : IDisposable
     /// <exception cref="StorageBusyException">The lock was still held at the deadline; nothing was begun.</exception>
     void Begin(long deadline);
 
+    /// <summary>
+    /// Begins the batch transaction if that needs no wait, and returns true; returns false, with nothing begun, when
+    /// another connection holds the write lock. A caller that leads a commit on its own thread uses it, so that it never
+    /// blocks in the busy wait (the writer thread waits instead). A backend whose BEGIN never waits returns <c>Begin()</c>'s
+    /// outcome: true, or the exception (the default).
+    /// </summary>
+    bool TryBegin()
+    {
+        // A deadline already reached: one attempt without waiting.
+        Begin(System.Diagnostics.Stopwatch.GetTimestamp());
+        return true;
+    }
+
     /// <summary>Gets a value indicating whether the batch transaction is still open (an I/O error may have ended it).</summary>
     bool TransactionActive { get; }
+
+    /// <summary>
+    /// Returns whether another connection (another process or host) may have committed since the previous call (the
+    /// first call returns true). The writer asks at most once per batch, inside its transaction, and only where the
+    /// answer saves work (the memory tier's cache, the final-lease sweep). SQLite: <c>PRAGMA data_version</c>, which
+    /// changes only for other connections' commits; a backend that cannot tell cheaply returns true (the default).
+    /// </summary>
+    bool ForeignCommitsSinceLastCheck() => true;
 
     /// <summary>Gets a counter of row changes made on this connection (only differences are meaningful), or -1 when the backend cannot tell.</summary>
     long ChangeCount { get; }

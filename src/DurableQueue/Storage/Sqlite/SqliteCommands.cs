@@ -12,6 +12,8 @@ namespace DurableQueue.Storage.Sqlite;
 /// </summary>
 internal sealed class SqliteCommands : IMessageCommands
 {
+    private static readonly byte[] s_emptyBody = [];
+
     private readonly long _enqueuePageLimit;
     private readonly Func<StorageFullException>? _quotaReached;
 
@@ -40,17 +42,36 @@ internal sealed class SqliteCommands : IMessageCommands
             return new MessageId(live);
         }
 
-        var command = context.Command(Sql.Insert)
-            .Bind("@queue", queueId)
-            .Bind("@priority", message.Priority)
-            .Bind("@visible", message.VisibleAt(context.Now))
-            .Bind("@now", context.Now)
-            .Bind("@maxAttempts", message.MaxAttempts)
-            .Bind("@dedup", message.DedupKey)
-            .Bind("@headers", message.Headers)
-            .Bind("@body", message.Body);
-        if (command.ExecuteScalar() is long id)
+        // A large body is written once to dq_bodies; the row, which every lease rewrites, holds its size only.
+        // The hottest statement of all: bound and stepped through SQLitePCL directly (parameters by position, see Sql.Insert).
+        var inRow = message.BodyInRow;
+        var insert = ((SqliteWriteSession)context.Session).Statement(Sql.Insert);
+        long? insertedId;
+        try
         {
+            RawStatement.Bind(insert, 1, queueId);
+            RawStatement.Bind(insert, 2, message.Priority);
+            RawStatement.Bind(insert, 3, message.VisibleAt(context.Now));
+            RawStatement.Bind(insert, 4, context.Now);
+            RawStatement.Bind(insert, 5, message.MaxAttempts);
+            RawStatement.Bind(insert, 6, message.DedupKey);
+            RawStatement.Bind(insert, 7, message.Headers);
+            RawStatement.Bind(insert, 8, inRow ? message.Body : s_emptyBody);
+            RawStatement.Bind(insert, 9, inRow ? null : (long?)message.Body.Length);
+            insertedId = RawStatement.Step(insert) ? SQLitePCL.raw.sqlite3_column_int64(insert, 0) : null;
+        }
+        finally
+        {
+            RawStatement.Reset(insert);
+        }
+
+        if (insertedId is { } id)
+        {
+            if (!inRow)
+            {
+                context.Command(Sql.InsertBody).Bind("@id", id).Bind("@body", message.Body).ExecuteNonQuery();
+            }
+
             inserted = true;
             return new MessageId(id);
         }
@@ -102,35 +123,79 @@ internal sealed class SqliteCommands : IMessageCommands
     /// </summary>
     public QueueMessage? Lease(WriteContext context, string queueName, long id, Guid token, long until, CachedMessage? cached = null)
     {
+        // One per leased message: bound and read through SQLitePCL directly (parameters by position, see Sql.Lease).
         var fromMemory = cached?.Body is not null;
-        using var reader = context.Command(fromMemory ? Sql.LeaseSlim : Sql.Lease)
-            .Bind("@token", token.ToByteArray())
-            .Bind("@until", until)
-            .Bind("@id", id)
-            .Bind("@now", context.Now)
-            .ExecuteReader();
-        if (!reader.Read())
+        var lease = ((SqliteWriteSession)context.Session).Statement(fromMemory ? Sql.LeaseSlim : Sql.Lease);
+        Span<byte> tokenBytes = stackalloc byte[16];
+        token.TryWriteBytes(tokenBytes);
+        try
         {
-            return null;
-        }
+            RawStatement.Bind(lease, 1, tokenBytes);
+            RawStatement.Bind(lease, 2, until);
+            RawStatement.Bind(lease, 3, id);
+            RawStatement.Bind(lease, 4, context.Now);
+            if (!RawStatement.Step(lease))
+            {
+                return null;
+            }
 
-        // RETURNING: priority, enqueued_at, attempts, max_attempts, last_error[, headers, body]
-        return new QueueMessage(
-            queueName,
-            new MessageReceipt(new MessageId(id), token),
-            fromMemory ? cached!.Body : reader.GetFieldValue<byte[]>(6),
-            HeaderCodec.Decode(fromMemory ? cached!.Headers : reader.IsDBNull(5) ? null : reader.GetString(5)),
-            reader.GetInt32(0),
-            reader.GetInt32(2),
-            reader.GetInt32(3),
-            DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
-            DateTimeOffset.FromUnixTimeMilliseconds(until),
-            reader.IsDBNull(4) ? null : reader.GetString(4));
+            // RETURNING: priority, enqueued_at, attempts, max_attempts, last_error[, headers, body, body_size]
+            byte[] body;
+            string? headers;
+            if (fromMemory)
+            {
+                body = cached!.Body!;
+                headers = cached.Headers;
+            }
+            else
+            {
+                headers = RawStatement.Text(lease, 5);
+                body = RawStatement.IsNull(lease, 7) ? RawStatement.Blob(lease, 6) : BodyApart(context, id);
+            }
+
+            return new QueueMessage(
+                queueName,
+                new MessageReceipt(new MessageId(id), token),
+                body,
+                HeaderCodec.Decode(headers),
+                (int)SQLitePCL.raw.sqlite3_column_int64(lease, 0),
+                (int)SQLitePCL.raw.sqlite3_column_int64(lease, 2),
+                (int)SQLitePCL.raw.sqlite3_column_int64(lease, 3),
+                DateTimeOffset.FromUnixTimeMilliseconds(SQLitePCL.raw.sqlite3_column_int64(lease, 1)),
+                DateTimeOffset.FromUnixTimeMilliseconds(until),
+                RawStatement.Text(lease, 4));
+        }
+        finally
+        {
+            RawStatement.Reset(lease);
+        }
     }
+
+    /// <summary>Reads a body kept apart from its row (written once at enqueue; the lease did not touch it).</summary>
+    private static byte[] BodyApart(WriteContext context, long id) =>
+        (byte[])context.Command(Sql.SelectBody).Bind("@id", id).ExecuteScalar()!;
 
     public void Ack(WriteContext context, string queueName, MessageReceipt receipt)
     {
-        if (context.Command(Sql.Ack).Bind("@id", receipt.Id.Value).Bind("@token", receipt.Token.ToByteArray()).Bind("@name", queueName).ExecuteNonQuery() == 0)
+        // One per message: bound through SQLitePCL directly (parameters by position, see Sql.Ack).
+        var ack = ((SqliteWriteSession)context.Session).Statement(Sql.Ack);
+        Span<byte> token = stackalloc byte[16];
+        receipt.Token.TryWriteBytes(token);
+        int deleted;
+        try
+        {
+            RawStatement.Bind(ack, 1, receipt.Id.Value);
+            RawStatement.Bind(ack, 2, token);
+            RawStatement.Bind(ack, 3, queueName);
+            RawStatement.Step(ack);
+            deleted = SQLitePCL.raw.sqlite3_changes(SQLitePCL.raw.sqlite3_db_handle(ack));
+        }
+        finally
+        {
+            RawStatement.Reset(ack);
+        }
+
+        if (deleted == 0)
         {
             throw LeaseNotFound(context, queueName, receipt);
         }

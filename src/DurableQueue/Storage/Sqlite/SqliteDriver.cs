@@ -34,7 +34,7 @@ internal sealed class SqliteDriver : IStorageDriver
 
     public string Location { get; }
 
-    public DriverCapabilities Capabilities => new(StatementRollback: true, MemoryTier: true, DatabaseQuota: true);
+    public DriverCapabilities Capabilities => new(StatementRollback: true, MemoryTier: true, DatabaseQuota: true, CommitOutcomeKnown: true);
 
     public StorageKind Kind => StorageKind.Sqlite;
 

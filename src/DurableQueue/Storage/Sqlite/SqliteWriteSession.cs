@@ -16,6 +16,12 @@ internal sealed class SqliteWriteSession : IWriteSession
     private readonly string _path;
     private readonly TimeSpan _busyTimeout;
     private long _commitMarker = Random.Shared.NextInt64(1, long.MaxValue / 2);
+    private readonly Dictionary<string, SQLitePCL.sqlite3_stmt> _statements = new(StringComparer.Ordinal);
+    private SQLitePCL.sqlite3_stmt? _tryBegin;
+    private SQLitePCL.sqlite3_stmt? _dataVersion;
+    private long _lastDataVersion = -1;
+    private long _changesAtBegin;
+    private long _lastCommitAt = long.MinValue;
 
     private readonly TimeProvider? _clock;
 
@@ -69,37 +75,123 @@ internal sealed class SqliteWriteSession : IWriteSession
         return command;
     }
 
-    public void Begin(long deadline) => SqliteWriteLock.Begin(SqliteConnection, deadline, _busyTimeout);
+    public void Begin(long deadline)
+    {
+        SqliteWriteLock.Begin(SqliteConnection, deadline, _busyTimeout);
+        _changesAtBegin = ChangeCount;
+    }
 
-    public void Savepoint(string name) => Exec(SavepointSql(name, 0));
+    /// <summary>
+    /// Returns a statement prepared once on the writer connection, for the hottest statements of single requests:
+    /// binding through SQLitePCL directly costs a fraction of Microsoft.Data.Sqlite's per-execution reader and
+    /// parameter machinery. Use it with <see cref="RawStatement"/>'s helpers; it is reset after every use.
+    /// </summary>
+    public SQLitePCL.sqlite3_stmt Statement(string sql)
+    {
+        if (!_statements.TryGetValue(sql, out var statement))
+        {
+            statement = Prepare(sql);
+            _statements.Add(sql, statement);
+        }
 
-    public void ReleaseSavepoint(string name) => Exec(SavepointSql(name, 1));
+        return statement;
+    }
+
+    public bool TryBegin()
+    {
+        // One attempt without SQLite's busy handler, on a statement of our own: Microsoft.Data.Sqlite's commands retry
+        // a busy statement by themselves for up to CommandTimeout, which is exactly the wait a leading caller must not do.
+        var db = SqliteConnection.Handle;
+        _tryBegin ??= Prepare(Sql.Begin);
+        SQLitePCL.raw.sqlite3_busy_timeout(db, 0);
+        int rc;
+        try
+        {
+            rc = SQLitePCL.raw.sqlite3_step(_tryBegin);
+            SQLitePCL.raw.sqlite3_reset(_tryBegin);
+        }
+        finally
+        {
+            SQLitePCL.raw.sqlite3_busy_timeout(db, BusyTimeoutMs);
+        }
+
+        if (rc == SQLitePCL.raw.SQLITE_DONE)
+        {
+            _changesAtBegin = ChangeCount;
+            return true;
+        }
+
+        if ((rc & 0xFF) is SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED)
+        {
+            return false;
+        }
+
+        SqliteException.ThrowExceptionForRC(rc, db);
+        return false;
+    }
+
+    public bool ForeignCommitsSinceLastCheck()
+    {
+        // A statement of our own: this runs in most batches, and Microsoft.Data.Sqlite's reader costs more than the pragma.
+        var db = SqliteConnection.Handle;
+        _dataVersion ??= Prepare(Sql.DataVersion);
+        var rc = SQLitePCL.raw.sqlite3_step(_dataVersion);
+        if (rc != SQLitePCL.raw.SQLITE_ROW)
+        {
+            SQLitePCL.raw.sqlite3_reset(_dataVersion);
+            SqliteException.ThrowExceptionForRC(rc, db);
+        }
+
+        var version = SQLitePCL.raw.sqlite3_column_int64(_dataVersion, 0);
+        SQLitePCL.raw.sqlite3_reset(_dataVersion);
+        var changed = version != _lastDataVersion;
+        _lastDataVersion = version;
+        return changed;
+    }
+
+    public void Savepoint(string name) => ExecRaw(SavepointSql(name, 0));
+
+    public void ReleaseSavepoint(string name) => ExecRaw(SavepointSql(name, 1));
 
     public void RollbackToSavepoint(string name)
     {
-        Exec(SavepointSql(name, 2));
-        Exec(SavepointSql(name, 1));
+        ExecRaw(SavepointSql(name, 2));
+        ExecRaw(SavepointSql(name, 1));
     }
 
     public void Commit(bool mark)
     {
         long marker = 0;
+        var now = (_clock ?? TimeProvider.System).GetUtcNow().ToUnixTimeMilliseconds();
         if (mark)
         {
             marker = ++_commitMarker;
             // One statement writes the marker and the commit time (recovery report): no extra statement per commit.
-            Command(Sql.WriteCommitMarkerAndTime).Bind("@marker", marker)
-                .Bind("@now", (_clock ?? TimeProvider.System).GetUtcNow().ToUnixTimeMilliseconds()).ExecuteNonQuery();
+            Command(Sql.WriteCommitMarkerAndTime).Bind("@marker", marker).Bind("@now", now).ExecuteNonQuery();
+            _lastCommitAt = now;
+        }
+        else if (now != _lastCommitAt && ChangeCount != _changesAtBegin)
+        {
+            // The recovery report's last commit time, written only when it moved: a commit within the same millisecond
+            // as this session's previous one leaves the value as it is (the dq_meta page stays out of the WAL), and the
+            // last commit before a crash is still recorded exactly.
+            Command(Sql.WriteLastCommitAt).Bind("@now", now).ExecuteNonQuery();
+            _lastCommitAt = now;
         }
 
         try
         {
-            Exec(Sql.Commit);
+            ExecRaw(Sql.Commit);
         }
         catch (Exception ex) when (marker != 0 && CommitLanded(marker))
         {
             // The commit reported an error but its marker is in the database: it landed.
             Trace.TraceWarning("DurableQueue: COMMIT reported {0} but the batch is in the database.", ex.Message);
+        }
+        catch
+        {
+            _lastCommitAt = long.MinValue;
+            throw;
         }
     }
 
@@ -146,6 +238,29 @@ internal sealed class SqliteWriteSession : IWriteSession
 
     private void Exec(string sql) => Command(sql).ExecuteNonQuery();
 
+    /// <summary>Runs a statement without parameters or rows (transaction control) on a statement prepared once.</summary>
+    private void ExecRaw(string sql)
+    {
+        var statement = Statement(sql);
+        try
+        {
+            RawStatement.Step(statement);
+        }
+        finally
+        {
+            RawStatement.Reset(statement);
+        }
+    }
+
+    private int BusyTimeoutMs => (int)Math.Min(int.MaxValue, _busyTimeout.TotalMilliseconds);
+
+    private SQLitePCL.sqlite3_stmt Prepare(string sql)
+    {
+        var rc = SQLitePCL.raw.sqlite3_prepare_v2(SqliteConnection.Handle, sql, out var statement);
+        SqliteException.ThrowExceptionForRC(rc, SqliteConnection.Handle);
+        return statement;
+    }
+
     // Savepoint names are the library's own constants (SavepointNames); their statements are built once each.
     private string SavepointSql(string name, int verb)
     {
@@ -166,5 +281,15 @@ internal sealed class SqliteWriteSession : IWriteSession
         }
 
         _commands.Clear();
+        foreach (var statement in _statements.Values)
+        {
+            statement.Dispose();
+        }
+
+        _statements.Clear();
+        _tryBegin?.Dispose();
+        _tryBegin = null;
+        _dataVersion?.Dispose();
+        _dataVersion = null;
     }
 }
