@@ -1,9 +1,11 @@
 // Forwarding throughput to a local mosquitto and a local RabbitMQ node (both started here on loopback ports), each
 // beside a raw client baseline in the same run: the same messages published directly with QoS 1 / publisher confirms,
-// with as many unconfirmed at once as the forwarder's window. Also: the local enqueue rate alone and while a forwarder
-// drains a backlog. Every figure is a median of alternating rounds; ratios are to the baseline of the same run.
+// with as many unconfirmed at once as the forwarder's window. Also: the local enqueue rate alone, while a forwarder
+// keeps up with it (live), and while a forwarder drains a backlog. Every figure is a median of alternating rounds;
+// ratios are to the baseline of the same run. Each forwarding case also reports the CPU time it cost per message:
+// this process (client, forwarder and local queue) and the broker's processes, read from /proc.
 //
-//   dotnet run -c Release --project benchmarks/DurableQueue.ForwardingBench [-- --messages 20000 --rounds 5]
+//   dotnet run -c Release --project benchmarks/DurableQueue.ForwardingBench [-- --messages 20000 --rounds 5 --only mqtt,rabbit,enqueue]
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -18,84 +20,140 @@ using RabbitMQ.Client;
 
 var messages = Arg("--messages", 20_000);
 var rounds = Arg("--rounds", 5);
+var only = ArgText("--only", "mqtt,rabbit,enqueue").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 const int Window = 1000;
 const int BodyBytes = 100;
 var body = Encoding.UTF8.GetBytes(new string('x', BodyBytes));
 var directory = Directory.CreateTempSubdirectory("dq-fwd-bench-").FullName;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"{messages} messages of {BodyBytes} bytes per round, {rounds} rounds, window {Window}; {Environment.ProcessorCount} cores, .NET {Environment.Version}"));
+    $"{messages} messages of {BodyBytes} bytes per round, {rounds} rounds, window {Window}; {Environment.ProcessorCount} cores, .NET {Environment.Version}; load {LoadAverage()}"));
 
-var results = new List<(string Target, string Case, double Median, double Baseline)>();
-await using (var mosquitto = await Mosquitto.StartAsync())
+var results = new List<Row>();
+IReadOnlyList<int> brokerPids = [];
+if (only.Contains("mqtt"))
 {
-    var raw = new List<double>();
-    var one = new List<double>();
-    var eight = new List<double>();
-    var local = new List<double>();
+    await using var mosquitto = await Mosquitto.StartAsync();
+    brokerPids = [mosquitto.ProcessId];
+    var raw = new List<Sample>();
+    var one = new List<Sample>();
+    var eight = new List<Sample>();
+    var local = new List<Sample>();
+    MqttSink Sink() => new(new MqttSinkOptions { Host = "127.0.0.1", Port = mosquitto.Port, Topic = "bench" });
     for (var round = 0; round < rounds; round++)
     {
-        raw.Add(await RawMqttAsync(mosquitto.Port));
+        raw.Add(await MeasureAsync(() => RawMqttAsync(mosquitto.Port)));
         local.Add(await ForwardAsync(new NoopSink(), keys: 1));
-        one.Add(await ForwardAsync(new MqttSink(new MqttSinkOptions { Host = "127.0.0.1", Port = mosquitto.Port, Topic = "bench" }), keys: 1));
-        eight.Add(await ForwardAsync(new MqttSink(new MqttSinkOptions { Host = "127.0.0.1", Port = mosquitto.Port, Topic = "bench" }), keys: 8));
-    }
-
-    results.Add(("mosquitto", "raw MQTTnet, QoS 1 (baseline)", Median(raw), Median(raw)));
-    results.Add(("mosquitto", "forwarder, 1 ordering key", Median(one), Median(raw)));
-    results.Add(("mosquitto", "forwarder, 8 ordering keys", Median(eight), Median(raw)));
-    results.Add(("mosquitto", "forwarder to a sink that confirms at once (the local queue's share)", Median(local), Median(raw)));
-}
-
-await using (var rabbit = await RabbitMqServer.StartNewAsync())
-{
-    await DeclareAsync(rabbit.Port);
-    var raw = new List<double>();
-    var one = new List<double>();
-    var eight = new List<double>();
-    RabbitMqSink Sink() => new(new RabbitMqSinkOptions { HostName = "127.0.0.1", Port = rabbit.Port, RoutingKey = "bench" });
-    for (var round = 0; round < rounds; round++)
-    {
-        raw.Add(await RawRabbitAsync(rabbit.Port));
         one.Add(await ForwardAsync(Sink(), keys: 1));
         eight.Add(await ForwardAsync(Sink(), keys: 8));
-        await PurgeAsync(rabbit.Port);
     }
 
-    results.Add(("RabbitMQ", "raw RabbitMQ.Client, confirms (baseline)", Median(raw), Median(raw)));
-    results.Add(("RabbitMQ", "forwarder, 1 ordering key", Median(one), Median(raw)));
-    results.Add(("RabbitMQ", "forwarder, 8 ordering keys", Median(eight), Median(raw)));
+    results.Add(Row.Of("mosquitto", "raw MQTTnet, QoS 1 (baseline)", raw, raw));
+    results.Add(Row.Of("mosquitto", "forwarder, 1 ordering key", one, raw));
+    results.Add(Row.Of("mosquitto", "forwarder, 8 ordering keys", eight, raw));
+    results.Add(Row.Of("mosquitto", "forwarder to a sink that confirms at once (the local queue's share)", local, raw));
+}
 
-    // The local enqueue rate (4 producers, one message per enqueue, Durability.Full), alone and while a forwarder
-    // drains a backlog of the same size: to RabbitMQ (whose node shares this machine's two cores), and to a sink that
-    // confirms at once (the forwarder's local work only, as on a device whose broker is elsewhere).
-    var alone = new List<double>();
-    var duringRabbit = new List<double>();
-    var duringLocal = new List<double>();
+if (only.Contains("mqtt1"))
+{
+    // The forwarder alone to mosquitto, one ordering key: for profiling.
+    await using var mosquitto = await Mosquitto.StartAsync();
+    brokerPids = [mosquitto.ProcessId];
+    var one = new List<Sample>();
     for (var round = 0; round < rounds; round++)
     {
-        alone.Add(await EnqueueRateAsync(null));
-        duringRabbit.Add(await EnqueueRateAsync(Sink()));
-        duringLocal.Add(await EnqueueRateAsync(new NoopSink()));
-        await PurgeAsync(rabbit.Port);
+        one.Add(await ForwardAsync(new MqttSink(new MqttSinkOptions { Host = "127.0.0.1", Port = mosquitto.Port, Topic = "bench" }), keys: 1));
     }
 
-    results.Add(("local queue", "enqueue alone, 4 producers (baseline)", Median(alone), Median(alone)));
-    results.Add(("local queue", "enqueue while forwarding to RabbitMQ on the same machine", Median(duringRabbit), Median(alone)));
-    results.Add(("local queue", "enqueue while forwarding to a sink that confirms at once", Median(duringLocal), Median(alone)));
+    results.Add(Row.Of("mosquitto", "forwarder, 1 ordering key", one, one));
+}
+
+if (only.Contains("local"))
+{
+    // The forwarder's own work alone (no broker): for profiling.
+    var local = new List<Sample>();
+    for (var round = 0; round < rounds; round++)
+    {
+        local.Add(await ForwardAsync(new NoopSink(), keys: 1));
+    }
+
+    results.Add(Row.Of("none", "forwarder to a sink that confirms at once", local, local));
+}
+
+if (only.Contains("rabbit") || only.Contains("enqueue"))
+{
+    await using var rabbit = await RabbitMqServer.StartNewAsync();
+    brokerPids = rabbit.ProcessIds;
+    await DeclareAsync(rabbit.Port);
+    RabbitMqSink Sink() => new(new RabbitMqSinkOptions { HostName = "127.0.0.1", Port = rabbit.Port, RoutingKey = "bench" });
+    if (only.Contains("rabbit"))
+    {
+        var raw = new List<Sample>();
+        var one = new List<Sample>();
+        var eight = new List<Sample>();
+        for (var round = 0; round < rounds; round++)
+        {
+            raw.Add(await MeasureAsync(() => RawRabbitAsync(rabbit.Port)));
+            one.Add(await ForwardAsync(Sink(), keys: 1));
+            eight.Add(await ForwardAsync(Sink(), keys: 8));
+            await PurgeAsync(rabbit.Port);
+        }
+
+        results.Add(Row.Of("RabbitMQ", "raw RabbitMQ.Client, confirms (baseline)", raw, raw));
+        results.Add(Row.Of("RabbitMQ", "forwarder, 1 ordering key", one, raw));
+        results.Add(Row.Of("RabbitMQ", "forwarder, 8 ordering keys", eight, raw));
+    }
+
+    if (only.Contains("enqueue"))
+    {
+        // The local enqueue rate (4 producers, one message per enqueue, Durability.Full): alone; while a forwarder
+        // keeps up with what they enqueue (live: the link is up, no backlog); and while a forwarder drains a backlog
+        // of the same size as fast as it can. To RabbitMQ (whose node shares this machine's two cores), and to a
+        // sink that confirms at once (the forwarder's local work only, as on a device whose broker is elsewhere).
+        var alone = new List<Sample>();
+        var liveRabbit = new List<Sample>();
+        var liveLocal = new List<Sample>();
+        var drainRabbit = new List<Sample>();
+        var drainLocal = new List<Sample>();
+        for (var round = 0; round < rounds; round++)
+        {
+            alone.Add(await EnqueueRateAsync(null, backlog: false));
+            liveRabbit.Add(await EnqueueRateAsync(Sink(), backlog: false));
+            liveLocal.Add(await EnqueueRateAsync(new NoopSink(), backlog: false));
+            drainRabbit.Add(await EnqueueRateAsync(Sink(), backlog: true));
+            drainLocal.Add(await EnqueueRateAsync(new NoopSink(), backlog: true));
+            await PurgeAsync(rabbit.Port);
+        }
+
+        results.Add(Row.Of("local queue", "enqueue alone, 4 producers (baseline)", alone, alone));
+        results.Add(Row.Of("local queue", "enqueue while forwarding them live to RabbitMQ", liveRabbit, alone));
+        results.Add(Row.Of("local queue", "enqueue while forwarding them live to a sink that confirms at once", liveLocal, alone));
+        results.Add(Row.Of("local queue", "enqueue while draining a backlog to RabbitMQ", drainRabbit, alone));
+        results.Add(Row.Of("local queue", "enqueue while draining a backlog to a sink that confirms at once", drainLocal, alone));
+    }
 }
 
 Console.WriteLine();
-Console.WriteLine("| Target | Case | Median msg/s | Ratio |");
-Console.WriteLine("|---|---|---:|---:|");
-foreach (var (target, name, median, baseline) in results)
+Console.WriteLine("| Target | Case | Median msg/s | Ratio (median of rounds) | CPU µs/msg, this process | CPU µs/msg, broker |");
+Console.WriteLine("|---|---|---:|---:|---:|---:|");
+foreach (var row in results)
 {
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {target} | {name} | {median:N0} | {median / baseline:0.00} |"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {row.Target} | {row.Case} | {row.Median:N0} | {row.Ratio:0.00} | {row.OwnCpu:0.0} | {row.BrokerCpu:0.0} |"));
 }
 
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"load at the end {LoadAverage()}"));
 Directory.Delete(directory, recursive: true);
 return;
 
-async Task<double> ForwardAsync(IMessageSink sink, int keys)
+async Task<Sample> MeasureAsync(Func<Task<(int Count, TimeSpan Elapsed)>> run)
+{
+    var before = Cpu.Take(brokerPids);
+    var (count, elapsed) = await run();
+    var after = Cpu.Take(brokerPids);
+    return new Sample(count / elapsed.TotalSeconds, (after.Own - before.Own).TotalMicroseconds / count, (after.Broker - before.Broker).TotalMicroseconds / count);
+}
+
+async Task<Sample> ForwardAsync(IMessageSink sink, int keys)
 {
     await using (sink)
     {
@@ -108,25 +166,28 @@ async Task<double> ForwardAsync(IMessageSink sink, int keys)
                 new OutgoingMessage(body, new EnqueueOptions { Headers = new Dictionary<string, string> { ["key"] = (i % keys).ToString(CultureInfo.InvariantCulture) } })));
         }
 
-        var forwarder = new Forwarder("bench", queue, sink, new ForwarderOptions { Window = 2 * Window, MaxBatchSize = Window, OrderingKeyHeader = "key" });
-        using var stop = new CancellationTokenSource();
-        var watch = Stopwatch.StartNew();
-        var run = forwarder.RunAsync(stop.Token);
-        // Done when every message is acked locally (so confirmed by the broker before that). The status is read from
-        // memory: counting the queue's rows this often would cost more than the forwarding.
-        while (forwarder.GetStatus().Forwarded < messages)
+        return await MeasureAsync(async () =>
         {
-            await Task.Delay(20);
-        }
+            var forwarder = new Forwarder("bench", queue, sink, new ForwarderOptions { Window = 2 * Window, MaxBatchSize = Window, OrderingKeyHeader = "key" });
+            using var stop = new CancellationTokenSource();
+            var watch = Stopwatch.StartNew();
+            var run = forwarder.RunAsync(stop.Token);
+            // Done when every message is acked locally (so confirmed by the broker before that). The status is read from
+            // memory: counting the queue's rows this often would cost more than the forwarding.
+            while (forwarder.GetStatus().Forwarded < messages)
+            {
+                await Task.Delay(20);
+            }
 
-        var rate = messages / watch.Elapsed.TotalSeconds;
-        await stop.CancelAsync();
-        await run;
-        return rate;
+            var elapsed = watch.Elapsed;
+            await stop.CancelAsync();
+            await run;
+            return (messages, elapsed);
+        });
     }
 }
 
-async Task<double> RawMqttAsync(int port)
+async Task<(int, TimeSpan)> RawMqttAsync(int port)
 {
     using var client = new MqttClientFactory().CreateMqttClient();
     var connected = await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port)
@@ -143,9 +204,9 @@ async Task<double> RawMqttAsync(int port)
     }
 
     await Task.WhenAll(publishes);
-    var rate = messages / watch.Elapsed.TotalSeconds;
+    var elapsed = watch.Elapsed;
     await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build());
-    return rate;
+    return (messages, elapsed);
 
     static async Task PublishAsync(IMqttClient client, MqttApplicationMessage message, SemaphoreSlim inFlight)
     {
@@ -164,7 +225,7 @@ async Task<double> RawMqttAsync(int port)
     }
 }
 
-async Task<double> RawRabbitAsync(int port)
+async Task<(int, TimeSpan)> RawRabbitAsync(int port)
 {
     await using var connection = await new ConnectionFactory { HostName = "127.0.0.1", Port = port }.CreateConnectionAsync();
     await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true, outstandingPublisherConfirmationsRateLimiter: null));
@@ -179,9 +240,9 @@ async Task<double> RawRabbitAsync(int port)
     }
 
     await Task.WhenAll(publishes);
-    var rate = messages / watch.Elapsed.TotalSeconds;
+    var elapsed = watch.Elapsed;
     await PurgeAsync(port);
-    return rate;
+    return (messages, elapsed);
 
     static async Task PublishAsync(Task publish, SemaphoreSlim inFlight)
     {
@@ -196,33 +257,51 @@ async Task<double> RawRabbitAsync(int port)
     }
 }
 
-async Task<double> EnqueueRateAsync(IMessageSink? sink)
+async Task<Sample> EnqueueRateAsync(IMessageSink? sink, bool backlog)
 {
     var path = Path.Combine(directory, $"enqueue-{Guid.NewGuid():N}.db");
     await using var store = QueueStore.Open(path);
     var queue = store.GetQueue("telemetry");
     using var stop = new CancellationTokenSource();
     Task run = Task.CompletedTask;
+    Forwarder? forwarder = null;
     if (sink is not null)
     {
-        for (var start = 0; start < messages; start += 1000)
+        if (backlog)
         {
-            await queue.EnqueueBatchAsync(Enumerable.Repeat((ReadOnlyMemory<byte>)body, Math.Min(1000, messages - start)));
+            for (var start = 0; start < messages; start += 1000)
+            {
+                await queue.EnqueueBatchAsync(Enumerable.Repeat((ReadOnlyMemory<byte>)body, Math.Min(1000, messages - start)));
+            }
         }
 
-        run = new Forwarder("bench", queue, sink, new ForwarderOptions { Window = Window, MaxBatchSize = 500 }).RunAsync(stop.Token);
+        forwarder = new Forwarder("bench", queue, sink, new ForwarderOptions { Window = Window, MaxBatchSize = 500 });
+        run = forwarder.RunAsync(stop.Token);
     }
 
     var count = messages / 4;
-    var watch = Stopwatch.StartNew();
-    await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+    var sample = await MeasureAsync(async () =>
     {
-        for (var i = 0; i < count / 4; i++)
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
         {
-            await queue.EnqueueAsync(body);
+            for (var i = 0; i < count / 4; i++)
+            {
+                await queue.EnqueueAsync(body);
+            }
+        }));
+        return (count, watch.Elapsed);
+    });
+
+    if (forwarder is not null && !backlog)
+    {
+        // Live: the forwarder kept up (or not); it must still hand on everything, which the next case must not share.
+        while (forwarder.GetStatus().Forwarded < count)
+        {
+            await Task.Delay(20);
         }
-    }));
-    var rate = count / watch.Elapsed.TotalSeconds;
+    }
+
     await stop.CancelAsync();
     await run;
     if (sink is not null)
@@ -230,7 +309,7 @@ async Task<double> EnqueueRateAsync(IMessageSink? sink)
         await sink.DisposeAsync();
     }
 
-    return rate;
+    return sample;
 }
 
 static async Task DeclareAsync(int port)
@@ -247,16 +326,77 @@ static async Task PurgeAsync(int port)
     await channel.QueuePurgeAsync("bench");
 }
 
-static double Median(List<double> values)
+static string LoadAverage()
 {
-    var sorted = values.Order().ToList();
-    return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    try
+    {
+        return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+    }
+    catch (IOException)
+    {
+        return "?";
+    }
 }
 
 int Arg(string name, int fallback)
 {
     var index = Array.IndexOf(args, name);
     return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+string ArgText(string name, string fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
+}
+
+/// <summary>One round of one case: its rate and the CPU time per message of this process and of the broker.</summary>
+internal readonly record struct Sample(double Rate, double OwnCpuUs, double BrokerCpuUs);
+
+/// <summary>One line of the table: medians over the rounds; the ratio is the median of each round's ratio to the baseline.</summary>
+internal sealed record Row(string Target, string Case, double Median, double Ratio, double OwnCpu, double BrokerCpu)
+{
+    public static Row Of(string target, string name, List<Sample> samples, List<Sample> baseline) => new(
+        target,
+        name,
+        MedianOf(samples.ConvertAll(s => s.Rate)),
+        MedianOf(samples.Select((s, i) => s.Rate / baseline[i].Rate).ToList()),
+        MedianOf(samples.ConvertAll(s => s.OwnCpuUs)),
+        MedianOf(samples.ConvertAll(s => s.BrokerCpuUs)));
+
+    private static double MedianOf(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+}
+
+/// <summary>CPU time so far of this process and of the broker's processes (user + system, from /proc).</summary>
+internal static class Cpu
+{
+    private static readonly double s_tick = 1.0 / 100; // USER_HZ: 100 on Linux
+
+    public static (TimeSpan Own, TimeSpan Broker) Take(IReadOnlyList<int> brokerPids)
+    {
+        var own = Process.GetCurrentProcess().TotalProcessorTime;
+        double broker = 0;
+        foreach (var pid in brokerPids)
+        {
+            try
+            {
+                // Fields after the command's closing parenthesis: state is field 3; utime and stime are fields 14 and 15.
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                broker += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * s_tick;
+            }
+            catch (IOException)
+            {
+                // The process ended.
+            }
+        }
+
+        return (own, TimeSpan.FromSeconds(broker));
+    }
 }
 
 /// <summary>Confirms everything at once: the forwarder's own cost, local queue included.</summary>

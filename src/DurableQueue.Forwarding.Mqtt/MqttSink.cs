@@ -8,7 +8,8 @@ namespace DurableQueue.Forwarding.Mqtt;
 /// <summary>
 /// Publishes messages to an MQTT 5 broker with QoS 1 and confirms each on its PUBACK. The messages of a batch are
 /// pipelined on one connection in order (the broker sees them in that order), up to the broker's receive maximum in
-/// flight. Each message carries its id as a user property.
+/// flight, and the next batch of a key may follow before they are acked (<see cref="SendBatch.MarkWritten"/>), on the
+/// same connection only. Each message carries its id as a user property.
 /// </summary>
 /// <remarks>
 /// A failure PUBACK whose code is in <see cref="MqttSinkOptions.PermanentReasonCodes"/>, an invalid topic, or a
@@ -59,6 +60,15 @@ public sealed class MqttSink : IMessageSink
         ArgumentNullException.ThrowIfNull(batch);
         ObjectDisposedException.ThrowIf(_disposed, this);
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        if (batch.Previous is { SinkState: Connection earlier } && !ReferenceEquals(earlier, connection))
+        {
+            // The earlier messages of this key went on a connection that is gone: sending these on a new one could
+            // put them at the broker before the earlier ones' resend. Both go again, in order.
+            FailAll(batch, "The connection that carried the earlier messages of this ordering key was lost.");
+            return;
+        }
+
+        batch.SinkState = connection;
         var publishes = new List<Task>(batch.Count);
         try
         {
@@ -83,6 +93,9 @@ public sealed class MqttSink : IMessageSink
                 await connection.InFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
                 publishes.Add(PublishAsync(connection, Build(message, topic), batch, i, cancellationToken));
             }
+
+            // Every publish is handed to the client in order: the next batch of this key may follow before these are acked.
+            batch.MarkWritten();
         }
         finally
         {
@@ -225,6 +238,14 @@ public sealed class MqttSink : IMessageSink
         finally
         {
             _connectLock.Release();
+        }
+    }
+
+    private static void FailAll(SendBatch batch, string error)
+    {
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch.Fail(i, error);
         }
     }
 

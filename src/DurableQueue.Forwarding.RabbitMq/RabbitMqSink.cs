@@ -6,7 +6,8 @@ namespace DurableQueue.Forwarding.RabbitMq;
 /// <summary>
 /// Publishes messages to a RabbitMQ exchange on a channel with publisher confirms and confirms each on the broker's
 /// ack. The messages of a batch are published in order on one channel (the broker routes them in that order) and
-/// their confirms awaited together. Each carries its id as the AMQP message-id and the local headers as AMQP headers.
+/// their confirms awaited together; the next batch of a key may follow before they are confirmed
+/// (<see cref="SendBatch.MarkWritten"/>), on the same channel only. Each carries its id as the AMQP message-id and the local headers as AMQP headers.
 /// </summary>
 /// <remarks>
 /// A mandatory message that no queue is bound for (basic.return) is a refusal for good; a broker nack, a lost
@@ -51,6 +52,19 @@ public sealed class RabbitMqSink : IMessageSink
         ArgumentNullException.ThrowIfNull(batch);
         ObjectDisposedException.ThrowIf(_disposed, this);
         var link = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        if (batch.Previous is { SinkState: Link earlier } && !ReferenceEquals(earlier, link))
+        {
+            // The earlier messages of this key went on a channel that is gone: sending these on a new one could put
+            // them at the broker before the earlier ones' resend. Both go again, in order.
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch.Fail(i, "The channel that carried the earlier messages of this ordering key was lost.");
+            }
+
+            return;
+        }
+
+        batch.SinkState = link;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.Timeout);
         var publishes = new List<(int Index, Task Task)>(batch.Count);
@@ -77,6 +91,9 @@ public sealed class RabbitMqSink : IMessageSink
             // so the frames go out in this order, and the confirms are awaited together below.
             publishes.Add((i, link.Channel.BasicPublishAsync(_options.Exchange, routingKey, _options.Mandatory, properties, message.Body, timeout.Token).AsTask()));
         }
+
+        // Every publish is handed to the channel in order: the next batch of this key may follow before these are confirmed.
+        batch.MarkWritten();
 
         foreach (var (index, task) in publishes)
         {

@@ -8,7 +8,8 @@ namespace DurableQueue.Forwarding;
 /// writer, in its transactions):
 /// <list type="bullet">
 /// <item><c>dqf_meta</c>: a random id for this file, the prefix of every message id the remote sees, so that ids
-/// stay unique across devices and across a file that was deleted and created again.</item>
+/// stay unique across devices and across a file that was deleted and created again; and per queue whether its
+/// forwarder runs (or crashed) or stopped holding nothing, which spares the next start its scan of the queue.</item>
 /// <item><c>dqf_recovered</c>: messages a previous run held that were sent again at start-up and confirmed (or
 /// refused) by the remote. The local queue hands such a message back only once its old lease expires and the messages
 /// queued before that expiry are through; until then this row keeps a later crash from sending it yet again. The
@@ -19,10 +20,14 @@ internal sealed class ForwardedLog
 {
     private const string Create =
         "CREATE TABLE IF NOT EXISTS dqf_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); " +
-        "CREATE TABLE IF NOT EXISTS dqf_recovered (queue TEXT NOT NULL, id BIGINT NOT NULL, rejected TEXT, PRIMARY KEY (queue, id)); " +
-        "INSERT INTO dqf_meta(key, value) VALUES ('file_id', @fileId) ON CONFLICT(key) DO NOTHING;";
+        "CREATE TABLE IF NOT EXISTS dqf_recovered (queue TEXT NOT NULL, id BIGINT NOT NULL, rejected TEXT, PRIMARY KEY (queue, id));";
 
+    private const string InsertFileId = "INSERT INTO dqf_meta(key, value) VALUES ('file_id', @fileId) ON CONFLICT(key) DO NOTHING;";
     private const string ReadFileId = "SELECT value FROM dqf_meta WHERE key = 'file_id';";
+    private const string ReadState = "SELECT value FROM dqf_meta WHERE key = @key;";
+    private const string WriteState = "INSERT INTO dqf_meta(key, value) VALUES (@key, @value) ON CONFLICT(key) DO UPDATE SET value = excluded.value;";
+    private const string Running = "running";
+    private const string Clean = "clean";
     private const string ReadRecovered = "SELECT id, rejected FROM dqf_recovered WHERE queue = @queue;";
     private const string Insert =
         "INSERT INTO dqf_recovered(queue, id, rejected) VALUES (@queue, @id, @rejected) ON CONFLICT(queue, id) DO UPDATE SET rejected = excluded.rejected;";
@@ -38,15 +43,34 @@ internal sealed class ForwardedLog
         _queue = queue;
     }
 
-    /// <summary>Creates the tables if needed; returns the file's id and the recovered messages of this queue.</summary>
-    public ValueTask<(string FileId, Dictionary<long, string?> Recovered)> OpenAsync(CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Creates the tables if needed and records that a forwarder of this queue runs; returns the file's id, the
+    /// recovered messages of this queue, and whether a previous run may have left messages held (leased, unsettled):
+    /// not when no forwarder ever ran on this file, nor when the last one of this queue stopped holding nothing.
+    /// </summary>
+    public ValueTask<(string FileId, Dictionary<long, string?> Recovered, bool MayHaveHeld)> OpenAsync(CancellationToken cancellationToken) =>
         _store.ExecuteAsync(tx =>
         {
             using (var create = Command(tx.Connection, Create))
             {
-                Add(create, "@fileId", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
                 create.ExecuteNonQuery();
             }
+
+            bool firstOnFile;
+            using (var insert = Command(tx.Connection, InsertFileId))
+            {
+                Add(insert, "@fileId", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
+                firstOnFile = insert.ExecuteNonQuery() == 1;
+            }
+
+            string? state;
+            using (var read = Command(tx.Connection, ReadState))
+            {
+                Add(read, "@key", StateKey);
+                state = read.ExecuteScalar() as string;
+            }
+
+            SetState(tx, Running);
 
             string fileId;
             using (var read = Command(tx.Connection, ReadFileId))
@@ -65,8 +89,22 @@ internal sealed class ForwardedLog
                 }
             }
 
-            return (fileId, recovered);
+            return (fileId, recovered, !firstOnFile && (state != Clean || recovered.Count > 0));
         }, cancellationToken);
+
+    /// <summary>Records that the forwarder of this queue stopped holding nothing: the next start needs no scan.</summary>
+    public ValueTask MarkStoppedCleanAsync(CancellationToken cancellationToken) =>
+        _store.ExecuteAsync(tx => SetState(tx, Clean), cancellationToken);
+
+    private string StateKey => "state:" + _queue;
+
+    private void SetState(QueueTransaction tx, string value)
+    {
+        using var write = Command(tx.Connection, WriteState);
+        Add(write, "@key", StateKey);
+        Add(write, "@value", value);
+        write.ExecuteNonQuery();
+    }
 
     /// <summary>Records messages sent again at start-up with their outcome (null: confirmed; else the rejection).</summary>
     public ValueTask RecordAsync(IReadOnlyList<(long Id, string? Rejected)> entries, CancellationToken cancellationToken) =>

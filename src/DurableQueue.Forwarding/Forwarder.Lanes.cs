@@ -13,7 +13,7 @@ public sealed partial class Forwarder
         {
             if (!_lanes.TryGetValue(entry.Message.OrderingKey, out var lane))
             {
-                lane = new Lane(entry.Message.OrderingKey);
+                lane = new Lane(this, entry.Message.OrderingKey);
                 _lanes.Add(lane.Key, lane);
                 start = lane;
             }
@@ -30,14 +30,13 @@ public sealed partial class Forwarder
     }
 
     /// <summary>
-    /// Sends a lane's messages batch after batch; the next batch starts only when every message of this one is confirmed
-    /// or refused, so that a key's order holds across failures. The lane goes away when it runs dry.
+    /// Sends a lane's messages until it runs dry; the lane then goes away. Each try (<see cref="PumpAsync"/>) runs under
+    /// the retry and circuit-breaker pipeline: a failure backs off and the lane starts again from its first unsettled message.
     /// </summary>
     private async Task RunLaneAsync(Lane lane)
     {
         while (true)
         {
-            List<Entry> batch;
             lock (_lanes)
             {
                 if (lane.Pending.Count == 0)
@@ -45,14 +44,11 @@ public sealed partial class Forwarder
                     _lanes.Remove(lane.Key);
                     return;
                 }
-
-                batch = TakeBatch(lane.Pending);
             }
 
             try
             {
-                var attempt = new Attempt(this, batch);
-                await _pipeline.ExecuteAsync(static (a, ct) => a.Owner.AttemptAsync(a, ct), attempt, _stopping).ConfigureAwait(false);
+                await _pipeline.ExecuteAsync(static (l, ct) => l.Owner.PumpAsync(l, ct), lane, _stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
@@ -67,75 +63,159 @@ public sealed partial class Forwarder
         }
     }
 
-    private List<Entry> TakeBatch(Queue<Entry> pending)
+    /// <summary>
+    /// One try at a lane: hands its messages to the sink batch after batch, up to <see cref="ForwardingDefaults.FlightsPerLane"/>
+    /// batches in flight when the sink marks each one written (pipelining), and settles outcomes strictly in order: a
+    /// message is acked (or dead-lettered) only when every earlier message of its key is. At the first message without
+    /// a final outcome, it and everything after it go back to the front of the lane, in order, and the try fails, so
+    /// that no message of a key is acked ahead of an earlier one that the remote has not confirmed.
+    /// </summary>
+    private async ValueTask PumpAsync(Lane lane, CancellationToken cancellationToken)
     {
-        var batch = new List<Entry>(Math.Min(pending.Count, _options.MaxBatchSize));
-        long bytes = 0;
-        while (pending.Count > 0 && batch.Count < _options.MaxBatchSize)
-        {
-            var next = pending.Peek();
-            if (batch.Count > 0 && bytes + next.Message.Body.Length > _options.MaxBatchBytes)
-            {
-                break;
-            }
-
-            bytes += next.Message.Body.Length;
-            batch.Add(pending.Dequeue());
-        }
-
-        return batch;
-    }
-
-    /// <summary>One try at a batch: hands what is still unsent to the sink, settles each outcome, throws to retry the rest.</summary>
-    private async ValueTask AttemptAsync(Attempt attempt, CancellationToken cancellationToken)
-    {
-        var remaining = attempt.Remaining;
-        await AcquireAsync(_messageLimiter, _options.MessagesPerSecond, remaining.Count, cancellationToken).ConfigureAwait(false);
-        await AcquireAsync(_byteLimiter, _options.BytesPerSecond, remaining.Sum(e => (long)e.Message.Body.Length), cancellationToken).ConfigureAwait(false);
-
-        var batch = new SendBatch(remaining.ConvertAll(e => e.Message));
-        Exception? error = null;
-        var start = Stopwatch.GetTimestamp();
+        var flights = new Queue<Flight>();
+        Flight? newest = null;
         try
         {
-            await _sink.SendAsync(batch, cancellationToken).ConfigureAwait(false);
+            while (true)
+            {
+                if (flights.Count < ForwardingDefaults.FlightsPerLane && !flights.Any(static f => f.Troubled) && TakeBatch(lane) is { } entries)
+                {
+                    await AcquireAsync(_messageLimiter, _options.MessagesPerSecond, entries.Count, cancellationToken).ConfigureAwait(false);
+                    await AcquireAsync(_byteLimiter, _options.BytesPerSecond, entries.Sum(e => (long)e.Message.Body.Length), cancellationToken).ConfigureAwait(false);
+
+                    // The batch follows the newest one still on its way: a sink must send it on the same channel or not at all.
+                    var previous = newest is { Done.IsCompleted: false } ? newest.Batch : null;
+                    var flight = new Flight(entries, new SendBatch(entries.ConvertAll(e => e.Message)) { Previous = previous });
+                    flights.Enqueue(flight);
+                    newest = flight;
+                    flight.Done = SendFlightAsync(flight, cancellationToken);
+
+                    // The next batch of this key may go once this one is written in order, or done.
+                    await Task.WhenAny(flight.Batch.Written, flight.Done).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (flights.Count == 0)
+                {
+                    return;
+                }
+
+                var oldest = flights.Peek();
+                await oldest.Done.ConfigureAwait(false);
+                flights.Dequeue();
+                var failedAt = SettlePrefix(oldest);
+                if (failedAt < 0)
+                {
+                    OnLinkUp();
+                    continue;
+                }
+
+                // Everything from the first unsettled message on goes back, in order, behind nothing.
+                await Task.WhenAll(flights.Select(f => f.Done)).ConfigureAwait(false);
+                var back = oldest.Entries.GetRange(failedAt, oldest.Entries.Count - failedAt);
+                foreach (var later in flights)
+                {
+                    back.AddRange(later.Entries);
+                }
+
+                flights.Clear();
+                PutBack(lane, back);
+                var error = oldest.Error;
+                var message = Truncate(error is null
+                    ? oldest.Batch.ReasonOf(failedAt) ?? "The sink gave no outcome."
+                    : $"{error.GetType().Name}: {error.Message}");
+                OnLinkDown(message, back.Count, error);
+                throw new ForwardingSendException(message, error);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Keep what was confirmed before the stop.
-            Classify(attempt, batch);
+            // Stopping: keep what was confirmed before the stop, in order; the rest stays leased for the next start.
+            await Task.WhenAll(flights.Select(f => f.Done)).ConfigureAwait(false);
+            while (flights.TryDequeue(out var flight) && SettlePrefix(flight) < 0)
+            {
+            }
+
             throw;
+        }
+    }
+
+    /// <summary>Hands a batch to the sink; never throws (a throw is kept on the flight: nothing unmarked was confirmed).</summary>
+    private async Task SendFlightAsync(Flight flight, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        try
+        {
+            await _sink.SendAsync(flight.Batch, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            error = ex;
+            flight.Error = ex;
         }
 
         if (_telemetry.SendDuration.Enabled)
         {
             _telemetry.SendDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, _tags);
         }
-
-        var failure = Classify(attempt, batch);
-        if (attempt.Remaining.Count == 0)
-        {
-            OnLinkUp();
-            return;
-        }
-
-        var message = Truncate(error is null ? failure ?? "The sink gave no outcome." : $"{error.GetType().Name}: {error.Message}");
-        OnLinkDown(message, attempt.Remaining.Count, error);
-        throw new ForwardingSendException(message, error);
     }
 
-    /// <summary>Settles the confirmed and refused messages of a try; keeps the rest for the next. Returns the first failure's text.</summary>
-    private string? Classify(Attempt attempt, SendBatch batch)
+    private List<Entry>? TakeBatch(Lane lane)
     {
-        string? failure = null;
-        var still = new List<Entry>();
+        lock (_lanes)
+        {
+            var pending = lane.Pending;
+            if (pending.Count == 0)
+            {
+                return null;
+            }
+
+            var batch = new List<Entry>(Math.Min(pending.Count, _options.MaxBatchSize));
+            long bytes = 0;
+            while (pending.Count > 0 && batch.Count < _options.MaxBatchSize)
+            {
+                var next = pending.Peek();
+                if (batch.Count > 0 && bytes + next.Message.Body.Length > _options.MaxBatchBytes)
+                {
+                    break;
+                }
+
+                bytes += next.Message.Body.Length;
+                batch.Add(pending.Dequeue());
+            }
+
+            return batch;
+        }
+    }
+
+    /// <summary>Puts messages back at the front of their lane, in order, ahead of what arrived since.</summary>
+    private void PutBack(Lane lane, List<Entry> entries)
+    {
+        lock (_lanes)
+        {
+            var arrived = lane.Pending.ToArray();
+            lane.Pending.Clear();
+            foreach (var entry in entries)
+            {
+                lane.Pending.Enqueue(entry);
+            }
+
+            foreach (var entry in arrived)
+            {
+                lane.Pending.Enqueue(entry);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Settles a finished flight's messages in order up to the first one without a final outcome; returns that one's
+    /// index, or -1 when every message was confirmed or refused.
+    /// </summary>
+    private int SettlePrefix(Flight flight)
+    {
+        var batch = flight.Batch;
         for (var i = 0; i < batch.Count; i++)
         {
-            var entry = attempt.Remaining[i];
+            var entry = flight.Entries[i];
             switch (batch.OutcomeOf(i))
             {
                 case SendOutcome.Confirmed:
@@ -149,14 +229,11 @@ public sealed partial class Forwarder
                     _settlements.Writer.TryWrite(entry.Lease is null ? Settlement.OfScanned(entry, reason) : Settlement.OfDeadLetter(entry, reason));
                     break;
                 default:
-                    failure ??= batch.ReasonOf(i);
-                    still.Add(entry);
-                    break;
+                    return i;
             }
         }
 
-        attempt.Remaining = still;
-        return failure;
+        return -1;
     }
 
     private void OnLinkUp()
@@ -220,11 +297,20 @@ public sealed partial class Forwarder
     private static string Truncate(string text) =>
         text.Length <= ForwardingDefaults.MaxErrorLength ? text : text[..ForwardingDefaults.MaxErrorLength];
 
-    /// <summary>The state of one batch across its tries.</summary>
-    private sealed class Attempt(Forwarder owner, List<Entry> batch)
+    /// <summary>One batch of a lane handed to the sink: its messages, the batch the sink marks, and how the call ended.</summary>
+    private sealed class Flight(List<Entry> entries, SendBatch batch)
     {
-        public Forwarder Owner { get; } = owner;
+        public List<Entry> Entries { get; } = entries;
 
-        public List<Entry> Remaining { get; set; } = batch;
+        public SendBatch Batch { get; } = batch;
+
+        /// <summary>Gets or sets the sink call; it never throws.</summary>
+        public Task Done { get; set; } = Task.CompletedTask;
+
+        /// <summary>Gets or sets what the sink call threw, if it did.</summary>
+        public Exception? Error { get; set; }
+
+        /// <summary>Gets a value indicating whether the flight failed already: no later batch of the key is started.</summary>
+        public bool Troubled => Batch.HasFailure || (Done.IsCompleted && Error is not null);
     }
 }

@@ -9,11 +9,17 @@ public sealed partial class Forwarder
     /// first, in delivery order, from a peek. The queue itself would hand them back only after their old leases expire,
     /// behind every message queued before that expiry, which would break their keys' order. Each outcome is recorded
     /// in the file; when the queue later hands such a message back it is acked (or dead-lettered) without a resend.
+    /// The scan is skipped when no previous run can have held anything (see <see cref="ForwardedLog.OpenAsync"/>).
     /// </summary>
     private async Task RecoverAsync(CancellationToken stopping)
     {
-        var (fileId, known) = await _log.OpenAsync(stopping).ConfigureAwait(false);
+        var (fileId, known, mayHaveHeld) = await _log.OpenAsync(stopping).ConfigureAwait(false);
         _fileId = fileId;
+        if (!mayHaveHeld)
+        {
+            // No forwarder ran on this file before, or the last one of this queue stopped holding nothing: no scan.
+            return;
+        }
 
         var scanStart = _clock.GetUtcNow();
         var orphans = new List<MessageInfo>();

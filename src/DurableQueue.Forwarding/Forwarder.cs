@@ -155,9 +155,11 @@ public sealed partial class Forwarder
         _telemetry.Attach(this);
         var settler = Task.Run(SettleLoopAsync, CancellationToken.None);
         var keeper = KeepLoopAsync(stop.Token);
+        var recovered = false;
         try
         {
             await RecoverAsync(stop.Token).ConfigureAwait(false);
+            recovered = true;
             Log.Started(_logger, Name, QueueName, _options.Window);
             await ReceiveLoopAsync(stop.Token).ConfigureAwait(false);
         }
@@ -172,6 +174,11 @@ public sealed partial class Forwarder
             _settlements.Writer.TryComplete();
             await settler.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await keeper.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (recovered && _fatal is null && _held.IsEmpty && _recovered.IsEmpty)
+            {
+                await MarkStoppedCleanAsync().ConfigureAwait(false);
+            }
+
             _telemetry.Detach(this);
             _messageLimiter?.Dispose();
             _byteLimiter?.Dispose();
@@ -233,6 +240,19 @@ public sealed partial class Forwarder
                 _held[message.Receipt] = entry;
                 Enqueue(entry);
             }
+        }
+    }
+
+    /// <summary>Nothing is held: the next start may skip its scan. Best effort; without the record the next start scans.</summary>
+    private async Task MarkStoppedCleanAsync()
+    {
+        try
+        {
+            await _log.MarkStoppedCleanAsync(LocalToken()).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StorageBusyException or OperationCanceledException or ObjectDisposedException)
+        {
+            Log.LocalStepFailed(_logger, ex, Name);
         }
     }
 
@@ -308,9 +328,11 @@ public sealed partial class Forwarder
         public bool Confirmed { get; set; }
     }
 
-    /// <summary>The messages of one ordering key that wait to be sent, in order; at most one send runs per lane.</summary>
-    private sealed class Lane(string key)
+    /// <summary>The messages of one ordering key that wait to be sent, in order; one sender per lane.</summary>
+    private sealed class Lane(Forwarder owner, string key)
     {
+        public Forwarder Owner { get; } = owner;
+
         public string Key { get; } = key;
 
         public Queue<Entry> Pending { get; } = new();

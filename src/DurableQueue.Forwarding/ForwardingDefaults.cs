@@ -24,6 +24,12 @@ internal static class ForwardingDefaults
     /// <summary>The most messages leased or acked in one write, so that the app's enqueues are not held up for long.</summary>
     public const int LocalChunk = 256;
 
+    /// <summary>
+    /// The most batches of one ordering key handed to a pipelining sink (one that marks batches written) before the
+    /// oldest of them is confirmed.
+    /// </summary>
+    public const int FlightsPerLane = 4;
+
     /// <summary>The page size of the start-up scan for messages a previous run held.</summary>
     public const int ScanPage = 1000;
 

@@ -23,6 +23,9 @@ internal sealed class Mosquitto : IAsyncDisposable
 
     public bool Running => _process is { HasExited: false };
 
+    /// <summary>Gets the broker's process id (the benchmark reads its CPU time).</summary>
+    public int ProcessId => _process?.Id ?? 0;
+
     /// <param name="persistence">Keep sessions and queued messages across a stop and start.</param>
     /// <param name="denyTopic">A topic filter that anonymous clients may not publish to (the broker answers PUBACK 0x87).</param>
     public static async Task<Mosquitto> StartAsync(bool persistence = false, string? denyTopic = null)

@@ -94,6 +94,9 @@ internal sealed class RabbitMqServer : IAsyncDisposable
     /// <summary>After dispose: the Erlang processes of this node still running (none, when all went well).</summary>
     public IReadOnlyList<int> Leftovers { get; private set; } = [];
 
+    /// <summary>Gets the node's processes now (the benchmark reads their CPU time).</summary>
+    public IReadOnlyList<int> ProcessIds => ErlangProcessesOf(_nodeName);
+
     /// <summary>The Erlang processes (beam, epmd, helpers) whose command line names this node or this node's folder.</summary>
     private List<int> ErlangProcessesOf(string nodeName)
     {
