@@ -25,6 +25,9 @@ public sealed class MqttSink : IMessageSink
     private Connection? _connection;
     private bool _disposed;
 
+    // The last topic found valid: a fixed topic (or a selector that returns the same string) is checked once.
+    private volatile string? _lastValidTopic;
+
     /// <summary>Initializes a new instance of the <see cref="MqttSink"/> class.</summary>
     /// <param name="options">The options; they are read once, here.</param>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
@@ -76,7 +79,7 @@ public sealed class MqttSink : IMessageSink
             {
                 var message = batch.Messages[i];
                 var topic = _options.TopicSelector?.Invoke(message) ?? _options.Topic!;
-                if (!IsValidTopic(topic))
+                if (!ReferenceEquals(topic, _lastValidTopic) && !IsValidTopic(topic))
                 {
                     batch.Reject(i, $"'{topic}' is not a valid MQTT topic to publish to.");
                     continue;
@@ -249,7 +252,7 @@ public sealed class MqttSink : IMessageSink
         }
     }
 
-    private static bool IsValidTopic(string? topic)
+    private bool IsValidTopic(string? topic)
     {
         if (string.IsNullOrEmpty(topic))
         {
@@ -259,6 +262,7 @@ public sealed class MqttSink : IMessageSink
         try
         {
             MqttTopicValidator.ThrowIfInvalid(topic);
+            _lastValidTopic = topic;
             return true;
         }
         catch (MqttProtocolViolationException)

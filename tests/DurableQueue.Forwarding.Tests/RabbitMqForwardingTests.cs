@@ -71,6 +71,75 @@ public sealed class RabbitMqForwardingTests(RabbitMqNode node)
     }
 
     [Fact]
+    public async Task NackInTheMiddleOfTheWindow_LaterConfirmedMessagesAreNotAckedAheadOfIt_AndGoAgainInOrder()
+    {
+        const int count = 40;
+        const int blocked = 5;
+        var target = await DeclareQueueAsync();
+        // A queue that holds nothing and refuses what it cannot hold: the broker nacks every publish routed to it.
+        var full = "full-" + Guid.NewGuid().ToString("N")[..8];
+        await using (var connection = await new ConnectionFactory { HostName = "127.0.0.1", Port = node.Port }.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            await channel.QueueDeclareAsync(full, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
+            {
+                ["x-max-length"] = 0,
+                ["x-overflow"] = "reject-publish",
+            });
+        }
+
+        await using var store = TempStore.Create();
+        var queue = store.Queue();
+        var ids = new List<long>();
+        for (var i = 0; i < count; i++)
+        {
+            ids.Add((await queue.EnqueueAsync($"reading {i}", new EnqueueOptions { Headers = new Dictionary<string, string> { ["device"] = "d0" } })).Value);
+        }
+
+        // Until the gate opens, the blocked message goes to the full queue (nacked); the others, before and after it, are confirmed.
+        var open = 0;
+        await using var sink = new RabbitMqSink(new RabbitMqSinkOptions
+        {
+            HostName = "127.0.0.1",
+            Port = node.Port,
+            RoutingKeySelector = m => m.LocalId.Value == ids[blocked] && Volatile.Read(ref open) == 0 ? full : target,
+            Timeout = TimeSpan.FromSeconds(10),
+        });
+        var options = new ForwarderOptions
+        {
+            Window = count,
+            MaxBatchSize = 4,
+            OrderingKeyHeader = "device",
+            RetryDelay = TimeSpan.FromMilliseconds(20),
+            MaxRetryDelay = TimeSpan.FromMilliseconds(200),
+            BreakDuration = TimeSpan.FromMilliseconds(500),
+        };
+        await using var running = new RunningForwarder(new Forwarder("telemetry", queue, sink, options));
+
+        // The broker confirmed messages after the nacked one (the same batch, and the batches behind it in the window)...
+        await Wait.UntilAsync(async () => await CountAsync(target) > blocked + 1, Wait.Long, "messages after the nacked one at the broker");
+        await Wait.UntilAsync(() => running.Forwarder.GetStatus().Retries >= 2, Wait.Long, "two failed tries of the nacked message");
+        await Wait.UntilAsync(async () => (await queue.GetCountsAsync()).Total == count - blocked, Wait.Long, "the messages before the nacked one to be acked");
+
+        // ...yet none of them is acked locally ahead of it, and none spent an attempt.
+        var held = await queue.GetMessagesAsync(1000);
+        Assert.Equal(ids.Skip(blocked), held.Select(m => m.Id.Value));
+        Assert.All(held, m => Assert.Equal(1, m.Attempts));
+
+        Volatile.Write(ref open, 1);
+        await Wait.UntilAsync(async () => (await queue.GetCountsAsync()).Total == 0, Wait.Long, "the local queue to be empty");
+        await Wait.UntilAsync(() => running.Forwarder.GetStatus().Forwarded == count, Wait.Long, "the forwarded count");
+
+        // Once the nacked message went through, everything after it went again, once each, in order.
+        var arrivals = (await DrainAsync(target)).Select(m => m.LocalId).ToList();
+        Assert.Equal(ids, arrivals.Distinct().Order());
+        Assert.Equal(1, arrivals.Count(id => id == ids[blocked]));
+        Assert.Equal(ids.Skip(blocked + 1), arrivals.Skip(arrivals.IndexOf(ids[blocked]) + 1));
+        Assert.Equal(ids.Take(blocked), arrivals.Take(blocked));
+        Assert.Equal(0, (await queue.GetCountsAsync()).DeadLettered);
+    }
+
+    [Fact]
     public async Task Unroutable_IsDeadLetteredWithTheReturn_OthersArrive()
     {
         var target = await DeclareQueueAsync();

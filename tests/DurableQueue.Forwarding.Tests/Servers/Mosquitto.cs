@@ -28,7 +28,8 @@ internal sealed class Mosquitto : IAsyncDisposable
 
     /// <param name="persistence">Keep sessions and queued messages across a stop and start.</param>
     /// <param name="denyTopic">A topic filter that anonymous clients may not publish to (the broker answers PUBACK 0x87).</param>
-    public static async Task<Mosquitto> StartAsync(bool persistence = false, string? denyTopic = null)
+    /// <param name="messageSizeLimit">The largest payload the broker takes (it answers a larger one with PUBACK 0x95), or 0 for none.</param>
+    public static async Task<Mosquitto> StartAsync(bool persistence = false, string? denyTopic = null, int messageSizeLimit = 0)
     {
         var directory = Directory.CreateTempSubdirectory("dq-mosquitto-").FullName;
         var port = ServerProcess.FreePort();
@@ -46,6 +47,11 @@ internal sealed class Mosquitto : IAsyncDisposable
             "max_queued_messages 0",
             "max_inflight_messages 100",
         };
+        if (messageSizeLimit > 0)
+        {
+            lines.Add($"message_size_limit {messageSizeLimit}");
+        }
+
         if (Environment.UserName == "root")
         {
             // Stay root: the default drops to the 'mosquitto' user, which cannot read a root-owned temp folder.
