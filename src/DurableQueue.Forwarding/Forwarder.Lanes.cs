@@ -78,21 +78,53 @@ public sealed partial class Forwarder
         {
             while (true)
             {
-                if (flights.Count < ForwardingDefaults.FlightsPerLane && !flights.Any(static f => f.Troubled) && TakeBatch(lane) is { } entries)
+                // Settle the finished flights at the head, in order; at the first one with a message left unconfirmed, stop.
+                while (flights.TryPeek(out var head) && head.Done.IsCompleted)
                 {
-                    await AcquireAsync(_messageLimiter, _options.MessagesPerSecond, entries.Count, cancellationToken).ConfigureAwait(false);
-                    await AcquireAsync(_byteLimiter, _options.BytesPerSecond, entries.Sum(e => (long)e.Message.Body.Length), cancellationToken).ConfigureAwait(false);
+                    Retire(flights.Dequeue());
+                    var failedAt = SettlePrefix(head);
+                    if (failedAt >= 0)
+                    {
+                        await FailAsync(lane, head, failedAt, flights, cancellationToken).ConfigureAwait(false);
+                    }
 
-                    // The batch follows the newest one still on its way: a sink must send it on the same channel or not at all.
-                    var previous = newest is { Done.IsCompleted: false } ? newest.Batch : null;
-                    var flight = new Flight(entries, new SendBatch(entries.ConvertAll(e => e.Message)) { Previous = previous });
-                    flights.Enqueue(flight);
-                    newest = flight;
-                    flight.Done = SendFlightAsync(flight, cancellationToken);
+                    OnLinkUp();
+                }
 
-                    // The next batch of this key may go once this one is written in order, or done.
-                    await Task.WhenAny(flight.Batch.Written, flight.Done).ConfigureAwait(false);
-                    continue;
+                // A lane's first batch always goes; one more before it is confirmed (pipelining) takes one of the few
+                // places shared by all lanes, so that many keys do not pile calls onto the one connection.
+                var extra = flights.Count > 0;
+                if (flights.Count < ForwardingDefaults.FlightsPerLane && !flights.Any(static f => f.Troubled) && (!extra || TryTakeExtraFlight()))
+                {
+                    if (TakeBatch(lane) is { } entries)
+                    {
+                        try
+                        {
+                            await AcquireAsync(_messageLimiter, _options.MessagesPerSecond, entries.Count, cancellationToken).ConfigureAwait(false);
+                            await AcquireAsync(_byteLimiter, _options.BytesPerSecond, entries.Sum(e => (long)e.Message.Body.Length), cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException) when (extra)
+                        {
+                            Interlocked.Decrement(ref _extraFlights);
+                            throw;
+                        }
+
+                        // The batch follows the newest one still on its way: a sink must send it on the same channel or not at all.
+                        var previous = newest is { Done.IsCompleted: false } ? newest.Batch : null;
+                        var flight = new Flight(entries, new SendBatch(entries.ConvertAll(e => e.Message)) { Previous = previous }, extra);
+                        flights.Enqueue(flight);
+                        newest = flight;
+                        flight.Done = SendFlightAsync(flight, cancellationToken);
+
+                        // The next batch of this key may go once this one is written in order, or done.
+                        await Task.WhenAny(flight.Batch.Written, flight.Done).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    if (extra)
+                    {
+                        Interlocked.Decrement(ref _extraFlights);
+                    }
                 }
 
                 if (flights.Count == 0)
@@ -100,43 +132,67 @@ public sealed partial class Forwarder
                     return;
                 }
 
-                var oldest = flights.Peek();
-                await oldest.Done.ConfigureAwait(false);
-                flights.Dequeue();
-                var failedAt = SettlePrefix(oldest);
-                if (failedAt < 0)
-                {
-                    OnLinkUp();
-                    continue;
-                }
-
-                // Everything from the first unsettled message on goes back, in order, behind nothing.
-                await Task.WhenAll(flights.Select(f => f.Done)).ConfigureAwait(false);
-                var back = oldest.Entries.GetRange(failedAt, oldest.Entries.Count - failedAt);
-                foreach (var later in flights)
-                {
-                    back.AddRange(later.Entries);
-                }
-
-                flights.Clear();
-                PutBack(lane, back);
-                var error = oldest.Error;
-                var message = Truncate(error is null
-                    ? oldest.Batch.ReasonOf(failedAt) ?? "The sink gave no outcome."
-                    : $"{error.GetType().Name}: {error.Message}");
-                OnLinkDown(message, back.Count, error);
-                throw new ForwardingSendException(message, error);
+                await flights.Peek().Done.ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Stopping: keep what was confirmed before the stop, in order; the rest stays leased for the next start.
             await Task.WhenAll(flights.Select(f => f.Done)).ConfigureAwait(false);
-            while (flights.TryDequeue(out var flight) && SettlePrefix(flight) < 0)
+            var settling = true;
+            while (flights.TryDequeue(out var flight))
             {
+                Retire(flight);
+                settling = settling && SettlePrefix(flight) < 0;
             }
 
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A flight ended with a message left unconfirmed: waits for the flights behind it, puts that message and everything
+    /// after it back at the front of the lane, in order, and throws so that the lane backs off and tries again.
+    /// </summary>
+    private async Task FailAsync(Lane lane, Flight failed, int failedAt, Queue<Flight> later, CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(later.Select(f => f.Done)).ConfigureAwait(false);
+        var back = failed.Entries.GetRange(failedAt, failed.Entries.Count - failedAt);
+        while (later.TryDequeue(out var flight))
+        {
+            Retire(flight);
+            back.AddRange(flight.Entries);
+        }
+
+        PutBack(lane, back);
+        // A stop cut the send short: not a failure of the link.
+        cancellationToken.ThrowIfCancellationRequested();
+        var error = failed.Error;
+        var message = Truncate(error is null
+            ? failed.Batch.ReasonOf(failedAt) ?? "The sink gave no outcome."
+            : $"{error.GetType().Name}: {error.Message}");
+        OnLinkDown(message, back.Count, error);
+        throw new ForwardingSendException(message, error);
+    }
+
+    private bool TryTakeExtraFlight()
+    {
+        if (Interlocked.Increment(ref _extraFlights) <= ForwardingDefaults.ExtraFlights)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _extraFlights);
+        return false;
+    }
+
+    /// <summary>A flight leaves its lane's line: its shared place, if it took one, is free again.</summary>
+    private void Retire(Flight flight)
+    {
+        if (flight.Extra)
+        {
+            flight.Extra = false;
+            Interlocked.Decrement(ref _extraFlights);
         }
     }
 
@@ -298,11 +354,14 @@ public sealed partial class Forwarder
         text.Length <= ForwardingDefaults.MaxErrorLength ? text : text[..ForwardingDefaults.MaxErrorLength];
 
     /// <summary>One batch of a lane handed to the sink: its messages, the batch the sink marks, and how the call ended.</summary>
-    private sealed class Flight(List<Entry> entries, SendBatch batch)
+    private sealed class Flight(List<Entry> entries, SendBatch batch, bool extra)
     {
         public List<Entry> Entries { get; } = entries;
 
         public SendBatch Batch { get; } = batch;
+
+        /// <summary>Gets or sets a value indicating whether the flight holds one of the places shared by all lanes.</summary>
+        public bool Extra { get; set; } = extra;
 
         /// <summary>Gets or sets the sink call; it never throws.</summary>
         public Task Done { get; set; } = Task.CompletedTask;
@@ -311,6 +370,6 @@ public sealed partial class Forwarder
         public Exception? Error { get; set; }
 
         /// <summary>Gets a value indicating whether the flight failed already: no later batch of the key is started.</summary>
-        public bool Troubled => Batch.HasFailure || (Done.IsCompleted && Error is not null);
+        public bool Troubled => Batch.HasFailure || (Done.IsCompleted && (Error is not null || !Batch.IsSettled));
     }
 }

@@ -52,6 +52,7 @@ public sealed partial class Forwarder
     private int _started;
     private CancellationToken _stopping;
     private int _recoveryPending;
+    private int _extraFlights;
     private TaskCompletionSource? _recoveryDone;
     private Exception? _fatal;
     private CancellationTokenSource? _stop;

@@ -30,6 +30,12 @@ internal static class ForwardingDefaults
     /// </summary>
     public const int FlightsPerLane = 4;
 
+    /// <summary>
+    /// The most batches on their way beyond each key's first, over all keys together: with many keys, each key's first
+    /// batch already keeps the connection busy.
+    /// </summary>
+    public const int ExtraFlights = FlightsPerLane - 1;
+
     /// <summary>The page size of the start-up scan for messages a previous run held.</summary>
     public const int ScanPage = 1000;
 

@@ -92,6 +92,23 @@ public sealed class SendBatch
     /// <summary>Gets a task that completes when the sink marked the batch written.</summary>
     internal Task Written => _written.Task;
 
+    /// <summary>Gets a value indicating whether every message has a final outcome (confirmed or rejected).</summary>
+    internal bool IsSettled
+    {
+        get
+        {
+            for (var i = 0; i < _outcomes.Length; i++)
+            {
+                if (OutcomeOf(i) is not (SendOutcome.Confirmed or SendOutcome.Rejected))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+
     /// <summary>Gets a value indicating whether a message of the batch was marked failed.</summary>
     internal bool HasFailure => _hasFailure;
 

@@ -73,8 +73,8 @@ public sealed class RabbitMqForwardingTests(RabbitMqNode node)
     [Fact]
     public async Task NackInTheMiddleOfTheWindow_LaterConfirmedMessagesAreNotAckedAheadOfIt_AndGoAgainInOrder()
     {
-        const int count = 40;
-        const int blocked = 5;
+        const int count = WindowTests.Count;
+        const int blocked = WindowTests.Blocked;
         var target = await DeclareQueueAsync();
         // A queue that holds nothing and refuses what it cannot hold: the broker nacks every publish routed to it.
         var full = "full-" + Guid.NewGuid().ToString("N")[..8];
@@ -90,11 +90,7 @@ public sealed class RabbitMqForwardingTests(RabbitMqNode node)
 
         await using var store = TempStore.Create();
         var queue = store.Queue();
-        var ids = new List<long>();
-        for (var i = 0; i < count; i++)
-        {
-            ids.Add((await queue.EnqueueAsync($"reading {i}", new EnqueueOptions { Headers = new Dictionary<string, string> { ["device"] = "d0" } })).Value);
-        }
+        var ids = await WindowTests.EnqueueAsync(queue);
 
         // Until the gate opens, the blocked message goes to the full queue (nacked); the others, before and after it, are confirmed.
         var open = 0;
@@ -105,16 +101,7 @@ public sealed class RabbitMqForwardingTests(RabbitMqNode node)
             RoutingKeySelector = m => m.LocalId.Value == ids[blocked] && Volatile.Read(ref open) == 0 ? full : target,
             Timeout = TimeSpan.FromSeconds(10),
         });
-        var options = new ForwarderOptions
-        {
-            Window = count,
-            MaxBatchSize = 4,
-            OrderingKeyHeader = "device",
-            RetryDelay = TimeSpan.FromMilliseconds(20),
-            MaxRetryDelay = TimeSpan.FromMilliseconds(200),
-            BreakDuration = TimeSpan.FromMilliseconds(500),
-        };
-        await using var running = new RunningForwarder(new Forwarder("telemetry", queue, sink, options));
+        await using var running = new RunningForwarder(new Forwarder("telemetry", queue, sink, WindowTests.Options()));
 
         // The broker confirmed messages after the nacked one (the same batch, and the batches behind it in the window)...
         await Wait.UntilAsync(async () => await CountAsync(target) > blocked + 1, Wait.Long, "messages after the nacked one at the broker");

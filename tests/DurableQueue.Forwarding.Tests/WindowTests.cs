@@ -11,10 +11,11 @@ namespace DurableQueue.Forwarding.Tests;
 /// </summary>
 public sealed class WindowTests
 {
-    private const int Count = 40;
-    private const int Blocked = 5;
+    internal const int Count = 40;
+    internal const int Blocked = 5;
 
-    private static ForwarderOptions Options() => new()
+    /// <summary>Small batches, so that several of one key are on their way at once; the whole queue fits the window.</summary>
+    internal static ForwarderOptions Options() => new()
     {
         Window = Count,
         MaxBatchSize = 4,
@@ -38,7 +39,8 @@ public sealed class WindowTests
         return new MqttSink(options);
     }
 
-    private static async Task<List<long>> EnqueueAsync(MessageQueue queue)
+    /// <summary>Enqueues <see cref="Count"/> messages of one ordering key; returns their ids.</summary>
+    internal static async Task<List<long>> EnqueueAsync(MessageQueue queue)
     {
         var ids = new List<long>(Count);
         for (var i = 0; i < Count; i++)
