@@ -50,9 +50,12 @@ internal static class Errors
             StoreFileException e => (ExitCodes.BadFile, OneLine(e.Message)),
             StorageBusyException e => (ExitCodes.Storage, OneLine(e.Message)),
             StorageFullException e => (ExitCodes.Storage, OneLine(e.Message)),
+            StorageUnavailableException e => (ExitCodes.Storage, OneLine(e.Message)),
             UnauthorizedAccessException e => (ExitCodes.BadFile, OneLine(e.Message)),
             ArgumentException e => (ExitCodes.Usage, OneLine(e.Message.Split(" (Parameter", 2)[0])),
             Microsoft.Data.Sqlite.SqliteException e => (ExitCodes.Storage, "SQLite error: " + OneLine(e.Message)),
+            Npgsql.PostgresException e => (ExitCodes.Storage, $"PostgreSQL error {e.SqlState}: {OneLine(e.MessageText)}"),
+            Npgsql.NpgsqlException e => (ExitCodes.Storage, "PostgreSQL error: " + OneLine(e.Message)),
             _ => (ExitCodes.Internal, $"unexpected error: {exception.GetType().Name}: {OneLine(exception.Message)}"),
         };
     }
