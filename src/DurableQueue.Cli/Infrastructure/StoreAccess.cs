@@ -41,7 +41,7 @@ internal static class StoreAccess
     {
         if (StoreTarget.Parse(store).IsPostgres)
         {
-            throw new CliException(ExitCodes.Usage, $"dq {command} works on a SQLite file only: {why}");
+            throw new CliException(ExitCodes.Usage, $"{command} works on a SQLite file only: {why}");
         }
     }
 
