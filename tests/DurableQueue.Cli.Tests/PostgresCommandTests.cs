@@ -281,6 +281,8 @@ public sealed class PostgresCommandTests(PostgresClusterFixture postgres) : IDis
         var wrong = new NpgsqlConnectionStringBuilder(cs) { Password = "not-the-password-1234" };
         AssertOneLine(await Dq.RunAsync("stats", wrong.ConnectionString), 3, "password authentication failed", "not-the-password-1234");
         AssertOneLine(await Dq.RunAsync("stats", Uri(cs).Replace("/" + builder.Database, "/no_such_db", StringComparison.Ordinal)), 3, "no_such_db", builder.Password!);
+        var noPassword = new NpgsqlConnectionStringBuilder(cs) { Password = null };
+        AssertOneLine(await Dq.RunAsync("stats", noPassword.ConnectionString), 3, "PGPASSWORD", builder.Password!);
 
         // A URI or keyword string that cannot be read, and options that do not fit the store: usage (exit 2).
         AssertOneLine(await Dq.RunAsync("stats", "postgresql://u:secret-pw@127.0.0.1:99999/db"), 2, "port", "secret-pw");

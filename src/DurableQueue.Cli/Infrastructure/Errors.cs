@@ -55,6 +55,9 @@ internal static class Errors
             ArgumentException e => (ExitCodes.Usage, OneLine(e.Message.Split(" (Parameter", 2)[0])),
             Microsoft.Data.Sqlite.SqliteException e => (ExitCodes.Storage, "SQLite error: " + OneLine(e.Message)),
             Npgsql.PostgresException e => (ExitCodes.Storage, $"PostgreSQL error {e.SqlState}: {OneLine(e.MessageText)}"),
+            // Raised by Npgsql before the login when the server asks for a password and none was found.
+            Npgsql.NpgsqlException e when e.Message.StartsWith("No password has been provided", StringComparison.Ordinal) =>
+                (ExitCodes.BadFile, $"{OneLine(e.Message)}; give it in the connection string, in PGPASSWORD or in a password file (~/.pgpass or PGPASSFILE)"),
             Npgsql.NpgsqlException e => (ExitCodes.Storage, "PostgreSQL error: " + OneLine(e.Message)),
             _ => (ExitCodes.Internal, $"unexpected error: {exception.GetType().Name}: {OneLine(exception.Message)}"),
         };
