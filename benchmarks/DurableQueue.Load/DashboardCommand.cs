@@ -34,6 +34,16 @@ public sealed class DashboardSettings : CommandSettings
     [CommandOption("--repeat")]
     [DefaultValue(5)]
     public int Repeat { get; set; }
+
+    [CommandOption("--idle-seconds")]
+    [Description("Length of each half of the idle measurement: an app holding a backlog of --messages, first with no page open, then with --pages polling; 0 skips it.")]
+    [DefaultValue(10)]
+    public int IdleSeconds { get; set; }
+
+    [CommandOption("-d|--durability")]
+    [Description("Full (fsync on every commit) or Normal.")]
+    [DefaultValue(Durability.Full)]
+    public Durability Durability { get; set; }
 }
 
 /// <summary>
@@ -46,29 +56,115 @@ public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, DashboardSettings settings, CancellationToken cancellationToken)
     {
-        var without = new List<double>();
-        var with = new List<double>();
+        var without = new List<Round>();
+        var with = new List<Round>();
         long refreshes = 0, readings = 0;
+        // One round of each, not counted: the first dashboard in the process compiles its endpoints and serializers
+        // (JIT), which is a start-up cost, not what an open page costs a running app.
+        await RunAsync(settings, pages: 0, (_, _) => { });
+        await RunAsync(settings, settings.Pages, (_, _) => { });
         for (var round = 0; round < settings.Repeat; round++)
         {
             without.Add(await RunAsync(settings, pages: 0, (_, _) => { }));
             with.Add(await RunAsync(settings, settings.Pages, (r, q) => { refreshes += r; readings += q; }));
-            AnsiConsole.MarkupLine($"round {round + 1}: without {without[^1]:N0} msg/s, with {settings.Pages} pages {with[^1]:N0} msg/s");
+            AnsiConsole.MarkupLine(
+                $"round {round + 1}: without {without[^1].MessagesPerSecond:N0} msg/s ({without[^1].CpuMicrosecondsPerMessage:N1} µs CPU/msg), " +
+                $"with {settings.Pages} pages {with[^1].MessagesPerSecond:N0} msg/s ({with[^1].CpuMicrosecondsPerMessage:N1} µs CPU/msg)");
         }
 
-        var a = Median(without);
-        var b = Median(with);
-        AnsiConsole.MarkupLine($"median without dashboard: {a:N0} msg/s; with {settings.Pages} open pages every {settings.RefreshMs} ms: {b:N0} msg/s; ratio {b / a:F3}");
+        var a = Output.Median(without.Select(r => r.MessagesPerSecond));
+        var b = Output.Median(with.Select(r => r.MessagesPerSecond));
+        // Rounds alternate, so each pair ran under similar load; the median of the pairs' ratios is the steadier figure.
+        var paired = Output.Median(with.Zip(without, (w, o) => w.MessagesPerSecond / o.MessagesPerSecond));
+        var cpuA = Output.Median(without.Select(r => r.CpuMicrosecondsPerMessage));
+        var cpuB = Output.Median(with.Select(r => r.CpuMicrosecondsPerMessage));
+        AnsiConsole.MarkupLine($"median without dashboard: {a:N0} msg/s; with {settings.Pages} open pages every {settings.RefreshMs} ms: {b:N0} msg/s; ratio {b / a:F3}; median of paired ratios {paired:F3}");
+        AnsiConsole.MarkupLine($"process CPU per message (producers, store, server and pollers): without {cpuA:N1} µs, with {cpuB:N1} µs; ratio {cpuB / cpuA:F3}");
         AnsiConsole.MarkupLine($"page refreshes: {refreshes:N0}; store readings: {readings:N0} ({(double)readings / Math.Max(1, refreshes):F3} per refresh, sampler included)");
+        if (settings.IdleSeconds > 0)
+        {
+            await IdleCostAsync(settings);
+        }
+
         return 0;
     }
 
-    private static async Task<double> RunAsync(DashboardSettings settings, int pages, Action<long, long> report)
+    /// <summary>
+    /// What an open page costs on its own, free of the producers' noise: the process CPU of an app that holds a
+    /// backlog and does nothing else, first for --idle-seconds with no page open, then as long with --pages polling.
+    /// </summary>
+    private static async Task IdleCostAsync(DashboardSettings settings)
     {
         var path = Path.Combine(Path.GetTempPath(), $"dq-dashboard-bench-{Guid.NewGuid():N}.db");
         var builder = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0"]);
         builder.Logging.ClearProviders();
-        var store = QueueStore.Open(path);
+        var store = QueueStore.Open(path, new QueueStoreOptions { Durability = settings.Durability });
+        builder.Services.AddSingleton(store);
+        await using var app = builder.Build();
+        app.MapDurableQueueDashboard("/queues", o => o.RefreshInterval = TimeSpan.FromMilliseconds(settings.RefreshMs));
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var queue = store.GetQueue("bench");
+        var body = new byte[256];
+        for (var left = settings.Messages; left > 0; left -= 1000)
+        {
+            await queue.EnqueueBatchAsync(Enumerable.Repeat<ReadOnlyMemory<byte>>(body, Math.Min(1000, left)).Select(b => new OutgoingMessage(b)));
+        }
+
+        using var process = Process.GetCurrentProcess();
+        var span = TimeSpan.FromSeconds(settings.IdleSeconds);
+        process.Refresh();
+        var start = process.TotalProcessorTime;
+        await Task.Delay(span);
+        process.Refresh();
+        var idle = process.TotalProcessorTime - start;
+
+        using var stop = new CancellationTokenSource(span);
+        long refreshes = 0;
+        DashboardMonitor.TakeTotalReads();
+        process.Refresh();
+        start = process.TotalProcessorTime;
+        await Task.WhenAll(Enumerable.Range(0, settings.Pages).Select(async _ =>
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(address) };
+            while (!stop.IsCancellationRequested)
+            {
+                (await http.GetAsync("/queues/api/overview")).EnsureSuccessStatusCode();
+                Interlocked.Increment(ref refreshes);
+                try
+                {
+                    await Task.Delay(settings.RefreshMs, stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }));
+        process.Refresh();
+        var polled = process.TotalProcessorTime - start;
+        var readings = DashboardMonitor.TakeTotalReads();
+        await app.StopAsync();
+        await store.DisposeAsync();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(path + suffix);
+        }
+
+        var perRefresh = (polled - idle).TotalMilliseconds / Math.Max(1, refreshes);
+        AnsiConsole.MarkupLine(
+            $"idle app with a backlog of {settings.Messages:N0}: {idle.TotalMilliseconds:N0} ms CPU in {settings.IdleSeconds} s with no page open, " +
+            $"{polled.TotalMilliseconds:N0} ms with {settings.Pages} pages ({refreshes:N0} refreshes, {readings:N0} store readings): " +
+            $"{perRefresh:N2} ms CPU per page refresh");
+    }
+
+    private readonly record struct Round(double MessagesPerSecond, double CpuMicrosecondsPerMessage);
+
+    private static async Task<Round> RunAsync(DashboardSettings settings, int pages, Action<long, long> report)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"dq-dashboard-bench-{Guid.NewGuid():N}.db");
+        var builder = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0"]);
+        builder.Logging.ClearProviders();
+        var store = QueueStore.Open(path, new QueueStoreOptions { Durability = settings.Durability });
         builder.Services.AddSingleton(store);
         await using var app = builder.Build();
         if (pages > 0)
@@ -102,6 +198,8 @@ public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
 
         var body = new byte[256];
         var next = 0;
+        using var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
         var started = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, settings.Producers).Select(async _ =>
         {
@@ -111,6 +209,8 @@ public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
             }
         }));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        process.Refresh();
+        var cpu = process.TotalProcessorTime - cpuBefore;
         await stop.CancelAsync();
         await Task.WhenAll(pollers);
         await app.StopAsync();
@@ -122,12 +222,6 @@ public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
 
         // Every reading the dashboard made of the store in this run (page refreshes and the background sampler).
         report(refreshes, DashboardMonitor.TakeTotalReads());
-        return settings.Messages / seconds;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+        return new Round(settings.Messages / seconds, cpu.TotalMicroseconds / settings.Messages);
     }
 }
