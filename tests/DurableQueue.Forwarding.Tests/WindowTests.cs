@@ -55,12 +55,8 @@ public sealed class WindowTests
     [Fact]
     public async Task RefusalInTheMiddleOfTheWindow_NothingAfterItIsAcked_ItAndTheRestGoAgainInOrder()
     {
-        await using var broker = await Mosquitto.StartAsync(denyTopic: "denied/#");
-        await using var receiver = await MqttReceiver.ConnectAsync(broker.Port);
-        await using var store = TempStore.Create();
-        var queue = store.Queue();
-        var ids = await EnqueueAsync(queue);
-        var gate = new Gate();
+        await using var scene = await Scene.StartAsync();
+        var (broker, receiver, queue, ids, gate) = (scene.Broker, scene.Receiver, scene.Queue, scene.Ids, scene.Gate);
         await using var sink = Sink(broker.Port, ids[Blocked], gate);
         await using var running = new RunningForwarder(new Forwarder("telemetry", queue, sink, Options()));
 
@@ -91,12 +87,8 @@ public sealed class WindowTests
     [Fact]
     public async Task Restart_WithAWindowInFlight_TheNextRunSendsTheHeldMessagesFirst_InOrder_Once()
     {
-        await using var broker = await Mosquitto.StartAsync(denyTopic: "denied/#");
-        await using var receiver = await MqttReceiver.ConnectAsync(broker.Port);
-        await using var store = TempStore.Create();
-        var queue = store.Queue();
-        var ids = await EnqueueAsync(queue);
-        var gate = new Gate();
+        await using var scene = await Scene.StartAsync();
+        var (broker, receiver, queue, ids, gate) = (scene.Broker, scene.Receiver, scene.Queue, scene.Ids, scene.Gate);
 
         // The first run stops while it holds the window: the refused message and every one after it, leased.
         await using (var sink = Sink(broker.Port, ids[Blocked], gate))
@@ -132,6 +124,39 @@ public sealed class WindowTests
 
         Assert.Equal(expected, SecondRun(receiver.Messages, ids[Blocked]));
         Assert.Equal(0, (await queue.GetCountsAsync()).DeadLettered);
+    }
+
+    /// <summary>A mosquitto that denies <c>denied/#</c>, a receiver of <c>fwd/#</c>, and a queue of <see cref="Count"/> messages.</summary>
+    private sealed class Scene : IAsyncDisposable
+    {
+        private TempStore _store = null!;
+
+        public Mosquitto Broker { get; private set; } = null!;
+
+        public MqttReceiver Receiver { get; private set; } = null!;
+
+        public MessageQueue Queue { get; private set; } = null!;
+
+        public List<long> Ids { get; private set; } = null!;
+
+        public Gate Gate { get; } = new();
+
+        public static async Task<Scene> StartAsync()
+        {
+            var scene = new Scene { Broker = await Mosquitto.StartAsync(denyTopic: "denied/#") };
+            scene.Receiver = await MqttReceiver.ConnectAsync(scene.Broker.Port);
+            scene._store = TempStore.Create();
+            scene.Queue = scene._store.Queue();
+            scene.Ids = await EnqueueAsync(scene.Queue);
+            return scene;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _store.DisposeAsync();
+            await Receiver.DisposeAsync();
+            await Broker.DisposeAsync();
+        }
     }
 
     private sealed class Gate
