@@ -34,6 +34,7 @@ public sealed class PostgresDashboardBrowserTests(BrowserFixture browser) : ICla
         Assert.Equal(0, await page.GetByText("WAL size").CountAsync());
         await page.GetByRole(AriaRole.Button, new() { Name = "Verify" }).ClickAsync();
         await Expect(page.Locator("#maintenance-result")).ToContainTextAsync("Healthy: all");
+        await Expect(page.Locator("#maintenance-result")).Not.ToContainTextAsync("null");
         await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotFolder, "store-postgres.png"), FullPage = true });
     }
 }

@@ -952,11 +952,13 @@
       try {
         const r = await post(`api/store/${action}`);
         if (action === 'verify') {
-          resultSlot.replaceChildren(
+          // Through append, which leaves out the lists that are absent (replaceChildren would write "null").
+          resultSlot.replaceChildren();
+          append(resultSlot, [
             h('h3', { text: 'Verification' }),
             h('p', { class: r.healthy ? 'ok' : 'bad', text: r.healthy ? `Healthy: all ${r.checks.length} checks passed in ${rateFormat.format(r.seconds)} s.` : 'Problems found.' }),
             r.integrityErrors.length ? h('ul', null, r.integrityErrors.map((e) => h('li', { text: e }))) : null,
-            r.problems.length ? h('ul', null, r.problems.map((p) => h('li', { text: `${p.check}: ${p.description} (${fmtNumber(p.count)})` }))) : null);
+            r.problems.length ? h('ul', null, r.problems.map((p) => h('li', { text: `${p.check}: ${p.description} (${fmtNumber(p.count)})` }))) : null]);
         } else {
           resultSlot.replaceChildren(
             h('h3', { text: 'Compaction' }),
