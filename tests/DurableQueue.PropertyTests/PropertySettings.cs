@@ -11,10 +11,10 @@ internal static class PropertySettings
     public static int Runs => Int("DQ_PROPERTY_RUNS", 200);
 
     /// <summary>
-    /// How many sequences the model test runs on PostgreSQL: DQ_PROPERTY_RUNS when set, else 40 (a PostgreSQL step costs
+    /// How many sequences the model test runs on PostgreSQL: DQ_PROPERTY_RUNS when set, else 30 (a PostgreSQL step costs
     /// round trips to the server; the CI default keeps that test near a minute).
     /// </summary>
-    public static int PostgresRuns => Int("DQ_PROPERTY_RUNS", 40);
+    public static int PostgresRuns => Int("DQ_PROPERTY_RUNS", 30);
 
     /// <summary>DQ_PROPERTY_STEPS: the most operations in one sequence (CI: 50).</summary>
     public static int Steps => Int("DQ_PROPERTY_STEPS", 50);
