@@ -799,7 +799,7 @@
       const before = cursors[cursors.length - 1];
       try {
         const page = await get(`api/jobs${before ? `?before=${before}` : ''}`);
-        schedulesSlot.replaceChildren(table('Schedules stored in the file.',
+        schedulesSlot.replaceChildren(table('Recurring schedules.',
           [{ label: 'Name' }, { label: 'Cron' }, { label: 'Queue' }, { label: 'Last occurrence' }, { label: 'Next occurrence' }],
           page.schedules.map((sc) => h('tr', null,
             h('th', { scope: 'row', class: 'text', text: sc.name }),

@@ -614,7 +614,13 @@ internal sealed partial class QueueSut : IDisposable
     /// <summary>Runs the app's own SQL on a connection of either backend (a unit of work's, say).</summary>
     public static void Exec(DbConnection connection, string sql, params (string Name, object Value)[] parameters)
     {
-        using var command = connection.CreateCommand();
+        using var command = Command(connection, sql, parameters);
+        command.ExecuteNonQuery();
+    }
+
+    private static DbCommand Command(DbConnection connection, string sql, (string Name, object Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
@@ -624,7 +630,7 @@ internal sealed partial class QueueSut : IDisposable
             command.Parameters.Add(parameter);
         }
 
-        command.ExecuteNonQuery();
+        return command;
     }
 
     private QueueStore OpenStore() => OnPostgres ? OpenPostgresStore() : QueueStore.Open(FilePath, Options());
