@@ -8,8 +8,10 @@ using Microsoft.Extensions.Options;
 namespace DurableQueue.Dashboard.TestApp;
 
 /// <summary>
-/// An app with the dashboard at /queues. Configuration: <c>DurableQueue:Path</c> (the store file) and <c>Dashboard:*</c>
-/// (the dashboard options). Users come from a test header scheme; the policy <c>QueueAdmins</c> needs the role admin.
+/// An app with the dashboard at /queues. Configuration: <c>DurableQueue:Path</c> (the store file), or
+/// <c>ConnectionStrings:DurableQueue</c> and <c>DurableQueue:Postgres:Schema</c> for a store on PostgreSQL, and
+/// <c>Dashboard:*</c> (the dashboard options). Users come from a test header scheme; the policy <c>QueueAdmins</c> needs
+/// the role admin.
 /// </summary>
 public static class DashboardTestApp
 {
@@ -23,7 +25,12 @@ public static class DashboardTestApp
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null, Action<DashboardOptions>? dashboard = null)
     {
         var builder = WebApplication.CreateBuilder(args);
-        builder.Services.AddDurableQueue();
+        var queues = builder.Services.AddDurableQueue();
+        if (builder.Configuration.GetConnectionString(PostgresDurableQueueBuilderExtensions.ConnectionStringName) is not null)
+        {
+            queues.UsePostgres();
+        }
+
         builder.Services.AddAntiforgery();
         builder.Services.AddAuthentication(HeaderAuthentication.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, HeaderAuthentication>(HeaderAuthentication.SchemeName, null);

@@ -62,7 +62,7 @@ public sealed class BrowserFixture : IAsyncLifetime
     }
 }
 
-/// <summary>The test app on a real Kestrel server on 127.0.0.1 and a free port, on a fresh temp store file.</summary>
+/// <summary>The test app on a real Kestrel server on 127.0.0.1 and a free port, on a fresh temp store file (or a PostgreSQL schema).</summary>
 internal sealed class LiveDashboard : IAsyncDisposable
 {
     public static readonly Dictionary<string, string> Admin = new()
@@ -88,12 +88,18 @@ internal sealed class LiveDashboard : IAsyncDisposable
 
     public string Url(string path) => Address + path;
 
-    /// <summary>Starts the app; <paramref name="writeActions"/> names the policy and turns write actions on.</summary>
-    public static async Task<LiveDashboard> StartAsync(bool writeActions = false, Action<DashboardOptions>? dashboard = null)
+    /// <summary>
+    /// Starts the app; <paramref name="writeActions"/> names the policy and turns write actions on; with
+    /// <paramref name="postgres"/> the store is in that schema instead of a file.
+    /// </summary>
+    public static async Task<LiveDashboard> StartAsync(bool writeActions = false, Action<DashboardOptions>? dashboard = null, PostgresSchema? postgres = null)
     {
-        var path = TempFiles.NewDatabasePath();
+        var path = postgres is null ? TempFiles.NewDatabasePath() : "";
+        string[] store = postgres is null
+            ? [$"--DurableQueue:Path={path}"]
+            : [.. postgres.Settings.Select(s => $"--{s.Key}={s.Value}")];
         var app = DashboardTestApp.Build(
-            ["--urls", "http://127.0.0.1:0", $"--DurableQueue:Path={path}"],
+            ["--urls", "http://127.0.0.1:0", .. store],
             b => b.Logging.SetMinimumLevel(LogLevel.Warning),
             o =>
             {
@@ -118,6 +124,9 @@ internal sealed class LiveDashboard : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
-        TempFiles.Delete(DatabasePath);
+        if (DatabasePath.Length > 0)
+        {
+            TempFiles.Delete(DatabasePath);
+        }
     }
 }

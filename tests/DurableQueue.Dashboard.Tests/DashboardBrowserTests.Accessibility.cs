@@ -87,6 +87,10 @@ public sealed partial class DashboardBrowserTests
             Assert.Empty(await page.EvaluateAsync<string[]>(AuditScript));
         }
 
+        // The store's facts are label and value pairs, not text made of elements.
+        await Expect(page.Locator("main dl.facts dt").First).ToHaveTextAsync("File");
+        await Expect(page.Locator("main dl.facts")).ToContainTextAsync("Journal modewal");
+
         // The store page's actions show their results.
         await page.GetByRole(AriaRole.Button, new() { Name = "Verify" }).ClickAsync();
         await Expect(page.Locator("#maintenance-result")).ToContainTextAsync("Healthy: all");

@@ -9,19 +9,29 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace DurableQueue.Dashboard.Tests;
 
-/// <summary>The test app in memory on a fresh temp store file, configured by settings; the file is deleted on dispose.</summary>
+/// <summary>
+/// The test app in memory on a fresh temp store file (deleted on dispose), or on a fresh schema of a PostgreSQL database
+/// (dropped on dispose), configured by settings.
+/// </summary>
 internal sealed class DashboardFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _services;
+    private readonly PostgresSchema? _postgres;
 
-    public DashboardFactory(Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
+    public DashboardFactory(Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null, PostgresSchema? postgres = null)
     {
         // The app's clock (store and dashboard): figures are shared between requests for half the refresh interval of
         // this clock, so a test moves it on to see what it just wrote.
         Clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
-        DatabasePath = TempFiles.NewDatabasePath();
-        _settings = new Dictionary<string, string?>(settings ?? [], StringComparer.Ordinal) { ["DurableQueue:Path"] = DatabasePath };
+        _postgres = postgres;
+        DatabasePath = postgres is null ? TempFiles.NewDatabasePath() : "";
+        _settings = new Dictionary<string, string?>(settings ?? [], StringComparer.Ordinal);
+        foreach (var (key, value) in postgres?.Settings ?? new Dictionary<string, string?> { ["DurableQueue:Path"] = DatabasePath })
+        {
+            _settings[key] = value;
+        }
+
         _services = services;
     }
 
@@ -80,7 +90,10 @@ internal sealed class DashboardFactory : WebApplicationFactory<Program>
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        TempFiles.Delete(DatabasePath);
+        if (_postgres is null)
+        {
+            TempFiles.Delete(DatabasePath);
+        }
     }
 }
 

@@ -10,6 +10,12 @@ internal static class PropertySettings
     /// <summary>DQ_PROPERTY_RUNS: how many random operation sequences the model test runs (CI: 200).</summary>
     public static int Runs => Int("DQ_PROPERTY_RUNS", 200);
 
+    /// <summary>
+    /// How many sequences the model test runs on PostgreSQL: DQ_PROPERTY_RUNS when set, else 30 (a PostgreSQL step costs
+    /// round trips to the server; the CI default keeps that test near a minute).
+    /// </summary>
+    public static int PostgresRuns => Int("DQ_PROPERTY_RUNS", 30);
+
     /// <summary>DQ_PROPERTY_STEPS: the most operations in one sequence (CI: 50).</summary>
     public static int Steps => Int("DQ_PROPERTY_STEPS", 50);
 

@@ -9,15 +9,18 @@ using Xunit.Abstractions;
 namespace DurableQueue.PropertyTests;
 
 /// <summary>
-/// Random operation sequences against the real store and the in-memory model; every step checks the contract
-/// (docs/guarantees.md, guarantees 2 to 10). A failure prints the shrunk sequence and the seed to replay it with DQ_PROPERTY_REPLAY.
+/// Random operation sequences against the real store on a SQLite file and the in-memory model; every step checks the
+/// contract (docs/guarantees.md, guarantees 2 to 10). A failure prints the shrunk sequence and the seed to replay it with
+/// DQ_PROPERTY_REPLAY. <see cref="PostgresQueueModelTests"/> runs the same machine against PostgreSQL.
 /// </summary>
 public sealed partial class QueueModelTests(ITestOutputHelper output)
 {
     [Fact]
-    public void RandomOperationSequences_MatchTheModel()
+    public void RandomOperationSequences_MatchTheModel() => Run(output, StoreBackend.Sqlite, PropertySettings.Runs);
+
+    /// <summary>Runs <paramref name="runs"/> random sequences of the model on <paramref name="backend"/>; throws the shrunk counter-example.</summary>
+    internal static void Run(ITestOutputHelper output, StoreBackend backend, int runs)
     {
-        var runs = PropertySettings.Runs;
         var config = Config.QuickThrowOnFailure.WithMaxTest(runs).WithStartSize(1).WithEndSize(PropertySettings.Steps).WithQuietOnSuccess(true);
         if (PropertySettings.Replay is { } replay)
         {
@@ -28,7 +31,7 @@ public sealed partial class QueueModelTests(ITestOutputHelper output)
         var watch = Stopwatch.StartNew();
         try
         {
-            Check.One(config, StateMachine.ToProperty(new QueueMachine()));
+            Check.One(config, StateMachine.ToProperty(new QueueMachine(backend)));
         }
         catch (Exception ex)
         {
@@ -40,7 +43,7 @@ public sealed partial class QueueModelTests(ITestOutputHelper output)
             throw new Xunit.Sdk.XunitException(ex.Message + hint);
         }
 
-        output.WriteLine($"{runs} sequences of up to {PropertySettings.Steps} steps passed in {watch.Elapsed.TotalSeconds:0.0} s.");
+        output.WriteLine($"{runs} sequences of up to {PropertySettings.Steps} steps on {backend} passed in {watch.Elapsed.TotalSeconds:0.0} s.");
         output.WriteLine($"Exercised: {Coverage.Report()}");
     }
 

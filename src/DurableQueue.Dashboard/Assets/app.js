@@ -54,7 +54,8 @@
   }
 
   function append(el, children) {
-    for (const child of children.flat()) {
+    // Any depth: a list of label/value pairs (facts) is an array of arrays inside the children.
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       el.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -336,7 +337,9 @@
         card('Delayed', fmtNumber(sum((q) => q.delayed)), 'card-delayed'),
         card('Leased', fmtNumber(sum((q) => q.leased)), 'card-leased'),
         card('Dead letters', fmtNumber(sum((q) => q.deadLettered)), 'card-dead'),
-        card('File size', fmtBytes(overview.store.fileBytes + overview.store.walBytes), 'card-size'));
+        overview.store.backend === 'postgresql'
+          ? card('Tables size', fmtBytes(overview.store.fileBytes), 'card-size')
+          : card('File size', fmtBytes(overview.store.fileBytes + overview.store.walBytes), 'card-size'));
 
       // The chart: total depth of the busiest queues.
       const busiest = [...queues].sort((a, b) => (b.ready + b.delayed + b.leased) - (a.ready + a.delayed + a.leased) || (a.name < b.name ? -1 : 1)).slice(0, COLORS.length);
@@ -796,7 +799,7 @@
       const before = cursors[cursors.length - 1];
       try {
         const page = await get(`api/jobs${before ? `?before=${before}` : ''}`);
-        schedulesSlot.replaceChildren(table('Schedules stored in the file.',
+        schedulesSlot.replaceChildren(table('Recurring schedules.',
           [{ label: 'Name' }, { label: 'Cron' }, { label: 'Queue' }, { label: 'Last occurrence' }, { label: 'Next occurrence' }],
           page.schedules.map((sc) => h('tr', null,
             h('th', { scope: 'row', class: 'text', text: sc.name }),
@@ -865,42 +868,79 @@
     return { root, title: 'Jobs', section: 'jobs' };
   }
 
-  /** The store file: sizes, schema, and (with write actions) verify and compact with their results. */
+  /**
+   * The store: sizes, schema, and (with write actions) verify and compact with their results. A store on PostgreSQL has
+   * no file, WAL or pages of its own: those figures and compact are not shown there, and the page says why.
+   */
   function storeView() {
     const root = h('div');
     const factsSlot = h('div');
+    const maintenanceSlot = h('div');
     const resultSlot = h('div', { id: 'maintenance-result', role: 'status', 'aria-live': 'polite' });
     const writes = state.session.writeActions;
     const verify = h('button', { type: 'button', class: 'primary', text: 'Verify', onclick: () => run('verify') });
     const compact = h('button', { type: 'button', text: 'Compact', onclick: () => run('compact') });
+    let shownBackend = null;
     root.append(
       h('h1', { text: 'Store' }),
       factsSlot,
       h('section', { 'aria-labelledby': 'maint-h' },
         h('h2', { id: 'maint-h', text: 'Maintenance' }),
+        maintenanceSlot,
+        resultSlot));
+
+    function maintenance(postgres) {
+      if (postgres) {
+        return [
+          writes
+            ? h('div', { class: 'toolbar' }, verify)
+            : h('p', { class: 'note', text: 'Read-only: verify needs write actions turned on.' }),
+          h('p', { class: 'note', text: 'Verify checks the queue tables (every message and dead letter in a queue, counts that add up).' }),
+          h('p', { class: 'note', id: 'compact-not-here', text: 'Compact: not on PostgreSQL. It hands a SQLite file\'s free pages back and truncates its WAL; on PostgreSQL the server keeps its own WAL and autovacuum reclaims space.' }),
+        ];
+      }
+
+      return [
         writes
           ? h('div', { class: 'toolbar' }, verify, compact)
           : h('p', { class: 'note', text: 'Read-only: verify and compact need write actions turned on.' }),
         h('p', { class: 'note', text: 'Verify reads every page of the file; compact hands free pages back to the file system and truncates the WAL.' }),
-        resultSlot));
+      ];
+    }
 
     async function load() {
       try {
         const st = await get('api/store');
-        factsSlot.replaceChildren(facts([
-          ['File', st.path],
-          ['Schema version', String(st.schemaVersion)],
-          ['Journal mode', st.journalMode],
-          ['File size', fmtBytes(st.fileBytes)],
-          ['WAL size', fmtBytes(st.walBytes)],
-          ['Page size', fmtBytes(st.pageSize)],
-          ['Pages', fmtNumber(st.pageCount)],
-          ['Free pages', `${fmtNumber(st.freePages)} (${fmtBytes(st.freeBytes)})`],
-          ['Incremental vacuum', st.incrementalVacuum ? 'yes' : 'no'],
-          ['Last message id', fmtNumber(st.lastMessageId)],
-          ['Queues', fmtNumber(st.queues)],
-          ['Read at', time(st.takenAt)],
-        ]));
+        const postgres = st.backend === 'postgresql';
+        factsSlot.replaceChildren(postgres
+          ? facts([
+            ['Database', st.path],
+            ['Backend', 'PostgreSQL'],
+            ['Schema version', String(st.schemaVersion)],
+            ['Size of the queue tables', fmtBytes(st.fileBytes)],
+            ['Last message id', fmtNumber(st.lastMessageId)],
+            ['Queues', fmtNumber(st.queues)],
+            ['Read at', time(st.takenAt)],
+          ])
+          : facts([
+            ['File', st.path],
+            ['Schema version', String(st.schemaVersion)],
+            ['Journal mode', st.journalMode],
+            ['File size', fmtBytes(st.fileBytes)],
+            ['WAL size', fmtBytes(st.walBytes)],
+            ['Page size', fmtBytes(st.pageSize)],
+            ['Pages', fmtNumber(st.pageCount)],
+            ['Free pages', `${fmtNumber(st.freePages)} (${fmtBytes(st.freeBytes)})`],
+            ['Incremental vacuum', st.incrementalVacuum ? 'yes' : 'no'],
+            ['Last message id', fmtNumber(st.lastMessageId)],
+            ['Queues', fmtNumber(st.queues)],
+            ['Read at', time(st.takenAt)],
+          ]));
+        if (shownBackend !== st.backend) {
+          // Once: the controls depend on the backend only, and replacing them would move keyboard focus.
+          shownBackend = st.backend;
+          maintenanceSlot.replaceChildren(...maintenance(postgres));
+        }
       } catch (error) {
         factsSlot.replaceChildren(h('p', { class: 'bad', text: error.message }));
       }
@@ -912,11 +952,13 @@
       try {
         const r = await post(`api/store/${action}`);
         if (action === 'verify') {
-          resultSlot.replaceChildren(
+          // Through append, which leaves out the lists that are absent (replaceChildren would write "null").
+          resultSlot.replaceChildren();
+          append(resultSlot, [
             h('h3', { text: 'Verification' }),
             h('p', { class: r.healthy ? 'ok' : 'bad', text: r.healthy ? `Healthy: all ${r.checks.length} checks passed in ${rateFormat.format(r.seconds)} s.` : 'Problems found.' }),
             r.integrityErrors.length ? h('ul', null, r.integrityErrors.map((e) => h('li', { text: e }))) : null,
-            r.problems.length ? h('ul', null, r.problems.map((p) => h('li', { text: `${p.check}: ${p.description} (${fmtNumber(p.count)})` }))) : null);
+            r.problems.length ? h('ul', null, r.problems.map((p) => h('li', { text: `${p.check}: ${p.description} (${fmtNumber(p.count)})` }))) : null]);
         } else {
           resultSlot.replaceChildren(
             h('h3', { text: 'Compaction' }),

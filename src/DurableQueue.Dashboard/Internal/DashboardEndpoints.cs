@@ -199,7 +199,7 @@ internal sealed class DashboardEndpoints
                 left,
                 snapshot.Capacities.TryGetValue(q.Name, out var capacity) ? ToDto(capacity) : null);
         }).ToList();
-        var store = new StoreSummaryDto(statistics.Path, statistics.FileBytes, statistics.WalBytes, statistics.FreeBytes, statistics.SchemaVersion, statistics.LastMessageId);
+        var store = new StoreSummaryDto(StoreBackend.Of(statistics), statistics.Path, statistics.FileBytes, statistics.WalBytes, statistics.FreeBytes, statistics.SchemaVersion, statistics.LastMessageId);
         return Results.Json(new OverviewDto(snapshot.TakenAt, store, queues, _monitor.HistorySince(since ?? 0)), DashboardJson.Default.OverviewDto);
     }
 
@@ -412,7 +412,7 @@ internal sealed class DashboardEndpoints
     {
         var s = (await _monitor.GetSnapshotAsync(http.RequestAborted).ConfigureAwait(false)).Statistics;
         return Results.Json(
-            new StoreDto(s.Path, s.TakenAt, s.SchemaVersion, s.FileBytes, s.WalBytes, s.PageSize, s.PageCount, s.FreePages, s.FreeBytes, s.JournalMode,
+            new StoreDto(StoreBackend.Of(s), s.Path, s.TakenAt, s.SchemaVersion, s.FileBytes, s.WalBytes, s.PageSize, s.PageCount, s.FreePages, s.FreeBytes, s.JournalMode,
                 s.IncrementalVacuum, s.LastMessageId, s.Queues.Count),
             DashboardJson.Default.StoreDto);
     }
@@ -531,6 +531,13 @@ internal sealed class DashboardEndpoints
 
     private async Task<IResult> Compact(HttpContext http)
     {
+        var statistics = (await _monitor.GetSnapshotAsync(http.RequestAborted).ConfigureAwait(false)).Statistics;
+        if (StoreBackend.Of(statistics) == StoreBackend.Postgres)
+        {
+            // The page offers no compact there; a request that asks anyway gets why, and nothing runs.
+            return Error(StatusCodes.Status409Conflict, DashboardErrors.CompactNotOnPostgres);
+        }
+
         var r = await _store.CompactAsync(http.RequestAborted).ConfigureAwait(false);
         Audit(http, "compact", "store", string.Create(CultureInfo.InvariantCulture, $"{r.BytesReturned} bytes returned"));
         return Results.Json(

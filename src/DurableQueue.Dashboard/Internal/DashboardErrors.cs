@@ -31,6 +31,9 @@ internal static class DashboardErrors
 
     public const string JobsUnavailable = "Jobs need DurableQueue.Hosting: register the store with AddDurableQueue.";
 
+    public const string CompactNotOnPostgres =
+        "Compact is for a SQLite file (free pages and the WAL); a store on PostgreSQL has neither: the server's autovacuum reclaims space.";
+
     public const string BadAntiforgery = "The request carried no valid antiforgery token. Reload the page and try again.";
 
     public static string OutOfRange(string name, object value) =>

@@ -12,7 +12,8 @@ internal sealed record SessionDto(
 
 internal sealed record OverviewDto(DateTimeOffset TakenAt, StoreSummaryDto Store, List<QueueRowDto> Queues, List<HistoryPoint> History);
 
-internal sealed record StoreSummaryDto(string Path, long FileBytes, long WalBytes, long FreeBytes, long SchemaVersion, long LastMessageId);
+// Backend: "sqlite" or "postgresql" (StoreBackend), what the page may show and offer.
+internal sealed record StoreSummaryDto(string Backend, string Path, long FileBytes, long WalBytes, long FreeBytes, long SchemaVersion, long LastMessageId);
 
 internal sealed record QueueRowDto(
     string Name, long Ready, long Delayed, long Leased, long DeadLettered, double? OldestReadyAgeSeconds,
@@ -43,6 +44,7 @@ internal sealed record JobDto(
 internal sealed record ScheduleDto(string Name, string Cron, string Queue, DateTimeOffset? Next, DateTimeOffset? Last);
 
 internal sealed record StoreDto(
+    string Backend,
     string Path, DateTimeOffset TakenAt, long SchemaVersion, long FileBytes, long WalBytes, long PageSize, long PageCount, long FreePages,
     long FreeBytes, string JournalMode, bool IncrementalVacuum, long LastMessageId, int Queues);
 

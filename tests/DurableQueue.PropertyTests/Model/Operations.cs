@@ -334,7 +334,7 @@ internal sealed class RequeueOp(long? id) : QueueOperation
         try
         {
             count = id is { } one
-                ? Wait(sut.Queue.RequeueDeadLetterAsync(new MessageId(one))) ? 1 : 0
+                ? Wait(sut.Queue.RequeueDeadLetterAsync(new MessageId(sut.StoreId(one)))) ? 1 : 0
                 : Wait(sut.Queue.RequeueDeadLettersAsync());
         }
         catch (QueueFullException ex)
@@ -408,7 +408,7 @@ internal sealed class UnitOfWorkOp(ImmutableArray<NewMessage> messages, int? ack
                 break;
             default:
                 QueueSut.Require(failure is null, $"unit of work failed with {failure?.GetType().Name}, model: committed");
-                QueueSut.Require(ids!.Select(i => i.Value).SequenceEqual(expected.Expect.Ids), "unit of work ids differ");
+                sut.LearnIds(expected.Expect.Ids, ids!, "unit of work");
                 sut.ConfirmEnqueued(ids!.Select(i => i.Value));
                 sut.AwaitDropped(expected.Expect.DroppedOrEmpty);
                 if (ackReceipt is { } acked)
@@ -517,12 +517,21 @@ internal sealed class CrashDuringWriteOp(ImmutableArray<NewMessage> messages, Im
 
     protected override void Execute(QueueSut sut, QueueModel expected)
     {
-        sut.CrashDuringWrite(
+        // Before the crash the model's state is the one before the write; a write id missing from it is a new row.
+        var changesRows = !acks.IsEmpty || expected.Expect.Ids.Any(id => !expected.Live.ContainsKey(id));
+        var ids = sut.CrashDuringWrite(
             cut,
             tornPermille,
-            queue => acks.IsEmpty
-                ? queue.EnqueueBatchAsync(messages.Select(m => new OutgoingMessage(Encoding.UTF8.GetBytes(m.Body), m.Options(sut.NowMs))).ToList()).AsTask()
-                : AckAll(queue, sut));
+            changesRows,
+            async queue => acks.IsEmpty
+                ? await queue.EnqueueBatchAsync(messages.Select(m => new OutgoingMessage(Encoding.UTF8.GetBytes(m.Body), m.Options(sut.NowMs))).ToList())
+                : await AckAll(queue, sut));
+        if (cut == CrashCut.After && acks.IsEmpty)
+        {
+            // The write landed: its messages are in the tables under the ids it returned (never confirmed to a caller).
+            sut.LearnIds(expected.Expect.Ids, ids!, "the enqueue that landed before the crash");
+        }
+
         if (cut == CrashCut.After)
         {
             // The acks are in the file: those messages are gone for good, and must never come back.
@@ -533,8 +542,11 @@ internal sealed class CrashDuringWriteOp(ImmutableArray<NewMessage> messages, Im
         }
     }
 
-    private async Task AckAll(MessageQueue queue, QueueSut sut) =>
+    private async Task<IReadOnlyList<MessageId>?> AckAll(MessageQueue queue, QueueSut sut)
+    {
         QueueSut.Require((await queue.AckManyAsync(acks.Select(r => sut.Delivery(r).Receipt))).Count == 0, "an ack of a held receipt was refused");
+        return null;
+    }
 
     public override string ToString() =>
         $"CrashDuringWrite({(acks.IsEmpty ? $"EnqueueBatch({string.Join(", ", messages)})" : $"AckMany({string.Join(", ", acks.Select(r => $"#{r}"))})")}, " +

@@ -12,7 +12,8 @@ namespace DurableQueue.PropertyTests.Model;
 /// <param name="TierMaxMessageBytes">Bodies larger than this keep only their ordering key in the tier.</param>
 /// <param name="MaxMessages">The queue's bound on live messages (ready + delayed + leased), or null.</param>
 /// <param name="MaxBytes">The queue's bound on the body bytes of its live messages, or null.</param>
-/// <param name="FullMode">What an enqueue does on a full bounded queue (Reject or DropOldest; the model never waits).</param>
+/// <param name="FullMode">What an enqueue does on a full bounded queue (Reject, DropOldest or Wait).</param>
+/// <param name="Backend">Where the real store lives: a SQLite file or a PostgreSQL schema. The model is the same for both.</param>
 internal sealed record ModelConfig(
     int QueueMaxAttempts,
     Durability Durability,
@@ -20,7 +21,8 @@ internal sealed record ModelConfig(
     int TierMaxMessageBytes = 64 * 1024,
     int? MaxMessages = null,
     QueueFullMode FullMode = QueueFullMode.Reject,
-    int? MaxBytes = null)
+    int? MaxBytes = null,
+    StoreBackend Backend = StoreBackend.Sqlite)
 {
     /// <summary>A budget of a few messages: each tier entry counts its body, headers and about 160 bytes.</summary>
     public const long SmallBudget = 3 * (4 + 200);
@@ -65,7 +67,8 @@ internal sealed record ModelConfig(
 
         var bound = !IsBounded ? ", unbounded" : string.Create(CultureInfo.InvariantCulture,
             $"{(MaxMessages is { } max ? $", MaxMessages={max}" : "")}{(MaxBytes is { } maxBytes ? $", MaxBytes={maxBytes}" : "")} {FullMode}");
-        return string.Create(CultureInfo.InvariantCulture, $"queue MaxAttempts={QueueMaxAttempts}, {Durability}, {tier}{bound}");
+        var backend = Backend == StoreBackend.Postgres ? "PostgreSQL, " : "";
+        return string.Create(CultureInfo.InvariantCulture, $"{backend}queue MaxAttempts={QueueMaxAttempts}, {Durability}, {tier}{bound}");
     }
 }
 

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
+using System.Data.Common;
 using System.Globalization;
 using System.Text;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DurableQueue.PropertyTests.Model;
@@ -10,7 +10,13 @@ namespace DurableQueue.PropertyTests.Model;
 /// The real store under test, plus what the test itself observed of it (receipts handed out, acks confirmed,
 /// leases believed valid). Those observations give checks that do not depend on the model being right.
 /// </summary>
-internal sealed class QueueSut : IDisposable
+/// <remarks>
+/// The store lives on the backend of <see cref="ModelConfig.Backend"/>: the parts that differ (opening, reading the
+/// tables directly, crashing) are in QueueSut.Sqlite.cs and QueueSut.Postgres.cs. Message ids are the model's exactly
+/// on a SQLite file; on PostgreSQL a sequence hands them out and a write that did not commit uses its ids up, so there
+/// the test maps the model's ids to the store's as the store reports them, and checks that they only grow.
+/// </remarks>
+internal sealed partial class QueueSut : IDisposable
 {
     public const string QueueName = "q";
 
@@ -24,7 +30,9 @@ internal sealed class QueueSut : IDisposable
     private readonly HashSet<long> _dropped = [];
     private readonly HashSet<long> _purged = [];
     private readonly Dictionary<int, Task<IReadOnlyList<MessageId>>> _waiters = [];
-    private readonly string _directory;
+    private readonly Dictionary<long, long> _storeIdOf = [];
+    private readonly Dictionary<long, long> _modelIdOf = [];
+    private long _highestStoreId;
     private QueueStore? _other;
     private MessageQueue? _otherQueue;
     private int _generation;
@@ -34,25 +42,44 @@ internal sealed class QueueSut : IDisposable
         Config = config;
         Coverage.Count($"sequences with tier {config.MemoryBudget switch { 0 => "off", long.MaxValue => "unlimited", var b => $"{b} B" }}");
         Coverage.Count($"sequences {(config.IsBounded ? $"bounded {config.FullMode}" : "unbounded")}");
-        _directory = Path.Combine(Path.GetTempPath(), $"dq-model-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(_directory);
         Clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(QueueModel.Start));
-        FilePath = Path.Combine(_directory, "store-0.db");
-        Store = QueueStore.Open(FilePath, Options());
-        Store.MessagesDropped += OnDropped;
-        Queue = Store.GetQueue(QueueName, config.QueueOptions);
-        Store.ExecuteAsync(tx => Exec(tx.Connection, "CREATE TABLE app_rows (id INTEGER PRIMARY KEY, note TEXT NOT NULL);")).AsTask().GetAwaiter().GetResult();
+        OnPostgres = config.Backend == StoreBackend.Postgres;
+        if (OnPostgres)
+        {
+            CreateSchema();
+        }
+        else
+        {
+            CreateFolder();
+        }
+
+        try
+        {
+            Store = OpenStore();
+            Store.MessagesDropped += OnDropped;
+            Queue = Store.GetQueue(QueueName, config.QueueOptions);
+            var appRows = OnPostgres
+                ? "CREATE TABLE app_rows (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text NOT NULL);"
+                : "CREATE TABLE app_rows (id INTEGER PRIMARY KEY, note TEXT NOT NULL);";
+            Store.ExecuteAsync(tx => Exec(tx.Connection, appRows)).AsTask().GetAwaiter().GetResult();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     public ModelConfig Config { get; }
 
     public FakeTimeProvider Clock { get; }
 
-    public string FilePath { get; private set; }
+    /// <summary>Gets a value indicating whether the store is on PostgreSQL (else on a SQLite file).</summary>
+    public bool OnPostgres { get; }
 
-    public QueueStore Store { get; private set; }
+    public QueueStore Store { get; private set; } = null!;
 
-    public MessageQueue Queue { get; private set; }
+    public MessageQueue Queue { get; private set; } = null!;
 
     /// <summary>Set once a check failed: later steps of the same run are skipped, the run is already a counter-example.</summary>
     public bool Failed { get; set; }
@@ -70,8 +97,48 @@ internal sealed class QueueSut : IDisposable
 
     public void ConfirmEnqueued(IEnumerable<long> ids) => _confirmedEnqueues.UnionWith(ids);
 
-    /// <summary>Records messages removed by an explicit purge: they may be gone.</summary>
-    public void Purged(IEnumerable<long> ids) => _purged.UnionWith(ids);
+    /// <summary>Records messages removed by an explicit purge (model ids): they may be gone.</summary>
+    public void Purged(IEnumerable<long> modelIds) => _purged.UnionWith(modelIds.Select(StoreId));
+
+    /// <summary>The store's id of a message the model knows by <paramref name="modelId"/>; an id no message has when the store never reported one.</summary>
+    public long StoreId(long modelId) => !OnPostgres ? modelId : _storeIdOf.TryGetValue(modelId, out var id) ? id : long.MaxValue;
+
+    /// <summary>How a row of the store is named in comparisons with the model: the model's id of it.</summary>
+    private string IdName(long storeId) =>
+        !OnPostgres ? storeId.ToString(CultureInfo.InvariantCulture)
+        : _modelIdOf.TryGetValue(storeId, out var id) ? id.ToString(CultureInfo.InvariantCulture)
+        : string.Create(CultureInfo.InvariantCulture, $"(store id {storeId}, never reported to a caller)");
+
+    /// <summary>
+    /// Checks the ids a write returned against the ids the model gave its messages. On a SQLite file they are the same
+    /// numbers. On PostgreSQL, a message the model knows already must get its store id again (a deduplicated enqueue), and
+    /// a new one an id above every id reported before (ids only grow and are never reused); the pair is remembered.
+    /// </summary>
+    public void LearnIds(ImmutableArray<long> modelIds, IReadOnlyList<MessageId> storeIds, string what)
+    {
+        var model = modelIds.IsDefault ? [] : modelIds;
+        Require(storeIds.Count == model.Length && (OnPostgres || storeIds.Select(i => i.Value).SequenceEqual(model)),
+            $"{what} returned [{string.Join(",", storeIds)}], model [{string.Join(",", model)}]");
+        if (!OnPostgres)
+        {
+            return;
+        }
+
+        for (var i = 0; i < model.Length; i++)
+        {
+            var (modelId, storeId) = (model[i], storeIds[i].Value);
+            if (_storeIdOf.TryGetValue(modelId, out var known))
+            {
+                Require(known == storeId, $"{what} returned id {storeId} for model message {modelId}, which has id {known}");
+                continue;
+            }
+
+            Require(storeId > _highestStoreId, $"{what} returned id {storeId} for new model message {modelId}, not above the highest id reported before ({_highestStoreId})");
+            _storeIdOf.Add(modelId, storeId);
+            _modelIdOf.Add(storeId, modelId);
+            _highestStoreId = storeId;
+        }
+    }
 
     /// <summary>Starts an enqueue that the model says must wait for room; it is awaited when the model admits it.</summary>
     public void StartWaiter(int number, Func<Task<IReadOnlyList<MessageId>>> enqueue)
@@ -90,8 +157,8 @@ internal sealed class QueueSut : IDisposable
         {
             var task = _waiters[number];
             Require(task.Wait(TimeSpan.FromSeconds(30)), $"waiting producer w{number} was not admitted, model: admitted with [{string.Join(",", ids)}]");
-            Require(task.Result.Select(i => i.Value).SequenceEqual(ids), $"waiting producer w{number} got [{string.Join(",", task.Result)}], model [{string.Join(",", ids)}]");
-            ConfirmEnqueued(ids);
+            LearnIds(ids, task.Result, $"waiting producer w{number}");
+            ConfirmEnqueued(task.Result.Select(i => i.Value));
             _waiters.Remove(number);
             Coverage.Count("waiting producers admitted");
         }
@@ -119,8 +186,8 @@ internal sealed class QueueSut : IDisposable
 
     /// <summary>
     /// After the clock moved: the last-attempt leases the model dead-lettered must reach the dead letters through the
-    /// stores' own sweep timers. Waits for that by reading the file only, so no read or write of a store (each of
-    /// which sweeps first) can do the timer's work.
+    /// stores' own sweep timers. Waits for that by reading the tables directly only, so no read or write of a store (each
+    /// of which sweeps first) can do the timer's work.
     /// </summary>
     public void AwaitTimerSweep(QueueModel expected)
     {
@@ -129,13 +196,12 @@ internal sealed class QueueSut : IDisposable
             return;
         }
 
-        var want = expected.Expect.Ids.ToHashSet();
+        var want = expected.Expect.Ids.Select(StoreId).ToHashSet();
         var deadline = Environment.TickCount64 + 10_000;
         while (true)
         {
-            using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = FilePath, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString()))
+            using (var connection = OpenReader())
             {
-                connection.Open();
                 using var command = connection.CreateCommand();
                 command.CommandText = "SELECT id FROM dq_dead_letters;";
                 using var reader = command.ExecuteReader();
@@ -152,7 +218,7 @@ internal sealed class QueueSut : IDisposable
                 }
             }
 
-            Require(Environment.TickCount64 < deadline, $"the sweep timer did not dead-letter the expired last-attempt leases [{string.Join(",", want)}]");
+            Require(Environment.TickCount64 < deadline, $"the sweep timer did not dead-letter the expired last-attempt leases [{string.Join(",", expected.Expect.Ids)}]");
             Thread.Sleep(1);
         }
     }
@@ -186,99 +252,55 @@ internal sealed class QueueSut : IDisposable
     public void Extended(int receipt, long until) => _leases[_deliveries[receipt].Id.Value] = (_deliveries[receipt].Receipt.Token, until);
 
     /// <summary>
-    /// Simulates a process crash at an idle moment: waits until the writer has nothing queued, copies the database,
-    /// WAL and shared-memory files as a killed process would leave them on disk, throws the old store away and opens
-    /// the copy, which makes SQLite recover the WAL as it does after a crash. Nothing is checkpointed into the copy.
+    /// Simulates a process crash at an idle moment: the other store closes cleanly first, producers waiting in the
+    /// crashed store never get an answer, and the store is abandoned as a killed process leaves it; then a new store
+    /// opens on what it left (the file, or the schema).
     /// </summary>
     public void CrashAndReopen()
     {
-        // The other process goes away first (a clean close; only this store is abandoned).
         CloseOther();
-        // Producers waiting in the crashed process never get an answer.
         _waiters.Clear();
         // Timers (sweep, maintenance) only fire when the fake clock moves; after this no-op the writer is idle.
         Store.Writer.SubmitAsync(static _ => 0, CancellationToken.None).GetAwaiter().GetResult();
-        var next = Path.Combine(_directory, $"store-{++_generation}.db");
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        if (OnPostgres)
         {
-            if (File.Exists(FilePath + suffix))
-            {
-                File.Copy(FilePath + suffix, next + suffix);
-            }
+            CrashPostgres();
         }
-
-        ReplaceStore(next);
-    }
-
-    private void ReplaceStore(string next)
-    {
-        Store.Dispose();
-        DeleteFiles(FilePath);
-        FilePath = next;
-        Store = QueueStore.Open(FilePath, Options());
-        Store.MessagesDropped += OnDropped;
-        Queue = Store.GetQueue(QueueName, Config.QueueOptions);
+        else
+        {
+            CrashSqlite();
+        }
     }
 
     /// <summary>
-    /// Simulates a crash in the middle of <paramref name="write"/>: the database file is copied as the commit starts
-    /// (from the commit hook, before SQLite writes the commit's WAL frames), and after the write the WAL is cut before,
-    /// inside or after the frames the commit appended. The store is thrown away and the image opened, so SQLite
-    /// recovers the WAL from the cut file: a torn or missing commit frame must leave no trace of the write.
+    /// Simulates a crash in the middle of <paramref name="write"/> (see QueueSut.Sqlite.cs and QueueSut.Postgres.cs for
+    /// how each backend is cut), then opens a new store on what the crash left. Returns the ids the write returned when
+    /// its caller got an answer (SQLite: always; PostgreSQL: only when the write committed).
     /// </summary>
-    public void CrashDuringWrite(CrashCut cut, int tornPermille, Func<MessageQueue, Task> write)
+    /// <param name="changesRows">Whether the model says the write changes rows (a fully deduplicated enqueue changes none).</param>
+    public IReadOnlyList<MessageId>? CrashDuringWrite(CrashCut cut, int tornPermille, bool changesRows, Func<MessageQueue, Task<IReadOnlyList<MessageId>?>> write)
     {
         CloseOther();
         _waiters.Clear();
         // Nothing else is queued: the next commit is the write's.
         Store.Writer.SubmitAsync(static _ => 0, CancellationToken.None).GetAwaiter().GetResult();
-        var next = Path.Combine(_directory, $"store-{++_generation}.db");
-        var session = (DurableQueue.Storage.Sqlite.SqliteWriteSession)Store.Writer.Session;
-        byte[]? walBefore = null;
-        var commits = 0;
-        session.Committing = () =>
-        {
-            if (commits++ == 0)
-            {
-                File.Copy(FilePath, next);
-                walBefore = File.Exists(FilePath + "-wal") ? File.ReadAllBytes(FilePath + "-wal") : [];
-            }
-        };
-        try
-        {
-            write(Queue).GetAwaiter().GetResult();
-        }
-        finally
-        {
-            session.Committing = null;
-        }
-
-        Require(commits == 1 && walBefore is not null, $"the write took {commits} commits, expected one");
-        var walAfter = File.ReadAllBytes(FilePath + "-wal");
-        // The commit's frames start where the file first differs: at the old end of the WAL, over an earlier torn tail
-        // that recovery had dropped, or at the start when the commit restarted the WAL after a full checkpoint (the
-        // database file then holds everything before it). A torn write leaves the old bytes after the cut.
-        var start = walAfter.AsSpan().CommonPrefixLength(walBefore);
-        // A write that changed no row (a deduplicated enqueue) commits no frames: every cut is the state before it.
-        byte[] image = start == walAfter.Length ? walBefore! : cut switch
-        {
-            CrashCut.After => walAfter,
-            CrashCut.Torn => Torn(walAfter, walBefore!, start + (int)((long)(walAfter.Length - start - 1) * tornPermille / 1000)),
-            _ => walBefore!,
-        };
-        File.WriteAllBytes(next + "-wal", image);
-        Coverage.Count($"crashes during a write, cut {cut}{(start < 32 ? " (WAL restarted)" : "")}");
-        ReplaceStore(next);
+        return OnPostgres ? CrashDuringWritePostgres(cut, changesRows, write) : CrashDuringWriteSqlite(cut, tornPermille, write);
     }
 
-    private static byte[] Torn(byte[] after, byte[] before, int cut) =>
-        [.. after.AsSpan(0, cut), .. before.Length > cut ? before.AsSpan(cut) : []];
+    /// <summary>Opens the store again after a crash, on what the crash left.</summary>
+    private void ReopenAfterCrash()
+    {
+        Store = OpenStore();
+        Store.MessagesDropped += OnDropped;
+        Queue = Store.GetQueue(QueueName, Config.QueueOptions);
+    }
 
     /// <summary>
-    /// A second store on the same file with the same settings, opened when first used and kept open until the next
-    /// crash-and-reopen. It stands for another process: each store's commits are foreign to the other, which must make
-    /// the other's memory tier read the queue back from disk (<c>PRAGMA data_version</c>). It shares the fake clock, so
-    /// its own timers (sweeps of expired last attempts) run too.
+    /// A second store with the same settings on the same file or schema, opened when first used and kept open until the
+    /// next crash-and-reopen. It stands for another process (on PostgreSQL, another host): each store's commits are
+    /// foreign to the other, which on a file must make the other's memory tier read the queue back from disk
+    /// (<c>PRAGMA data_version</c>), and on PostgreSQL wakes it through notifications. It shares the fake clock, so its
+    /// own timers (sweeps of expired last attempts) run too.
     /// </summary>
     public MessageQueue OtherQueue
     {
@@ -286,7 +308,7 @@ internal sealed class QueueSut : IDisposable
         {
             if (_other is null)
             {
-                _other = QueueStore.Open(FilePath, Options());
+                _other = OpenOtherStore();
                 _other.MessagesDropped += OnDropped;
                 _otherQueue = _other.GetQueue(QueueName, Config.QueueOptions);
                 Coverage.Count("other store opened");
@@ -304,6 +326,7 @@ internal sealed class QueueSut : IDisposable
         _other?.Dispose();
         _other = null;
         _otherQueue = null;
+        CloseOtherConnections();
     }
 
     /// <summary>
@@ -350,7 +373,7 @@ internal sealed class QueueSut : IDisposable
             return;
         }
 
-        Require(ids.Select(i => i.Value).SequenceEqual(expected.Expect.Ids), $"enqueue returned [{string.Join(",", ids)}], model [{string.Join(",", expected.Expect.Ids)}]");
+        LearnIds(expected.Expect.Ids, ids, "enqueue");
         if (ids.Any(i => _confirmedEnqueues.Contains(i.Value)) || ids.Distinct().Count() < ids.Count)
         {
             Coverage.Count("enqueues deduplicated");
@@ -373,8 +396,9 @@ internal sealed class QueueSut : IDisposable
     /// Waits for the MessagesDropped events of the last operation (raised on the thread pool after the commit) and
     /// checks they name exactly the messages the model dropped. Only reported drops excuse a message from "nothing lost".
     /// </summary>
-    public void AwaitDropped(ImmutableArray<long> expected)
+    public void AwaitDropped(ImmutableArray<long> modelIds)
     {
+        var expected = modelIds.Select(StoreId).ToArray();
         lock (_dropLock)
         {
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
@@ -403,12 +427,13 @@ internal sealed class QueueSut : IDisposable
     public void CheckDeliveries(IReadOnlyList<QueueMessage> messages, QueueModel expected)
     {
         var ids = messages.Select(m => m.Id.Value).ToList();
-        Require(ids.SequenceEqual(expected.Expect.Ids), $"received [{string.Join(",", ids)}], model (in delivery order) [{string.Join(",", expected.Expect.Ids)}]");
+        Require(ids.SequenceEqual(expected.Expect.Ids.Select(StoreId)),
+            $"received [{string.Join(",", ids.Select(IdName))}], model (in delivery order) [{string.Join(",", expected.Expect.Ids)}]");
         var firstReceipt = expected.NextReceipt - messages.Count;
         for (var i = 0; i < messages.Count; i++)
         {
             var m = messages[i];
-            var model = expected.Live[m.Id.Value];
+            var model = expected.Live[expected.Expect.Ids[i]];
             Require(m.Attempt == model.Attempts && m.MaxAttempts == model.MaxAttempts && m.IsLastAttempt == (model.Attempts >= model.MaxAttempts),
                 $"message {m.Id} attempt {m.Attempt}/{m.MaxAttempts}, model {model.Attempts}/{model.MaxAttempts}");
             Require(m.GetBodyAsString() == model.Body && m.Priority == model.Priority, $"message {m.Id} body/priority differ");
@@ -438,8 +463,7 @@ internal sealed class QueueSut : IDisposable
         // last-attempt leases itself and would hide a sweep timer that did not fire (AdvanceOp waits for the timer's).
         Require(NowMs == model.Now, $"clock {NowMs} != model {model.Now}");
 
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = FilePath, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-        connection.Open();
+        using var connection = OpenReader();
         var live = new List<string>();
         var liveIds = new HashSet<long>();
         long liveBytes = 0;
@@ -453,15 +477,15 @@ internal sealed class QueueSut : IDisposable
                 var id = reader.GetInt64(0);
                 liveIds.Add(id);
                 liveBytes += reader.GetFieldValue<byte[]>(1).Length;
-                var token = reader.IsDBNull(7) ? (Guid?)null : new Guid(reader.GetFieldValue<byte[]>(7));
-                live.Add(Row(id, Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(1)), reader.GetInt32(2), reader.GetInt64(3), reader.GetInt64(4),
+                var token = reader.IsDBNull(7) ? (Guid?)null : OnPostgres ? reader.GetGuid(7) : new Guid(reader.GetFieldValue<byte[]>(7));
+                live.Add(Row(IdName(id), Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(1)), reader.GetInt32(2), reader.GetInt64(3), reader.GetInt64(4),
                     reader.GetInt32(5), reader.GetInt32(6), token is { } t ? TokenName(id, t) : "-", reader.IsDBNull(8) ? null : reader.GetString(8),
                     reader.IsDBNull(9) ? null : reader.GetString(9), HeaderText(reader.IsDBNull(10) ? null : reader.GetString(10))));
             }
         }
 
         var expectedLive = model.Live.Values.Select(m => Row(
-            m.Id, m.Body, m.Priority, m.VisibleAt, m.EnqueuedAt, m.Attempts, m.MaxAttempts, m.Receipt is { } r ? $"#{r}" : "-", m.LastError, m.DedupKey, m.Headers)).ToList();
+            m.Id.ToString(CultureInfo.InvariantCulture), m.Body, m.Priority, m.VisibleAt, m.EnqueuedAt, m.Attempts, m.MaxAttempts, m.Receipt is { } r ? $"#{r}" : "-", m.LastError, m.DedupKey, m.Headers)).ToList();
         RequireEqual(expectedLive, live, "live messages");
 
         var dead = new List<string>();
@@ -474,7 +498,7 @@ internal sealed class QueueSut : IDisposable
             {
                 deadIds.Add(reader.GetInt64(0));
                 dead.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{reader.GetInt64(0)} {Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(1))} p{reader.GetInt32(2)} e{reader.GetInt64(3)} a{reader.GetInt32(4)}/{reader.GetInt32(5)} '{reader.GetString(6)}' err={(reader.IsDBNull(7) ? "null" : reader.GetString(7))} key={(reader.IsDBNull(8) ? "null" : reader.GetString(8))} h={HeaderText(reader.IsDBNull(9) ? null : reader.GetString(9)) ?? "none"}"));
+                    $"{IdName(reader.GetInt64(0))} {Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(1))} p{reader.GetInt32(2)} e{reader.GetInt64(3)} a{reader.GetInt32(4)}/{reader.GetInt32(5)} '{reader.GetString(6)}' err={(reader.IsDBNull(7) ? "null" : reader.GetString(7))} key={(reader.IsDBNull(8) ? "null" : reader.GetString(8))} h={HeaderText(reader.IsDBNull(9) ? null : reader.GetString(9)) ?? "none"}"));
             }
         }
 
@@ -560,7 +584,7 @@ internal sealed class QueueSut : IDisposable
     }
 
     private static string Row(
-        long id, string body, int priority, long visibleAt, long enqueuedAt, int attempts, int maxAttempts, string receipt, string? lastError, string? key, string? headers) =>
+        string id, string body, int priority, long visibleAt, long enqueuedAt, int attempts, int maxAttempts, string receipt, string? lastError, string? key, string? headers) =>
         string.Create(CultureInfo.InvariantCulture,
             $"{id} {body} p{priority} v+{visibleAt - QueueModel.Start} e+{enqueuedAt - QueueModel.Start} a{attempts}/{maxAttempts} {receipt} err={lastError ?? "null"} key={key ?? "null"} h={headers ?? "none"}");
 
@@ -569,67 +593,6 @@ internal sealed class QueueSut : IDisposable
 
     private static string? HeaderText(IReadOnlyDictionary<string, string> headers) =>
         headers.Count == 0 ? null : string.Join(';', headers.OrderBy(h => h.Key, StringComparer.Ordinal).Select(h => $"{h.Key}={h.Value}"));
-
-    /// <summary>
-    /// When no other store writes the file, the tier must agree with it exactly: each priority lane holds the rows of
-    /// that priority up to its bound (all of them when complete), in delivery order, with the rows' visible time, and
-    /// the body where it keeps one. A tier that is stale, holds a ghost or misses a row fails here, before any batch
-    /// could refresh it.
-    /// </summary>
-    private void CheckTierMatchesFile(SqliteConnection connection)
-    {
-        if (Store.Tier is not { } tier)
-        {
-            return;
-        }
-
-        long queueId;
-        using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT id FROM dq_queues WHERE name = @name;";
-            command.Parameters.AddWithValue("@name", QueueName);
-            if (command.ExecuteScalar() is not long found)
-            {
-                return;
-            }
-
-            queueId = found;
-        }
-
-        if (tier.Find(queueId) is not { } cache)
-        {
-            return;
-        }
-
-        var rows = new List<(long Id, int Priority, long VisibleAt, byte[] Body)>();
-        using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT id, priority, visible_at, body FROM dq_messages WHERE queue_id = @queue ORDER BY priority, visible_at, id;";
-            command.Parameters.AddWithValue("@queue", queueId);
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                rows.Add((reader.GetInt64(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetFieldValue<byte[]>(3)));
-            }
-        }
-
-        for (var priority = 0; priority < DurableQueue.Memory.QueueCache.Priorities; priority++)
-        {
-            var lane = cache.LaneOf(priority);
-            var expected = rows.Where(r => r.Priority == priority
-                    && (lane.Complete || r.VisibleAt < lane.BoundVisible || (r.VisibleAt == lane.BoundVisible && r.Id <= lane.BoundId)))
-                .Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Id}@{r.VisibleAt - QueueModel.Start}"))
-                .ToList();
-            var cached = lane.Set.Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Id}@{e.VisibleAt - QueueModel.Start}")).ToList();
-            RequireEqual(expected, cached, $"the memory tier's lane {priority} ({(lane.Complete ? "complete" : "prefix")})");
-            foreach (var entry in lane.Set)
-            {
-                Require(entry.Body is null || entry.Body.AsSpan().SequenceEqual(rows.First(r => r.Id == entry.Id).Body), $"the memory tier holds another body for message {entry.Id}");
-            }
-        }
-
-        Coverage.Count("tier states compared with the file");
-    }
 
     private static void RequireEqual(List<string> expected, List<string> actual, string what)
     {
@@ -648,23 +611,40 @@ internal sealed class QueueSut : IDisposable
         }
     }
 
-    public static void Exec(System.Data.Common.DbConnection connection, string sql, params (string Name, object Value)[] parameters)
+    /// <summary>Runs the app's own SQL on a connection of either backend (a unit of work's, say).</summary>
+    public static void Exec(DbConnection connection, string sql, params (string Name, object Value)[] parameters)
     {
-        using var command = ((SqliteConnection)connection).CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
+        using var command = Command(connection, sql, parameters);
         command.ExecuteNonQuery();
     }
 
-    private static void DeleteFiles(string path)
+    private static DbCommand Command(DbConnection connection, string sql, (string Name, object Value)[] parameters)
     {
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
         {
-            File.Delete(path + suffix);
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
+
+    private QueueStore OpenStore() => OnPostgres ? OpenPostgresStore() : QueueStore.Open(FilePath, Options());
+
+    private QueueStore OpenOtherStore() => OnPostgres ? OpenOtherPostgresStore() : QueueStore.Open(FilePath, Options());
+
+    /// <summary>A connection that reads the store's tables directly (by their plain names), bypassing every store.</summary>
+    private DbConnection OpenReader() => OnPostgres ? OpenPostgresReader() : OpenSqliteReader();
+
+    private void CloseOtherConnections()
+    {
+        if (OnPostgres)
+        {
+            CloseOtherPostgres();
         }
     }
 
@@ -673,11 +653,18 @@ internal sealed class QueueSut : IDisposable
         try
         {
             CloseOther();
-            Store.Dispose();
+            Store?.Dispose();
         }
         finally
         {
-            Directory.Delete(_directory, recursive: true);
+            if (OnPostgres)
+            {
+                DropSchema();
+            }
+            else
+            {
+                DeleteFolder();
+            }
         }
     }
 }
