@@ -8,7 +8,9 @@ namespace DurableQueue.Forwarding;
 /// <para>The forwarder calls <see cref="SendAsync"/> with messages of one ordering key at a time, but it may call it
 /// concurrently for different keys: a sink must be safe for concurrent use.</para>
 /// <para>A sink sends the messages of a batch in list order over one ordered channel (one connection), so that the
-/// remote sees them in that order; it may pipeline them (send the next before the previous is confirmed).</para>
+/// remote sees them in that order; it may pipeline them (send the next before the previous is confirmed). A sink that
+/// calls <see cref="SendBatch.MarkWritten"/> once a batch is written gets the next batch of the same key before this
+/// one is confirmed; it must then keep the order across calls (see <see cref="SendBatch.Previous"/>).</para>
 /// <para>Mark each message with <see cref="SendBatch.Confirm"/> only when the remote has taken responsibility for it
 /// (an MQTT PUBACK, a publisher confirm, a 2xx answer): the forwarder acks it locally right after. Mark it with
 /// <see cref="SendBatch.Reject"/> only when a retry can never help: the forwarder dead-letters it with the reason.
