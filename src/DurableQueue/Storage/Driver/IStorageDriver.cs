@@ -85,7 +85,13 @@ internal enum StorageKind
 /// with <c>synchronous=FULL</c>, synced), and nothing after that point can fail. PostgreSQL: false (a connection lost
 /// after COMMIT was sent leaves the outcome open).
 /// </param>
-internal readonly record struct DriverCapabilities(bool StatementRollback, bool MemoryTier, bool DatabaseQuota, bool CommitOutcomeKnown = false);
+/// <param name="GroupedWrites">
+/// The writer gathers requests of one kind from several callers into set-based statements (<see cref="WriteGroup"/>):
+/// worth it where each statement is a round trip to a server (PostgreSQL), not on an embedded file, where a statement
+/// costs microseconds and a savepoint per group would cost more than it saves.
+/// </param>
+internal readonly record struct DriverCapabilities(
+    bool StatementRollback, bool MemoryTier, bool DatabaseQuota, bool CommitOutcomeKnown = false, bool GroupedWrites = false);
 
 /// <summary>
 /// The writer's connection and the control of its batch transaction. Used by one thread at a time: the writer thread,
@@ -191,8 +197,48 @@ internal interface IMessageCommands
     /// </summary>
     List<QueueMessage> Receive(WriteContext context, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt);
 
+    /// <summary>
+    /// Inserts messages that have no deduplication key, in order, and returns their ids in the same order (ascending).
+    /// A backend that can does it in one statement; the default inserts them one by one.
+    /// </summary>
+    MessageId[] EnqueueMany(WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages)
+    {
+        var ids = new MessageId[messages.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = Enqueue(context, messages[i].QueueId, messages[i].Message, out _);
+        }
+
+        return ids;
+    }
+
     /// <summary>Deletes the leased message.</summary>
     void Ack(WriteContext context, string queueName, MessageReceipt receipt);
+
+    /// <summary>
+    /// Deletes the leased messages whose receipts still hold their lease in the named queue, each fenced as
+    /// <see cref="Ack"/> is, and returns which were deleted; a receipt that matched nothing changes nothing and is left
+    /// to the caller to look at (<see cref="Ack"/> tells why). A backend that can does it in one statement; the default
+    /// acks them one by one. The receipts must be distinct.
+    /// </summary>
+    bool[] TryAckMany(WriteContext context, IReadOnlyList<(string QueueName, MessageReceipt Receipt)> receipts)
+    {
+        var acked = new bool[receipts.Count];
+        for (var i = 0; i < acked.Length; i++)
+        {
+            try
+            {
+                Ack(context, receipts[i].QueueName, receipts[i].Receipt);
+                acked[i] = true;
+            }
+            catch (Exception ex) when (ex is LeaseLostException or ArgumentException)
+            {
+                acked[i] = false;
+            }
+        }
+
+        return acked;
+    }
 
     /// <summary>Makes the leased message ready again after <paramref name="retryAfterMs"/>, or dead-letters it after its last attempt.</summary>
     NackOutcome Nack(WriteContext context, string queueName, MessageReceipt receipt, long retryAfterMs, string? error);
