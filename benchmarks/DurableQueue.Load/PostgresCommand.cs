@@ -165,10 +165,14 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         }));
         var commits0 = store.Writer.Commits;
         var ops0 = store.Writer.Operations;
+        var grouped0 = store.Writer.GroupedOperations;
         await Task.WhenAll(producers.Concat(consumers));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var commits = store.Writer.Commits - commits0;
-        AnsiConsole.MarkupLineInterpolated($"  queue end to end: {commits / seconds:N0} commits/s, {(double)(store.Writer.Operations - ops0) / Math.Max(1, commits):N1} requests per commit");
+        var operations = store.Writer.Operations - ops0;
+        AnsiConsole.MarkupLineInterpolated(
+            $"  queue end to end: {commits / seconds:N0} commits/s, {(double)operations / Math.Max(1, commits):N1} requests per commit, " +
+            $"{(double)(store.Writer.GroupedOperations - grouped0) / Math.Max(1, operations):P0} of them in set-based groups");
         return ("DurableQueue on PostgreSQL", s.Messages / seconds, LatencySummary.From("enqueue to ack", latencies.SelectMany(l => l).ToList()));
     }
 

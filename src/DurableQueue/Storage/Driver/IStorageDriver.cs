@@ -199,18 +199,9 @@ internal interface IMessageCommands
 
     /// <summary>
     /// Inserts messages that have no deduplication key, in order, and returns their ids in the same order (ascending).
-    /// A backend that can does it in one statement; the default inserts them one by one.
+    /// A backend that can does it in one statement; the others insert them one by one (<see cref="OneByOne"/>).
     /// </summary>
-    MessageId[] EnqueueMany(WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages)
-    {
-        var ids = new MessageId[messages.Count];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            ids[i] = Enqueue(context, messages[i].QueueId, messages[i].Message, out _);
-        }
-
-        return ids;
-    }
+    MessageId[] EnqueueMany(WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages);
 
     /// <summary>Deletes the leased message.</summary>
     void Ack(WriteContext context, string queueName, MessageReceipt receipt);
@@ -218,27 +209,10 @@ internal interface IMessageCommands
     /// <summary>
     /// Deletes the leased messages whose receipts still hold their lease in the named queue, each fenced as
     /// <see cref="Ack"/> is, and returns which were deleted; a receipt that matched nothing changes nothing and is left
-    /// to the caller to look at (<see cref="Ack"/> tells why). A backend that can does it in one statement; the default
-    /// acks them one by one. The receipts must be distinct.
+    /// to the caller to look at (<see cref="Ack"/> tells why). A backend that can does it in one statement; the others
+    /// ack them one by one (<see cref="OneByOne"/>). The receipts must be distinct.
     /// </summary>
-    bool[] TryAckMany(WriteContext context, IReadOnlyList<(string QueueName, MessageReceipt Receipt)> receipts)
-    {
-        var acked = new bool[receipts.Count];
-        for (var i = 0; i < acked.Length; i++)
-        {
-            try
-            {
-                Ack(context, receipts[i].QueueName, receipts[i].Receipt);
-                acked[i] = true;
-            }
-            catch (Exception ex) when (ex is LeaseLostException or ArgumentException)
-            {
-                acked[i] = false;
-            }
-        }
-
-        return acked;
-    }
+    bool[] TryAckMany(WriteContext context, IReadOnlyList<(string QueueName, MessageReceipt Receipt)> receipts);
 
     /// <summary>Makes the leased message ready again after <paramref name="retryAfterMs"/>, or dead-letters it after its last attempt.</summary>
     NackOutcome Nack(WriteContext context, string queueName, MessageReceipt receipt, long retryAfterMs, string? error);
@@ -290,6 +264,40 @@ internal interface IMessageCommands
     /// that open the queue without options. Times are kept in whole milliseconds. Does not create the queue.
     /// </summary>
     void StoreQueueSettings(WriteContext context, string queueName, QueueOptions options);
+}
+
+/// <summary>The set-based writes of <see cref="IMessageCommands"/> done one request at a time, for backends without a set-based statement.</summary>
+internal static class OneByOne
+{
+    public static MessageId[] EnqueueMany(IMessageCommands commands, WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages)
+    {
+        var ids = new MessageId[messages.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = commands.Enqueue(context, messages[i].QueueId, messages[i].Message, out _);
+        }
+
+        return ids;
+    }
+
+    public static bool[] TryAckMany(IMessageCommands commands, WriteContext context, IReadOnlyList<(string QueueName, MessageReceipt Receipt)> receipts)
+    {
+        var acked = new bool[receipts.Count];
+        for (var i = 0; i < acked.Length; i++)
+        {
+            try
+            {
+                commands.Ack(context, receipts[i].QueueName, receipts[i].Receipt);
+                acked[i] = true;
+            }
+            catch (Exception ex) when (ex is LeaseLostException or ArgumentException)
+            {
+                acked[i] = false;
+            }
+        }
+
+        return acked;
+    }
 }
 
 /// <summary>The queue's reads, on a reader connection. Times are unix milliseconds from the store's clock.</summary>
