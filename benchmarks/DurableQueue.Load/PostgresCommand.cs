@@ -170,9 +170,9 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var commits = store.Writer.Commits - commits0;
         var operations = store.Writer.Operations - ops0;
+        var groupedShare = (double)(store.Writer.GroupedOperations - grouped0) / Math.Max(1, operations);
         AnsiConsole.MarkupLineInterpolated(
-            $"  queue end to end: {commits / seconds:N0} commits/s, {(double)operations / Math.Max(1, commits):N1} requests per commit, " +
-            $"{(double)(store.Writer.GroupedOperations - grouped0) / Math.Max(1, operations):P0} of them in set-based groups");
+            $"  queue end to end: {commits / seconds:N0} commits/s, {(double)operations / Math.Max(1, commits):N1} requests per commit, {groupedShare:P0} of them in set-based groups");
         return ("DurableQueue on PostgreSQL", s.Messages / seconds, LatencySummary.From("enqueue to ack", latencies.SelectMany(l => l).ToList()));
     }
 
