@@ -15,6 +15,8 @@ public sealed partial class MessageQueue
     {
         public static readonly EnqueueGroup Instance = new();
 
+        public override bool DefersToCommit => true;
+
         public override void Run(WriteContext context, List<WriteOperation> batch, int start, int count)
         {
             var messages = new (long QueueId, PendingMessage Message)[count];
@@ -25,16 +27,34 @@ public sealed partial class MessageQueue
             }
 
             var ids = context.Commands.EnqueueMany(context, messages);
+            var operations = batch.GetRange(start, count);
+            if (context.DeferToCommit)
+            {
+                // The ids are read when the statement runs with the COMMIT.
+                context.AfterCommit(() => SetResults(operations, ids));
+            }
+            else
+            {
+                SetResults(operations, ids);
+            }
+
             MessageQueue? pulsed = null;
             for (var i = 0; i < count; i++)
             {
-                ((WriteOperation<MessageId>)batch[start + i]).SetResult(ids[i]);
                 var queue = ((EnqueueItem)batch[start + i].GroupItem!).Queue;
                 if (!ReferenceEquals(queue, pulsed))
                 {
                     context.AfterCommit(queue._state.Arrivals.Pulse);
                     pulsed = queue;
                 }
+            }
+        }
+
+        private static void SetResults(List<WriteOperation> operations, MessageId[] ids)
+        {
+            for (var i = 0; i < operations.Count; i++)
+            {
+                ((WriteOperation<MessageId>)operations[i]).SetResult(ids[i]);
             }
         }
     }

@@ -142,22 +142,53 @@ internal sealed class PostgresCommands : IMessageCommands
             }
         }
 
-        var ids = ReadIds(session.ExecuteReader(
-            _sql.InsertMany,
-            new NpgsqlParameter<long[]> { TypedValue = queueIds },
-            new NpgsqlParameter<short[]> { TypedValue = priorities },
-            new NpgsqlParameter<long[]> { TypedValue = visibleAt },
-            Int64(now),
-            new NpgsqlParameter<int[]> { TypedValue = maxAttempts },
-            new NpgsqlParameter<string?[]> { TypedValue = headers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
-            new NpgsqlParameter<byte[][]> { TypedValue = bodies, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea }));
-        if (ids.Count != count)
+        // One message: the plain INSERT (prepared once, like every single enqueue's).
+        var (sql, parameters) = count == 1
+            ? (_sql.Insert, InsertParameters(now, queueIds[0], messages[0].Message, visibleAt[0]))
+            : (_sql.InsertMany, new NpgsqlParameter[]
+            {
+                new NpgsqlParameter<long[]> { TypedValue = queueIds },
+                new NpgsqlParameter<short[]> { TypedValue = priorities },
+                new NpgsqlParameter<long[]> { TypedValue = visibleAt },
+                Int64(now),
+                new NpgsqlParameter<int[]> { TypedValue = maxAttempts },
+                new NpgsqlParameter<string?[]> { TypedValue = headers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
+                new NpgsqlParameter<byte[][]> { TypedValue = bodies, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea },
+            });
+        var result = new MessageId[count];
+        if (context.DeferToCommit)
         {
-            throw new InvalidOperationException($"Inserting {count} messages returned {ids.Count} ids.");
+            // Sent with the COMMIT; the ids are filled in when it ran, before the callers complete.
+            session.ExecuteAtCommit(sql, parameters, reader => FillIds(reader, result));
+        }
+        else
+        {
+            using var reader = session.ExecuteReader(sql, parameters);
+            FillIds(reader, result);
         }
 
+        return result;
+    }
+
+    private static void FillIds(NpgsqlDataReader reader, MessageId[] result)
+    {
+        var ids = new List<long>(result.Length);
+        while (reader.Read())
+        {
+            ids.Add(reader.GetInt64(0));
+        }
+
+        if (ids.Count != result.Length)
+        {
+            throw new InvalidOperationException($"Inserting {result.Length} messages returned {ids.Count} ids.");
+        }
+
+        // The rows were inserted in the order given, so their identity values ascend with it.
         ids.Sort();
-        return ids.ConvertAll(static id => new MessageId(id)).ToArray();
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = new MessageId(ids[i]);
+        }
     }
 
     /// <summary>

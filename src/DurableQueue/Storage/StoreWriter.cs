@@ -465,6 +465,26 @@ internal sealed class StoreWriter : IDisposable
             for (var i = 0; i < _batch.Count; i++)
             {
                 var operation = _batch[i];
+                if (lone && operation.Group is { DefersToCommit: true } deferrable)
+                {
+                    // Alone, after a start that changed nothing: its statement goes with the COMMIT, one round trip for
+                    // the whole request. If it fails, the commit fails, and with it this request alone, with its own error.
+                    _context.DeferToCommit = true;
+                    try
+                    {
+                        deferrable.Run(_context, _batch, i, 1);
+                    }
+                    finally
+                    {
+                        _context.DeferToCommit = false;
+                    }
+
+                    // Its change is not counted yet: the marker makes an unclear commit readable all the same.
+                    markCommit = true;
+                    grouped++;
+                    continue;
+                }
+
                 if (i >= ungroupedUntil && operation.Group is { } group && TryRunGroup(group, ref i, ref ungroupedUntil, ref grouped))
                 {
                     continue;

@@ -16,4 +16,11 @@ internal abstract class WriteGroup
     /// changes and after-commit effects and runs the requests one by one.
     /// </summary>
     public abstract void Run(WriteContext context, List<WriteOperation> batch, int start, int count);
+
+    /// <summary>
+    /// Gets a value indicating whether a request of this group that is alone in its batch may send its statement with the
+    /// COMMIT (<see cref="WriteContext.DeferToCommit"/>): its result is then set by an after-commit action, and if the
+    /// statement fails, the commit fails and with it the request alone.
+    /// </summary>
+    public virtual bool DefersToCommit => false;
 }

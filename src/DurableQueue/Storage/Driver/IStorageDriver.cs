@@ -199,7 +199,9 @@ internal interface IMessageCommands
 
     /// <summary>
     /// Inserts messages that have no deduplication key, in order, and returns their ids in the same order (ascending).
-    /// A backend that can does it in one statement; the others insert them one by one (<see cref="OneByOne"/>).
+    /// A backend that can does it in one statement; the others insert them one by one (<see cref="OneByOne"/>). With
+    /// <see cref="WriteContext.DeferToCommit"/>, a backend may send the statement with the COMMIT and fill the returned
+    /// array in when it ran (read it in an after-commit action).
     /// </summary>
     MessageId[] EnqueueMany(WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages);
 
