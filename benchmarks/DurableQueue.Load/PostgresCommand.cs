@@ -166,13 +166,15 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         var commits0 = store.Writer.Commits;
         var ops0 = store.Writer.Operations;
         var grouped0 = store.Writer.GroupedOperations;
+        var trips0 = store.Writer.Session.RoundTrips;
         await Task.WhenAll(producers.Concat(consumers));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var commits = store.Writer.Commits - commits0;
         var operations = store.Writer.Operations - ops0;
         var groupedShare = (double)(store.Writer.GroupedOperations - grouped0) / Math.Max(1, operations);
+        var trips = (double)(store.Writer.Session.RoundTrips - trips0);
         AnsiConsole.MarkupLineInterpolated(
-            $"  queue end to end: {commits / seconds:N0} commits/s, {(double)operations / Math.Max(1, commits):N1} requests per commit, {groupedShare:P0} of them in set-based groups");
+            $"  queue end to end: {commits / seconds:N0} commits/s, {(double)operations / Math.Max(1, commits):N1} requests per commit, {groupedShare:P0} of them in set-based groups, {trips / Math.Max(1, commits):N1} round trips per commit, {trips / s.Messages:N2} per message");
         return ("DurableQueue on PostgreSQL", s.Messages / seconds, LatencySummary.From("enqueue to ack", latencies.SelectMany(l => l).ToList()));
     }
 
@@ -190,6 +192,7 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         var queue = store.GetQueue("load");
         await store.ExecuteAsync(_ => 0);
         var latencies = new List<long>(s.Single);
+        var trips0 = store.Writer.Session.RoundTrips;
         var started = Stopwatch.GetTimestamp();
         for (var i = 0; i < s.Single; i++)
         {
@@ -199,6 +202,7 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         }
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        AnsiConsole.MarkupLineInterpolated($"  queue single enqueue: {(double)(store.Writer.Session.RoundTrips - trips0) / s.Single:N2} round trips per enqueue");
         return ("DurableQueue EnqueueAsync, 1 producer", s.Single / seconds, LatencySummary.From("enqueue", latencies));
     }
 

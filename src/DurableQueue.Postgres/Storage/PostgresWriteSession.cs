@@ -34,6 +34,7 @@ internal sealed class PostgresWriteSession : IWriteSession
     private NpgsqlConnection? _connection;
     private NpgsqlBatch? _readerBatch;
     private long _changes;
+    private long _roundTrips;
     private NpgsqlTransaction? _transaction;
     private bool _callerCodeRan;
     private bool _endedByCaller;
@@ -326,6 +327,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         {
             if (!mark && _pending.Count == 0 && _notify.Count == 0 && _atCommit.Count == 0)
             {
+                Interlocked.Increment(ref _roundTrips);
                 transaction.Commit();
                 return;
             }
@@ -597,8 +599,13 @@ internal sealed class PostgresWriteSession : IWriteSession
         }
     }
 
+    /// <summary>Gets how many statement batches (each one round trip) the session sent so far.</summary>
+    public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
     private NpgsqlBatch NewBatch()
     {
+        // Every batch made here is sent once.
+        Interlocked.Increment(ref _roundTrips);
         SettleReader();
         var batch = new NpgsqlBatch(Connection);
         foreach (var statement in _pending)

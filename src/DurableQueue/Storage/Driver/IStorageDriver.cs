@@ -146,6 +146,9 @@ internal interface IWriteSession : IDisposable
     /// </summary>
     bool ForeignCommitsSinceLastCheck() => true;
 
+    /// <summary>Gets how many round trips to a database server the session made so far (-1 for an embedded file, where there are none).</summary>
+    long RoundTrips => -1;
+
     /// <summary>Gets a counter of row changes made on this connection (only differences are meaningful), or -1 when the backend cannot tell.</summary>
     long ChangeCount { get; }
 
