@@ -377,6 +377,10 @@ internal sealed class PostgresCommands : IMessageCommands
         return queues.Count;
     }
 
+    /// <summary>Returns whether <see cref="SweepExpiredFinalLeases"/> would run its statement at <paramref name="now"/>.</summary>
+    public bool SweepWanted(long now) =>
+        Volatile.Read(ref _sweepRequested) != 0 || now >= Interlocked.Read(ref _sweepDueAt) || now - Volatile.Read(ref _lastSweep) >= FullSweepIntervalMs;
+
     /// <summary>Makes the next batch run the sweep (a read found an expired last-attempt lease).</summary>
     public void RequestSweep() => Interlocked.Exchange(ref _sweepRequested, 1);
 

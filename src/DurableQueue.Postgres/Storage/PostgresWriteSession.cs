@@ -234,6 +234,14 @@ internal sealed class PostgresWriteSession : IWriteSession
     }
 
     /// <summary>
+    /// Returns whether the final-lease sweep should look at what other hosts committed. PostgreSQL cannot tell cheaply
+    /// whether another host committed since the last batch (a query would cost a round trip per batch), and the answer
+    /// only decides whether the sweep runs, so the statements' own schedule for it answers instead: a known last-attempt
+    /// lease is due, a read saw one expired, or a second passed since the last sweep (for leases other hosts granted).
+    /// </summary>
+    public bool ForeignCommitsSinceLastCheck() => Commands is not PostgresCommands commands || commands.SweepWanted(NowMs);
+
+    /// <summary>
     /// Gets the number of rows the session's own statements changed (the server reports it per statement); SQL the
     /// app runs on the connection in a unit of work is not counted, but a unit of work marks its commit anyway.
     /// </summary>

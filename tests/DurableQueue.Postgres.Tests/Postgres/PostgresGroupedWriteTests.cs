@@ -63,6 +63,26 @@ public sealed class PostgresGroupedWriteTests
     }
 
     [Fact]
+    public async Task Enqueue_Alone_SendsItsInsertWithTheCommit_OneRoundTrip()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        await q.EnqueueAsync("create");
+        var session = t.Store.Writer.Session;
+
+        var ids = new List<MessageId>();
+        var before = session.RoundTrips;
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add(await q.EnqueueAsync($"m{i}"));
+        }
+
+        Assert.Equal(5, session.RoundTrips - before);
+        var received = await q.ReceiveAsync(maxMessages: 10);
+        Assert.Equal(ids, received.Skip(1).Select(m => m.Id));
+    }
+
+    [Fact]
     public async Task Enqueue_Alone_Failing_FailsWithItsOwnErrorAndLeavesNothing()
     {
         await using var t = TestStore.Create();
