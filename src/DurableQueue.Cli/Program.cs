@@ -26,8 +26,9 @@ app.Configure(config =>
     config.SetInterceptor(new StoreOptionsInterceptor());
 
     config.AddCommand<StatsCommand>("stats")
-        .WithDescription("Per queue: ready, delayed, leased, dead-lettered, oldest ready age; file, WAL and free-page sizes; schema version.")
-        .WithExample("stats", "app.db").WithExample("stats", "app.db", "--json");
+        .WithDescription("Per queue: ready, delayed, leased, dead-lettered, oldest ready age; file, WAL and free-page sizes (or the PostgreSQL schema's size); schema version.")
+        .WithExample("stats", "app.db").WithExample("stats", "app.db", "--json")
+        .WithExample("stats", "\"Host=db;Database=app;Username=app\"", "--schema", "durablequeue");
     config.AddCommand<PeekCommand>("peek")
         .WithDescription("Show messages without leasing them.")
         .WithExample("peek", "app.db", "orders", "-n", "20");
@@ -53,18 +54,19 @@ app.Configure(config =>
         .WithDescription("Enqueue messages from stdin or --file: one per line, or the whole input with --whole.")
         .WithExample("enqueue", "app.db", "orders", "--priority", "1", "--delay", "5m");
     config.AddCommand<ExportCommand>("export")
-        .WithDescription("Write the queue's messages (or --dead-letters) as JSON lines, for backup or moving to another file.")
+        .WithDescription("Write the queue's messages (or --dead-letters) as JSON lines, for backup or moving to another store (file or PostgreSQL).")
         .WithExample("export", "app.db", "orders", "-o", "orders.jsonl");
     config.AddCommand<ImportCommand>("import")
         .WithDescription("Enqueue JSON lines from export, in atomic batches, keeping priorities, delays and headers.")
-        .WithExample("import", "other.db", "orders", "-i", "orders.jsonl", "--create");
+        .WithExample("import", "other.db", "orders", "-i", "orders.jsonl", "--create")
+        .WithExample("import", "postgresql://app@db/app", "orders", "-i", "orders.jsonl", "--create");
     config.AddCommand<VerifyCommand>("verify")
-        .WithDescription("SQLite integrity check plus the queue's invariants; exit code 1 when something is wrong.");
+        .WithDescription("The queue's invariants (plus SQLite's integrity check on a file); exit code 1 when something is wrong.");
     config.AddCommand<DoctorCommand>("doctor")
-        .WithDescription("Check whether the file's place and settings keep the queue durable; exit 1 on warnings, 7 on errors.")
+        .WithDescription("SQLite files only: check whether the file's place and settings keep the queue durable; exit 1 on warnings, 7 on errors.")
         .WithExample("doctor", "app.db").WithExample("doctor", "app.db", "--json", "--probe-fsync");
     config.AddCommand<CompactCommand>("compact")
-        .WithDescription("Checkpoint (TRUNCATE) the WAL and hand free pages back to the file system.");
+        .WithDescription("SQLite files only: checkpoint (TRUNCATE) the WAL and hand free pages back to the file system.");
     config.AddCommand<WatchCommand>("watch")
         .WithDescription("Live depth and rates per queue, refreshed every second until Ctrl+C (or --count N refreshes); --json for JSON lines.");
 });

@@ -10,6 +10,9 @@ internal static class PostgresErrorMessages
     public static string NewerSchema(string location, string schema, long found, long supported) =>
         F($"Schema '{schema}' of {location} has queue schema version {found}, but this version of DurableQueue.Postgres supports up to {supported}; nothing was changed. Upgrade DurableQueue.Postgres to use it.");
 
+    public static string NoQueueStore(string location, string schema) =>
+        F($"Schema '{schema}' of {location} holds no queue store (no DurableQueue tables); an inspection never creates one. Check the database and the schema name.");
+
     public static string Unavailable(string location, string detail) =>
         F($"The PostgreSQL server of {location} could not be reached ({detail}). Nothing is known to have changed unless the operation says so; retry once the server is back.");
 

@@ -8,7 +8,7 @@ namespace DurableQueue;
 /// Opens queue stores on PostgreSQL: <c>QueueStore.OpenPostgres(connectionString)</c> or
 /// <c>QueueStore.Open(dataSource)</c>. Everything after opening is the same as on a SQLite file.
 /// </summary>
-public static class PostgresQueueStore
+public static partial class PostgresQueueStore
 {
     /// <summary>The extension members of <see cref="QueueStore"/>.</summary>
     extension(QueueStore)

@@ -14,6 +14,7 @@ public sealed partial class StoreInspector
     /// <param name="cancellationToken">A token to cancel the operation before it starts.</param>
     /// <returns>The findings, each with its severity, what it means and what to do.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A threshold in <paramref name="options"/> is negative.</exception>
+    /// <exception cref="NotSupportedException">The store is a PostgreSQL database: these checks are about a file and its disk.</exception>
     /// <exception cref="ObjectDisposedException">The inspector is disposed.</exception>
     public async ValueTask<DurabilityReport> DiagnoseAsync(DiagnoseOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -23,7 +24,12 @@ public sealed partial class StoreInspector
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            facts = DoctorFacts.Read(_connection, _clock.GetUtcNow().ToUnixTimeMilliseconds());
+            if (_source is not Storage.Sqlite.SqliteInspection file)
+            {
+                throw new NotSupportedException(DiagnosticMessages.DoctorNeedsAFile(Path));
+            }
+
+            facts = DoctorFacts.Read(file.Connection, _clock.GetUtcNow().ToUnixTimeMilliseconds());
         }
 
         return await Task.Run(() => DurabilityDoctor.Run(Path, facts, new DoctorContext(_clock, Own: null, OpenedClock: null, checks)), cancellationToken)

@@ -1,39 +1,48 @@
 using DurableQueue.Internal;
 using DurableQueue.Storage;
+using DurableQueue.Storage.Driver;
+using DurableQueue.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace DurableQueue;
 
 /// <summary>
-/// A read-only view of a queue store file, from <see cref="QueueStore.Inspect(string, QueueStoreOptions?)"/>: it never
-/// creates, migrates or writes the file and starts no writer, so it is safe beside an app using the same file.
+/// A read-only view of a queue store, from <see cref="QueueStore.Inspect(string, QueueStoreOptions?)"/> for a file (or
+/// from the PostgreSQL package's inspection for a database): it never creates, migrates or writes the store and starts
+/// no writer, so it is safe beside an app using the same store.
 /// </summary>
 /// <remarks>
-/// <para>The connection runs with <c>PRAGMA query_only</c>. Like any SQLite reader that is the last to close a WAL file,
+/// <para>On a file, the connection runs with <c>PRAGMA query_only</c>; on PostgreSQL, every transaction is read-only. Like any SQLite reader that is the last to close a WAL file,
 /// closing it may fold the WAL back into the file; the content is unchanged.</para>
 /// <para>Reads see the file as committed: a message whose last lease expired while no store had the file open is
 /// counted as ready until a store opens the file and dead-letters it. Thread-safe; calls are serialized.</para>
 /// </remarks>
 public sealed partial class StoreInspector : IDisposable
 {
-    private readonly SqliteConnection _connection;
+    private readonly IInspectionSource _source;
     private readonly TimeProvider _clock;
     private readonly Lock _lock = new();
     private bool _disposed;
 
-    private StoreInspector(string path, long schemaVersion, SqliteConnection connection, QueueStoreOptions options)
+    internal StoreInspector(string path, long schemaVersion, IInspectionSource source, QueueStoreOptions options)
     {
         Path = path;
         SchemaVersion = schemaVersion;
-        _connection = connection;
+        _source = source;
         _clock = options.TimeProvider;
     }
 
-    /// <summary>Gets the full path of the database file.</summary>
+    /// <summary>
+    /// Gets the full path of the database file, or for a PostgreSQL store its location without the password
+    /// (<c>postgresql://user@host:port/database</c>).
+    /// </summary>
     public string Path { get; }
 
-    /// <summary>Gets the queue schema version of the file.</summary>
+    /// <summary>Gets the queue schema version of the store.</summary>
     public long SchemaVersion { get; }
+
+    /// <summary>Gets a value indicating whether the store is a SQLite file (<see langword="false"/>: a PostgreSQL database).</summary>
+    public bool IsFile => _source.Kind == StorageKind.Sqlite;
 
     internal static StoreInspector Open(string path, QueueStoreOptions? options)
     {
@@ -71,7 +80,7 @@ public sealed partial class StoreInspector : IDisposable
                 throw new StoreFileException(fullPath, StoreFileProblem.NotAQueueStore, DiagnosticMessages.NotAQueueStore(fullPath));
             }
 
-            return new StoreInspector(fullPath, version, connection, options);
+            return new StoreInspector(fullPath, version, new SqliteInspection(connection, fullPath), options);
         });
     }
 
@@ -81,7 +90,7 @@ public sealed partial class StoreInspector : IDisposable
     /// <param name="cancellationToken">A token to cancel the operation.</param>
     /// <returns>The queue names, in ordinal order.</returns>
     public ValueTask<IReadOnlyList<string>> GetQueueNamesAsync(CancellationToken cancellationToken = default) =>
-        Read<IReadOnlyList<string>>(MessageReads.QueueNames, cancellationToken);
+        Read<IReadOnlyList<string>>(r => r.QueueNames(), cancellationToken);
 
     /// <summary>Tells whether the file has a queue of that name (a queue exists once a message was enqueued to it).</summary>
     /// <param name="queueName">The queue name.</param>
@@ -90,7 +99,7 @@ public sealed partial class StoreInspector : IDisposable
     public ValueTask<bool> QueueExistsAsync(string queueName, CancellationToken cancellationToken = default)
     {
         Validate.QueueName(queueName, nameof(queueName));
-        return Read(c => MessageReads.QueueExists(c, queueName), cancellationToken);
+        return Read(r => r.QueueExists(queueName), cancellationToken);
     }
 
     /// <summary>Counts the messages of a queue by state.</summary>
@@ -100,7 +109,7 @@ public sealed partial class StoreInspector : IDisposable
     public ValueTask<QueueCounts> GetCountsAsync(string queueName, CancellationToken cancellationToken = default)
     {
         Validate.QueueName(queueName, nameof(queueName));
-        return Read(c => MessageReads.Counts(c, queueName, NowMs), cancellationToken);
+        return Read(r => r.Counts(queueName, NowMs), cancellationToken);
     }
 
     /// <summary>Reads messages of a queue in the order <see cref="MessageQueue.PeekAsync(int, CancellationToken)"/> uses.</summary>
@@ -112,7 +121,7 @@ public sealed partial class StoreInspector : IDisposable
     {
         Validate.QueueName(queueName, nameof(queueName));
         Validate.MaxMessages(maxMessages, nameof(maxMessages));
-        return Read<IReadOnlyList<MessageInfo>>(c => MessageReads.Peek(c, queueName, NowMs, maxMessages), cancellationToken);
+        return Read<IReadOnlyList<MessageInfo>>(r => r.Peek(queueName, NowMs, maxMessages), cancellationToken);
     }
 
     /// <summary>Lists messages of a queue in id order, as <see cref="MessageQueue.GetMessagesAsync(int, MessageId?, CancellationToken)"/> does.</summary>
@@ -127,7 +136,7 @@ public sealed partial class StoreInspector : IDisposable
         Validate.QueueName(queueName, nameof(queueName));
         Validate.MaxMessages(maxCount, nameof(maxCount));
         var afterId = after?.Value ?? 0;
-        return Read<IReadOnlyList<MessageInfo>>(c => MessageReads.MessagesAfter(c, queueName, afterId, maxCount, NowMs), cancellationToken);
+        return Read<IReadOnlyList<MessageInfo>>(r => r.MessagesAfter(queueName, afterId, maxCount, NowMs), cancellationToken);
     }
 
     /// <summary>Lists dead letters of a queue in id order.</summary>
@@ -142,7 +151,7 @@ public sealed partial class StoreInspector : IDisposable
         Validate.QueueName(queueName, nameof(queueName));
         Validate.MaxMessages(maxCount, nameof(maxCount));
         var afterId = after?.Value ?? 0;
-        return Read<IReadOnlyList<DeadLetter>>(c => MessageReads.DeadLetters(c, queueName, afterId, maxCount), cancellationToken);
+        return Read<IReadOnlyList<DeadLetter>>(r => r.DeadLetters(queueName, afterId, maxCount), cancellationToken);
     }
 
     /// <summary>Reads one dead letter of a queue by id.</summary>
@@ -153,44 +162,32 @@ public sealed partial class StoreInspector : IDisposable
     public ValueTask<DeadLetter?> GetDeadLetterAsync(string queueName, MessageId id, CancellationToken cancellationToken = default)
     {
         Validate.QueueName(queueName, nameof(queueName));
-        return Read(c => MessageReads.GetDeadLetter(c, queueName, id.Value), cancellationToken);
+        return Read(r => r.GetDeadLetter(queueName, id.Value), cancellationToken);
     }
 
     /// <summary>Reads the file's sizes, schema version and the depth of every queue, in one snapshot.</summary>
     /// <param name="cancellationToken">A token to cancel the operation.</param>
     /// <returns>The statistics.</returns>
     public ValueTask<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default) =>
-        Read(c => MessageReads.Statistics(c, Path, NowMs), cancellationToken);
+        Read(r => r.Statistics(NowMs), cancellationToken);
 
     /// <summary>Checks the file as <see cref="QueueStore.VerifyAsync(CancellationToken)"/> does.</summary>
     /// <param name="cancellationToken">A token to cancel the operation before it starts.</param>
     /// <returns>The result.</returns>
     public ValueTask<StoreVerification> VerifyAsync(CancellationToken cancellationToken = default) =>
-        Read(c => MessageReads.Verify(c, NowMs), cancellationToken);
+        Read(r => r.Verify(NowMs), cancellationToken);
 
-    private ValueTask<T> Read<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)
+    private ValueTask<T> Read<T>(Func<IStoreReader, T> read, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            try
-            {
-                return new ValueTask<T>(read(_connection));
-            }
-            catch (SqliteException ex) when (ex.SqliteErrorCode is SqliteErrors.Corrupt or SqliteErrors.NotADatabase)
-            {
-                throw SchemaMigrator.Refuse(ex, Path);
-            }
-            catch (SqliteException ex)
-            {
-                throw SqliteErrors.Map(ex, Path, System.Diagnostics.Stopwatch.GetElapsedTime(started));
-            }
+            return new ValueTask<T>(_source.Read(read));
         }
     }
 
-    /// <summary>Closes the file.</summary>
+    /// <summary>Closes the file (or the connections to the database).</summary>
     public void Dispose()
     {
         lock (_lock)
@@ -201,7 +198,7 @@ public sealed partial class StoreInspector : IDisposable
             }
 
             _disposed = true;
-            _connection.Dispose();
+            _source.Dispose();
         }
     }
 }

@@ -25,6 +25,8 @@ internal static class Dq
 
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment.Remove("DQ_DEBUG");
+        start.Environment.Remove("PGPASSWORD"); // the PostgreSQL tests say which password they give
+        start.Environment.Remove("PGPASSFILE");
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

@@ -57,6 +57,39 @@ public sealed class MigrationTests : IDisposable
     }
 
     [Fact]
+    public async Task SchemaVersion2File_GetsTheSettingsTable_KeepsItsMessages()
+    {
+        var now = new TestClock().GetUtcNow().ToUnixTimeMilliseconds();
+        using (var raw = CreateFile(upTo: 2))
+        {
+            raw.Execute("INSERT INTO dq_queues(id, name, created_at) VALUES (1, 'q', @now);", new { now });
+            raw.Execute(
+                "INSERT INTO dq_messages(id, queue_id, priority, visible_at, enqueued_at, attempts, max_attempts, body) " +
+                "VALUES (1, 1, 4, @now, @now, 0, 5, x'6f6c64');",
+                new { now });
+        }
+
+        using (var inspector = QueueStore.Inspect(_path))
+        {
+            // An inspection never migrates: a version 2 file has no settings to show.
+            Assert.Equal(2, inspector.SchemaVersion);
+            Assert.Null(Assert.Single((await inspector.GetStatisticsAsync()).Queues).Settings);
+        }
+
+        await using (var store = QueueStore.Open(_path))
+        {
+            var queue = store.GetQueue("q", new QueueOptions { MaxAttempts = 3 });
+            await queue.EnqueueAsync("new");
+            Assert.Equal(2, (await queue.GetCountsAsync()).Total);
+            Assert.Equal("old"u8.ToArray(), Assert.Single(await queue.PeekAsync(1)).Body.ToArray());
+        }
+
+        using var check = TestStore.OpenRaw(_path);
+        Assert.Equal(SchemaMigrator.LatestVersion, check.ExecuteScalar<long>("SELECT value FROM dq_meta WHERE key = 'schema_version';"));
+        Assert.Equal(3, check.ExecuteScalar<long>("SELECT max_attempts FROM dq_queue_settings WHERE queue_name = 'q';"));
+    }
+
+    [Fact]
     public async Task NewFile_RecordsTheMigrationNumbersThisBuildLacks()
     {
         await using (QueueStore.Open(_path))
@@ -74,7 +107,7 @@ public sealed class MigrationTests : IDisposable
     public async Task SkippedMigration_IsAppliedByABuildThatHasIt()
     {
         // A file at schema version 2 that a build lacking migration 0005 took past it (to a version this build knows).
-        using (var raw = CreateFile(upTo: 2))
+        using (var raw = CreateFile(upTo: 3))
         {
             raw.Execute("UPDATE dq_meta SET value = @v WHERE key = 'schema_version';", new { v = SchemaMigrator.LatestVersion });
             raw.Execute("INSERT INTO dq_meta(key, value) VALUES ('migration_pending:0005', 1);");

@@ -123,35 +123,4 @@ public sealed partial class QueueStoreTests
             Assert.Null(settings.FullWaitTimeout);
         }
     }
-
-#if !POSTGRES // The SQLite file's schema versions.
-    [Fact]
-    public async Task Open_FileOfSchemaVersion2_MigratesAndKeepsItsMessages()
-    {
-        await using var t = TestStore.Create();
-        await t.Store.GetQueue("q").EnqueueAsync("old");
-        await t.Store.DisposeAsync();
-        using (var raw = t.OpenRaw())
-        {
-            // What a version 2 file looks like: no settings table.
-            raw.Execute("DROP TABLE dq_queue_settings; UPDATE dq_meta SET value = 2 WHERE key = 'schema_version';");
-        }
-
-        using (var inspector = QueueStore.Inspect(t.Path))
-        {
-            // An inspection never migrates: a version 2 file has no settings to show.
-            Assert.Equal(2, inspector.SchemaVersion);
-            Assert.Null(Assert.Single((await inspector.GetStatisticsAsync()).Queues).Settings);
-        }
-
-        await t.ReopenAsync();
-        var queue = t.Store.GetQueue("q", Configured);
-        await queue.EnqueueAsync("new");
-
-        using var check = t.OpenRaw();
-        Assert.Equal(DurableQueue.Storage.SchemaMigrator.LatestVersion, check.ExecuteScalar<long>("SELECT value FROM dq_meta WHERE key = 'schema_version';"));
-        Assert.Equal(3, check.ExecuteScalar<long>("SELECT max_attempts FROM dq_queue_settings WHERE queue_name = 'q';"));
-        Assert.Equal(2, (await queue.GetCountsAsync()).Total);
-    }
-#endif
 }

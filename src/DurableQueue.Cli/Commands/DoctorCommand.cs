@@ -29,6 +29,9 @@ internal sealed class DoctorCommand : AsyncCommand<DoctorCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        StoreAccess.RequireFile(
+            settings.File, "doctor",
+            "it checks a file, its file system and its disk; for a PostgreSQL store use the server's own monitoring, and dq verify for the queue's invariants");
         var options = new DiagnoseOptions { ProbeFsync = settings.ProbeFsync };
         if (settings.MinFree is not null && Sizes.TryParse(settings.MinFree, out var minFree))
         {

@@ -30,7 +30,7 @@ internal sealed class EnqueueCommand : AsyncCommand<EnqueueCommand.Settings>
         public string? Delay { get; set; }
 
         [CommandOption("--max-attempts <N>")]
-        [Description("Deliveries before a message is dead-lettered (default: the queue's setting stored in the file, else 5).")]
+        [Description("Deliveries before a message is dead-lettered (default: the queue's stored setting, see dq stats; else 5).")]
         public int? MaxAttempts { get; set; }
 
         [CommandOption("-H|--header <KEY=VALUE>")]
@@ -38,7 +38,7 @@ internal sealed class EnqueueCommand : AsyncCommand<EnqueueCommand.Settings>
         public string[] Headers { get; set; } = [];
 
         [CommandOption("--create")]
-        [Description("Create the file (or add the queue tables to it) if it is not a queue store yet.")]
+        [Description("Create the file (or add the queue tables to it; on PostgreSQL the schema and its tables) if it is not a queue store yet.")]
         public bool Create { get; set; }
 
         public override ValidationResult Validate()

@@ -104,7 +104,7 @@ internal sealed class ImportCommand : AsyncCommand<ImportCommand.Settings>
         public int BatchSize { get; set; } = 500;
 
         [CommandOption("--create")]
-        [Description("Create the file (or add the queue tables to it) if it is not a queue store yet.")]
+        [Description("Create the file (or add the queue tables to it; on PostgreSQL the schema and its tables) if it is not a queue store yet.")]
         public bool Create { get; set; }
 
         public override ValidationResult Validate() => SettingsChecks.Range(BatchSize, 1, 10_000, "--batch-size");

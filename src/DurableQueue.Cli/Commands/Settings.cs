@@ -6,13 +6,17 @@ namespace DurableQueue.Cli.Commands;
 
 internal class FileSettings : CommandSettings
 {
-    [CommandArgument(0, "<FILE>")]
-    [Description("The queue database file.")]
+    [CommandArgument(0, "<STORE>")]
+    [Description("The queue database file, or a PostgreSQL connection string (Host=...;Database=...;Username=...) or URI (postgresql://user@host/database).")]
     public string File { get; set; } = "";
 
     [CommandOption("--busy-timeout <DURATION>")]
-    [Description("How long a write waits while another process holds the file's write lock (default 30s).")]
+    [Description("How long a write waits while another process holds the file's write lock, or on PostgreSQL a row or table lock (default 30s).")]
     public string? BusyTimeout { get; set; }
+
+    [CommandOption("--schema <NAME>")]
+    [Description("PostgreSQL only: the schema that holds the queue's tables (default durablequeue).")]
+    public string? Schema { get; set; }
 }
 
 internal class QueueSettings : FileSettings

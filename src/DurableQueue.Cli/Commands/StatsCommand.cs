@@ -21,18 +21,29 @@ internal sealed class StatsCommand : AsyncCommand<StatsCommand.Settings>
         var stats = await inspector.GetStatisticsAsync(cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(ToJson(stats), MessageLine.IndentedJson));
+            Console.Out.WriteLine(JsonSerializer.Serialize(ToJson(stats, inspector.IsFile), MessageLine.IndentedJson));
             return ExitCodes.Ok;
         }
 
         var console = Consoles.Out;
         var grid = new Grid().AddColumn().AddColumn();
-        grid.AddRow(Format.Cells("File", stats.Path));
-        grid.AddRow(Format.Cells("Schema version", stats.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        grid.AddRow(Format.Cells("File size", $"{Format.Bytes(stats.FileBytes)} ({Format.Number(stats.PageCount)} pages of {stats.PageSize} B)"));
-        grid.AddRow(Format.Cells("WAL size", Format.Bytes(stats.WalBytes)));
-        grid.AddRow(Format.Cells("Free pages", $"{Format.Number(stats.FreePages)} ({Format.Bytes(stats.FreeBytes)}{(stats.IncrementalVacuum ? "" : "; incremental vacuum off")})"));
-        grid.AddRow(Format.Cells("Journal mode", stats.JournalMode));
+        if (inspector.IsFile)
+        {
+            grid.AddRow(Format.Cells("File", stats.Path));
+            grid.AddRow(Format.Cells("Schema version", stats.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            grid.AddRow(Format.Cells("File size", $"{Format.Bytes(stats.FileBytes)} ({Format.Number(stats.PageCount)} pages of {stats.PageSize} B)"));
+            grid.AddRow(Format.Cells("WAL size", Format.Bytes(stats.WalBytes)));
+            grid.AddRow(Format.Cells("Free pages", $"{Format.Number(stats.FreePages)} ({Format.Bytes(stats.FreeBytes)}{(stats.IncrementalVacuum ? "" : "; incremental vacuum off")})"));
+            grid.AddRow(Format.Cells("Journal mode", stats.JournalMode));
+        }
+        else
+        {
+            grid.AddRow(Format.Cells("Database", stats.Path));
+            grid.AddRow(Format.Cells("Schema", StoreAccess.SchemaName));
+            grid.AddRow(Format.Cells("Schema version", stats.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            grid.AddRow(Format.Cells("Size", $"{Format.Bytes(stats.FileBytes)} (the schema's tables and indexes)"));
+        }
+
         grid.AddRow(Format.Cells("Messages ever", Format.Number(stats.LastMessageId)));
         console.Write(grid);
         console.WriteLine();
@@ -90,9 +101,11 @@ internal sealed class StatsCommand : AsyncCommand<StatsCommand.Settings>
         return string.Join(", ", parts);
     }
 
-    internal static object ToJson(StoreStatistics s) => new
+    internal static object ToJson(StoreStatistics s, bool isFile) => new
     {
         path = s.Path,
+        backend = isFile ? "sqlite" : "postgresql",
+        schema = isFile ? null : StoreAccess.SchemaName,
         takenAt = s.TakenAt,
         schemaVersion = s.SchemaVersion,
         fileBytes = s.FileBytes,

@@ -19,10 +19,12 @@ internal sealed class VerifyCommand : AsyncCommand<VerifyCommand.Settings>
     {
         StoreVerification result;
         string path;
+        bool isFile;
         try
         {
             using var inspector = StoreAccess.Inspect(settings.File);
             path = inspector.Path;
+            isFile = inspector.IsFile;
             result = await inspector.VerifyAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (StoreFileException ex) when (ex.Problem == StoreFileProblem.Corrupt)
@@ -39,7 +41,8 @@ internal sealed class VerifyCommand : AsyncCommand<VerifyCommand.Settings>
                 {
                     path,
                     healthy = result.IsHealthy,
-                    integrityCheck = result.IntegrityErrors.Count == 0 ? ["ok"] : result.IntegrityErrors,
+                    // SQLite's own check of the file; a PostgreSQL server checks its pages itself (null).
+                    integrityCheck = !isFile ? null : result.IntegrityErrors.Count == 0 ? ["ok"] : result.IntegrityErrors,
                     checks = result.Checks,
                     problems = result.Problems.Select(p => new { check = p.Check, count = p.Count, description = p.Description }),
                 },
@@ -48,7 +51,11 @@ internal sealed class VerifyCommand : AsyncCommand<VerifyCommand.Settings>
         }
 
         var table = new Table().AddColumns("Check", "Result");
-        table.AddRow(Format.Cells("integrity_check", result.IntegrityErrors.Count == 0 ? "ok" : string.Join(Environment.NewLine, result.IntegrityErrors)));
+        if (isFile)
+        {
+            table.AddRow(Format.Cells("integrity_check", result.IntegrityErrors.Count == 0 ? "ok" : string.Join(Environment.NewLine, result.IntegrityErrors)));
+        }
+
         foreach (var check in result.Checks)
         {
             var problem = result.Problems.FirstOrDefault(p => p.Check == check);
@@ -56,9 +63,10 @@ internal sealed class VerifyCommand : AsyncCommand<VerifyCommand.Settings>
         }
 
         Consoles.Out.Write(table);
+        var checks = result.Checks.Count + (isFile ? 1 : 0);
         Consoles.Out.WriteLine(result.IsHealthy
-            ? $"all {result.Checks.Count + 1} checks passed"
-            : $"{result.Problems.Count + (result.IntegrityErrors.Count > 0 ? 1 : 0)} of {result.Checks.Count + 1} checks failed");
+            ? $"all {checks} checks passed"
+            : $"{result.Problems.Count + (result.IntegrityErrors.Count > 0 ? 1 : 0)} of {checks} checks failed");
         return result.IsHealthy ? ExitCodes.Ok : ExitCodes.Problems;
     }
 
@@ -113,6 +121,9 @@ internal sealed class CompactCommand : AsyncCommand<CompactCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         CompactionResult result;
+        StoreAccess.RequireFile(
+            settings.File, "compact",
+            "it hands a file's free pages back and truncates its WAL; on PostgreSQL autovacuum reclaims the space (or run VACUUM on the schema's tables)");
         using (StoreAccess.Inspect(settings.File))
         {
             // Missing, not SQLite, not a queue store, newer schema: refused here with the usual message.

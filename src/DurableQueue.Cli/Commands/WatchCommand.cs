@@ -60,13 +60,13 @@ internal sealed class WatchCommand : AsyncCommand<WatchCommand.Settings>
             }
             else if (Consoles.OutIsTerminal)
             {
-                var first = Render(await inspector.GetStatisticsAsync(cancellationToken).ConfigureAwait(false), rates, settings.File);
+                var first = Render(await inspector.GetStatisticsAsync(cancellationToken).ConfigureAwait(false), rates, inspector, settings.File);
                 await Consoles.Out.Live(first).StartAsync(async live =>
                 {
                     for (var i = 1; settings.Count is null || i < settings.Count; i++)
                     {
                         await Task.Delay(interval, TimeProvider.System, cancellationToken).ConfigureAwait(false);
-                        live.UpdateTarget(Render(await inspector.GetStatisticsAsync(cancellationToken).ConfigureAwait(false), rates, settings.File));
+                        live.UpdateTarget(Render(await inspector.GetStatisticsAsync(cancellationToken).ConfigureAwait(false), rates, inspector, settings.File));
                     }
                 }).ConfigureAwait(false);
             }
@@ -80,7 +80,7 @@ internal sealed class WatchCommand : AsyncCommand<WatchCommand.Settings>
                         await Task.Delay(interval, TimeProvider.System, cancellationToken).ConfigureAwait(false);
                     }
 
-                    Consoles.Out.Write(Render(await inspector.GetStatisticsAsync(cancellationToken).ConfigureAwait(false), rates, settings.File));
+                    Consoles.Out.Write(Render(await inspector.GetStatisticsAsync(cancellationToken).ConfigureAwait(false), rates, inspector, settings.File));
                 }
             }
         }
@@ -119,11 +119,15 @@ internal sealed class WatchCommand : AsyncCommand<WatchCommand.Settings>
         }),
     };
 
-    private static Table Render(StoreStatistics stats, RateTracker rates, string file)
+    private static Table Render(StoreStatistics stats, RateTracker rates, StoreInspector inspector, string file)
     {
         var sample = rates.Add(stats);
+        // A file by the name it was given; a database by its location, never by the connection string (it may hold a password).
+        var title = inspector.IsFile
+            ? $"{file}  {Format.Time(stats.TakenAt)}  file {Format.Bytes(stats.FileBytes)}, WAL {Format.Bytes(stats.WalBytes)}"
+            : $"{inspector.Path} ({StoreAccess.SchemaName})  {Format.Time(stats.TakenAt)}  size {Format.Bytes(stats.FileBytes)}";
         var table = new Table()
-            .Title(new TableTitle(Markup.Escape($"{file}  {Format.Time(stats.TakenAt)}  file {Format.Bytes(stats.FileBytes)}, WAL {Format.Bytes(stats.WalBytes)}")))
+            .Title(new TableTitle(Markup.Escape(title)))
             .Caption(new TableTitle(sample.Seconds is null
                 ? "rates appear from the second refresh"
                 : Markup.Escape(string.Create(CultureInfo.InvariantCulture,

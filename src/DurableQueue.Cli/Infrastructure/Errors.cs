@@ -50,12 +50,27 @@ internal static class Errors
             StoreFileException e => (ExitCodes.BadFile, OneLine(e.Message)),
             StorageBusyException e => (ExitCodes.Storage, OneLine(e.Message)),
             StorageFullException e => (ExitCodes.Storage, OneLine(e.Message)),
+            StorageUnavailableException e => (ExitCodes.Storage, OneLine(e.Message)),
             UnauthorizedAccessException e => (ExitCodes.BadFile, OneLine(e.Message)),
             ArgumentException e => (ExitCodes.Usage, OneLine(e.Message.Split(" (Parameter", 2)[0])),
             Microsoft.Data.Sqlite.SqliteException e => (ExitCodes.Storage, "SQLite error: " + OneLine(e.Message)),
-            _ => (ExitCodes.Internal, $"unexpected error: {exception.GetType().Name}: {OneLine(exception.Message)}"),
+            _ => ClassifyOther(exception),
         };
     }
+
+    /// <summary>
+    /// PostgreSQL's errors that the library leaves as they are, else a bug. Apart, so that a run on a file never loads
+    /// the PostgreSQL client to classify its error.
+    /// </summary>
+    private static (int Code, string Message) ClassifyOther(Exception exception) => exception switch
+    {
+        Npgsql.PostgresException e => (ExitCodes.Storage, $"PostgreSQL error {e.SqlState}: {OneLine(e.MessageText)}"),
+        // Raised by Npgsql before the login when the server asks for a password and none was found.
+        Npgsql.NpgsqlException e when e.Message.StartsWith("No password has been provided", StringComparison.Ordinal) =>
+            (ExitCodes.BadFile, $"{OneLine(e.Message)}; give it in the connection string, in PGPASSWORD or in a password file (~/.pgpass or PGPASSFILE)"),
+        Npgsql.NpgsqlException e => (ExitCodes.Storage, "PostgreSQL error: " + OneLine(e.Message)),
+        _ => (ExitCodes.Internal, $"unexpected error: {exception.GetType().Name}: {OneLine(exception.Message)}"),
+    };
 
     /// <summary>"Failed to convert 'abc' to Int32." becomes "-n: 'abc' is not a whole number", naming the option that was given the value.</summary>
     private static string? WholeNumber(string message)

@@ -9,16 +9,16 @@ internal static class ExitCodes
     /// <summary>verify found problems; doctor found warnings.</summary>
     public const int Problems = 1;
 
-    /// <summary>Bad arguments or options (also: purge without --yes when no one can answer the prompt).</summary>
+    /// <summary>Bad arguments or options (also: purge without --yes when no one can answer the prompt; a file-only command given a PostgreSQL store).</summary>
     public const int Usage = 2;
 
-    /// <summary>The file is missing, not SQLite, not a queue store, damaged, or has a newer schema.</summary>
+    /// <summary>The file is missing, not SQLite, not a queue store, damaged, or has a newer schema; a PostgreSQL login, database or schema that holds no usable store.</summary>
     public const int BadFile = 3;
 
     /// <summary>Input (enqueue/import) that cannot be read or enqueued; the failing batch was not enqueued.</summary>
     public const int BadInput = 4;
 
-    /// <summary>The file stayed locked by another writer (busy timeout), or the disk is full.</summary>
+    /// <summary>The file stayed locked by another writer (busy timeout), or the disk is full; a PostgreSQL server that cannot be reached.</summary>
     public const int Storage = 5;
 
     /// <summary>A queue or message named on the command line does not exist.</summary>

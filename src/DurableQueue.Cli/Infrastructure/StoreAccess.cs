@@ -1,9 +1,13 @@
+using DurableQueue.Postgres;
 using Microsoft.Data.Sqlite;
 using Spectre.Console;
 
 namespace DurableQueue.Cli.Infrastructure;
 
-/// <summary>Opens files the way each kind of command needs: read-only for inspections, through the library for writes.</summary>
+/// <summary>
+/// Opens stores the way each kind of command needs: read-only for inspections, through the library for writes. A
+/// store is a SQLite file or a PostgreSQL database (<see cref="StoreTarget"/> tells them apart); both get the same rules.
+/// </summary>
 internal static class StoreAccess
 {
     private static int s_waitReported;
@@ -11,11 +15,34 @@ internal static class StoreAccess
     /// <summary>Gets or sets the store options of this run (<c>--busy-timeout</c>); set once before the command runs.</summary>
     public static QueueStoreOptions Options { get; set; } = new();
 
-    /// <summary>Opens the file read-only; it is never created or changed.</summary>
-    public static StoreInspector Inspect(string path)
+    /// <summary>Gets or sets the PostgreSQL schema of this run (<c>--schema</c>), or <see langword="null"/> for the library's default.</summary>
+    public static string? Schema { get; set; }
+
+    /// <summary>Gets the PostgreSQL schema this run uses: <c>--schema</c>, or the library's default.</summary>
+    public static string SchemaName => Schema ?? PostgresStoreOptions.DefaultSchema;
+
+    private static PostgresStoreOptions PostgresOptions() => Schema is null ? new PostgresStoreOptions() : new PostgresStoreOptions { Schema = Schema };
+
+    /// <summary>Opens the store read-only; it is never created, migrated or changed.</summary>
+    public static StoreInspector Inspect(string store)
     {
-        RefuseFolder(path);
-        return QueueStore.Inspect(path, Options);
+        var target = StoreTarget.Parse(store);
+        if (target.ConnectionString is { } connectionString)
+        {
+            return QueueStore.InspectPostgres(connectionString, Options, PostgresOptions());
+        }
+
+        RefuseFolder(store);
+        return QueueStore.Inspect(store, Options);
+    }
+
+    /// <summary>Refuses a PostgreSQL store for a command that works on a SQLite file only (exit 2), saying why in one line.</summary>
+    public static void RequireFile(string store, string command, string why)
+    {
+        if (StoreTarget.Parse(store).IsPostgres)
+        {
+            throw new CliException(ExitCodes.Usage, $"{command} works on a SQLite file only: {why}");
+        }
     }
 
     /// <summary>A folder is a bad file (exit 3), whatever the library makes of it.</summary>
@@ -84,6 +111,12 @@ internal static class StoreAccess
     /// </summary>
     public static QueueStore OpenForWrite(string path, bool create = false, bool canCreate = false)
     {
+        var target = StoreTarget.Parse(path);
+        if (target.ConnectionString is { } connectionString)
+        {
+            return OpenPostgresForWrite(target, connectionString, create, canCreate);
+        }
+
         RefuseFolder(path);
         if (!create)
         {
@@ -122,6 +155,30 @@ internal static class StoreAccess
             }
         };
         return QueueStore.Open(path, Options);
+    }
+
+    /// <summary>
+    /// Opens a PostgreSQL store for a write. Without <paramref name="create"/> the schema must already hold a queue store
+    /// (checked read-only first, so a mistyped database or schema is never turned into a new store).
+    /// </summary>
+    private static QueueStore OpenPostgresForWrite(StoreTarget target, string connectionString, bool create, bool canCreate)
+    {
+        if (!create)
+        {
+            try
+            {
+                using (QueueStore.InspectPostgres(connectionString, Options, PostgresOptions()))
+                {
+                }
+            }
+            catch (StoreFileException ex) when (canCreate && ex.Problem == StoreFileProblem.NotAQueueStore)
+            {
+                throw new CliException(
+                    ExitCodes.BadFile, $"schema '{PostgresOptions().Schema}' of {target.Display} holds no queue store; pass --create to create it");
+            }
+        }
+
+        return QueueStore.OpenPostgres(connectionString, Options, PostgresOptions());
     }
 
     public static async Task RequireQueueAsync(StoreInspector inspector, string queue, CancellationToken cancellationToken)

@@ -3,7 +3,7 @@ using Spectre.Console.Cli;
 
 namespace DurableQueue.Cli.Infrastructure;
 
-/// <summary>Turns the options every file command shares (<c>--busy-timeout</c>) into the store options of this run.</summary>
+/// <summary>Turns the options every file command shares (<c>--busy-timeout</c>, <c>--schema</c>) into the store options of this run.</summary>
 internal sealed class StoreOptionsInterceptor : ICommandInterceptor
 {
     private static readonly TimeSpan s_min = TimeSpan.FromMilliseconds(1);
@@ -11,6 +11,16 @@ internal sealed class StoreOptionsInterceptor : ICommandInterceptor
 
     public void Intercept(CommandContext context, CommandSettings settings)
     {
+        if (settings is FileSettings { Schema: { } schema } file)
+        {
+            if (!StoreTarget.Parse(file.File).IsPostgres)
+            {
+                throw new CliException(ExitCodes.Usage, "--schema applies to a PostgreSQL store (a connection string); a file has no schemas");
+            }
+
+            StoreAccess.Schema = schema;
+        }
+
         if (settings is FileSettings { BusyTimeout: { } text })
         {
             var timeout = Format.ParseDuration(text, "--busy-timeout");
