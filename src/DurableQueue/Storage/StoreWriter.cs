@@ -14,7 +14,9 @@ namespace DurableQueue.Storage;
 /// on the leader's thread); after a small batch it lingers briefly for those callers' next requests, and it gives the
 /// write session back when the queue is empty (it does not linger for a single caller, whose next request should lead
 /// on its own thread). Throughput grows with the number of concurrent callers while each
-/// caller still returns only after its own data is durable.
+/// caller still returns only after its own data is durable. On a backend where every statement is a round trip
+/// (<see cref="DriverCapabilities.GroupedWrites"/>), the plain enqueues and the acks of a batch run as one set-based
+/// statement each (<see cref="WriteGroup"/>), and a lone plain enqueue sends its statement with the COMMIT.
 /// </summary>
 /// <remarks>
 /// Only the library's own requests may lead on the caller's thread (<see cref="WriteOperation.MayLead"/>); units of
