@@ -117,12 +117,12 @@ internal sealed class StatsCommand : AsyncCommand<StatsCommand.Settings>
             table.AddRow(Format.Cells(
                 row.Name,
                 row.Queue,
-                $"{row.Link} since {Format.Time(row.LinkSince)} ({Format.Relative(row.LinkSince, now)})",
+                $"{row.Link} for {Format.Duration(Age(row.LinkSince, now))}",
                 Format.Number(row.Forwarded),
                 row.LastForwardedAt is { } at ? Format.Relative(at, now) : "-",
                 oldest is { } o ? Format.Duration(Age(o, now)) : "-",
                 row.LastError is { } error ? $"{error} ({Format.Relative(row.LastErrorAt ?? row.WrittenAt, now)})" : "-",
-                $"{(row.Running ? "running" : "stopped")}, started {Format.Time(row.StartedAt)} (status written {Format.Relative(row.WrittenAt, now)})"));
+                $"{(row.Running ? "running" : "stopped")} (status written {Format.Relative(row.WrittenAt, now)})"));
         }
 
         return table;
