@@ -24,26 +24,7 @@ public sealed class ForwarderStatsTests : IDisposable
             await queue.EnqueueAsync("stuck <b>[red]</b>");
             stuckAt = (await queue.GetMessagesAsync(10))[2].EnqueuedAt;
 
-            var forwarder = new Forwarder("telemetry", queue, new LinkDownAfterOk(), new ForwarderOptions
-            {
-                RetryDelay = TimeSpan.FromMilliseconds(10),
-                MaxRetryDelay = TimeSpan.FromMilliseconds(50),
-            });
-            using var stop = new CancellationTokenSource();
-            var run = forwarder.RunAsync(stop.Token);
-            using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-            {
-                while (forwarder.GetStatus() is not { Link: LinkState.Down, Forwarded: 2, Retries: >= 2 })
-                {
-                    Assert.False(guard.IsCancellationRequested, $"The forwarder did not reach a down link after two messages: {forwarder.GetStatus()}");
-                    Assert.False(run.IsCompleted, "The forwarder stopped on its own.");
-                    await Task.Delay(20, CancellationToken.None);
-                }
-            }
-
-            // Stopping writes the last row: stopped, the link down, the two messages through.
-            await stop.CancelAsync();
-            await run;
+            await LinkDownAfterOk.ForwardUntilDownAsync(queue);
         }
 
         var table = await Dq.RunAsync("stats", path);
@@ -96,27 +77,54 @@ public sealed class ForwarderStatsTests : IDisposable
         command.CommandText = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'dqf%';";
         Assert.Equal(0L, (long)command.ExecuteScalar()!);
     }
+}
 
-    /// <summary>Confirms messages whose body starts with "ok"; any other message finds the link down, every time.</summary>
-    private sealed class LinkDownAfterOk : IMessageSink
+/// <summary>Confirms messages whose body starts with "ok"; any other message finds the link down, every time.</summary>
+internal sealed class LinkDownAfterOk : IMessageSink
+{
+    public ValueTask SendAsync(SendBatch batch, CancellationToken cancellationToken)
     {
-        public ValueTask SendAsync(SendBatch batch, CancellationToken cancellationToken)
+        for (var i = 0; i < batch.Count; i++)
         {
-            for (var i = 0; i < batch.Count; i++)
+            if (batch.Messages[i].Body.Span.StartsWith("ok"u8))
             {
-                if (batch.Messages[i].Body.Span.StartsWith("ok"u8))
-                {
-                    batch.Confirm(i);
-                }
-                else
-                {
-                    batch.Fail(i, "no route to the centre");
-                }
+                batch.Confirm(i);
             }
-
-            return ValueTask.CompletedTask;
+            else
+            {
+                batch.Fail(i, "no route to the centre");
+            }
         }
 
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>
+    /// Runs a forwarder of the queue (its first messages "ok ...", then one that is not) until its link is down
+    /// after two messages, then stops it: its last status row says stopped, link down, two forwarded.
+    /// </summary>
+    public static async Task ForwardUntilDownAsync(MessageQueue queue)
+    {
+        var forwarder = new Forwarder("telemetry", queue, new LinkDownAfterOk(), new ForwarderOptions
+        {
+            RetryDelay = TimeSpan.FromMilliseconds(10),
+            MaxRetryDelay = TimeSpan.FromMilliseconds(50),
+        });
+        using var stop = new CancellationTokenSource();
+        var run = forwarder.RunAsync(stop.Token);
+        using (var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            while (forwarder.GetStatus() is not { Link: LinkState.Down, Forwarded: 2, Retries: >= 2 })
+            {
+                Assert.False(guard.IsCancellationRequested, $"The forwarder did not reach a down link after two messages: {forwarder.GetStatus()}");
+                Assert.False(run.IsCompleted, "The forwarder stopped on its own.");
+                await Task.Delay(20, CancellationToken.None);
+            }
+        }
+
+        await stop.CancelAsync();
+        await run;
     }
 }
