@@ -2,7 +2,7 @@ using Microsoft.Data.Sqlite;
 
 namespace DurableQueue.Forwarding.Tests;
 
-/// <summary>A forwarder's status row as another process reads it: plain SQL on a read-only connection.</summary>
+/// <summary>A forwarder's status row as another process reads it: plain SQL on a read-only connection (none before the table exists).</summary>
 internal sealed record StatusRow(
     string Name, string Queue, bool Running, string Link, DateTimeOffset LinkSince, string? LastError, long Forwarded, DateTimeOffset? LastForwardedAt, DateTimeOffset WrittenAt)
 {
@@ -11,6 +11,16 @@ internal sealed record StatusRow(
         var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString();
         using var connection = new SqliteConnection(connectionString);
         connection.Open();
+        using (var exists = connection.CreateCommand())
+        {
+            // Before the forwarder opened its tables there is no row to read.
+            exists.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'dqf_status';";
+            if ((long)exists.ExecuteScalar()! == 0)
+            {
+                return [];
+            }
+        }
+
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT name, queue, running, link, link_since, last_error, forwarded, last_forwarded_at, written_at FROM dqf_status ORDER BY name;";
         using var reader = command.ExecuteReader();
