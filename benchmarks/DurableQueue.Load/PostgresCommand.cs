@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.ComponentModel;
 using System.Diagnostics;
+using DurableQueue.BenchmarkShared;
 using DurableQueue.Postgres;
 using DurableQueue.Testing.Postgres;
-using Npgsql;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -63,8 +63,6 @@ public sealed class PostgresSettings : CommandSettings
 /// </summary>
 public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
 {
-    private const string RawTable = "bench_raw.messages";
-
     public override async Task<int> ExecuteAsync(CommandContext context, PostgresSettings settings, CancellationToken cancellationToken)
     {
         PostgresCluster? cluster = null;
@@ -78,14 +76,13 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
 
         try
         {
-            await using var dataSource = NpgsqlDataSource.Create(connectionString);
-            await PrepareRawAsync(dataSource);
+            await using var raw = await RawPostgres.OpenAsync(connectionString);
             var results = new List<(string Kind, double PerSecond, LatencySummary Latency)>();
             for (var run = 0; run < settings.Repeat; run++)
             {
-                results.Add(await RawEndToEndAsync(dataSource, settings));
+                results.Add(await RawEndToEndAsync(raw, settings));
                 results.Add(await QueueEndToEndAsync(connectionString, settings));
-                results.Add(await RawSingleInsertAsync(dataSource, settings));
+                results.Add(await RawSingleInsertAsync(raw, settings));
                 results.Add(await QueueSingleEnqueueAsync(connectionString, settings));
             }
 
@@ -102,17 +99,7 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         return 0;
     }
 
-    private static async Task PrepareRawAsync(NpgsqlDataSource dataSource)
-    {
-        await using var command = dataSource.CreateCommand(
-            "CREATE SCHEMA IF NOT EXISTS bench_raw; " +
-            "CREATE TABLE IF NOT EXISTS bench_raw.messages (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, queue_id bigint NOT NULL, " +
-            "priority smallint NOT NULL, visible_at bigint NOT NULL, body bytea NOT NULL); " +
-            "CREATE INDEX IF NOT EXISTS messages_ready ON bench_raw.messages (queue_id, priority, visible_at, id);");
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private static byte[] Body(int size)
+    internal static byte[] Body(int size)
     {
         var body = new byte[size];
         BinaryPrimitives.WriteInt64LittleEndian(body, Stopwatch.GetTimestamp());
@@ -120,47 +107,12 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
     }
 
     /// <summary>The raw floor: every insert and every take is its own transaction (autocommit), on pooled connections.</summary>
-    private static async Task<(string, double, LatencySummary)> RawEndToEndAsync(NpgsqlDataSource dataSource, PostgresSettings s)
+    private static async Task<(string, double, LatencySummary)> RawEndToEndAsync(RawPostgres raw, PostgresSettings s)
     {
-        var latencies = new List<long>[s.Consumers];
-        var taken = 0;
         var started = Stopwatch.GetTimestamp();
-        var producers = Enumerable.Range(0, s.Producers).Select(p => Task.Run(async () =>
-        {
-            var share = s.Messages / s.Producers + (p < s.Messages % s.Producers ? 1 : 0);
-            await using var connection = await dataSource.OpenConnectionAsync();
-            await using var insert = new NpgsqlCommand($"INSERT INTO {RawTable} (queue_id, priority, visible_at, body) VALUES (1, 4, 0, $1);", connection);
-            var body = new NpgsqlParameter<byte[]>();
-            insert.Parameters.Add(body);
-            for (var i = 0; i < share; i++)
-            {
-                body.TypedValue = Body(s.Size);
-                await insert.ExecuteNonQueryAsync();
-            }
-        }));
-        var consumers = Enumerable.Range(0, s.Consumers).Select(c => Task.Run(async () =>
-        {
-            var mine = latencies[c] = new List<long>(s.Messages / s.Consumers + 16);
-            await using var connection = await dataSource.OpenConnectionAsync();
-            await using var take = new NpgsqlCommand(
-                $"DELETE FROM {RawTable} WHERE id = (SELECT id FROM {RawTable} WHERE queue_id = 1 AND visible_at <= 1 " +
-                "ORDER BY priority, visible_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING body;", connection);
-            while (Volatile.Read(ref taken) < s.Messages)
-            {
-                if (await take.ExecuteScalarAsync() is byte[] row)
-                {
-                    mine.Add(Stopwatch.GetTimestamp() - BinaryPrimitives.ReadInt64LittleEndian(row));
-                    Interlocked.Increment(ref taken);
-                }
-                else
-                {
-                    await Task.Yield();
-                }
-            }
-        }));
-        await Task.WhenAll(producers.Concat(consumers));
+        var latencies = await raw.EndToEndAsync(s.Producers, s.Consumers, s.Messages, () => Body(s.Size));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        return ("raw Npgsql, one transaction per operation", s.Messages / seconds, LatencySummary.From("enqueue to delete", latencies.SelectMany(l => l).ToList()));
+        return ("raw Npgsql, one transaction per operation", s.Messages / seconds, LatencySummary.From("enqueue to delete", latencies));
     }
 
     /// <summary>The queue end to end: producers await each enqueue, consumers lease up to a batch and ack it at once.</summary>
@@ -213,29 +165,23 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         }));
         var commits0 = store.Writer.Commits;
         var ops0 = store.Writer.Operations;
+        var grouped0 = store.Writer.GroupedOperations;
+        var trips0 = store.Writer.Session.RoundTrips;
         await Task.WhenAll(producers.Concat(consumers));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var commits = store.Writer.Commits - commits0;
-        AnsiConsole.MarkupLineInterpolated($"  queue end to end: {commits / seconds:N0} commits/s, {(double)(store.Writer.Operations - ops0) / Math.Max(1, commits):N1} requests per commit");
+        var operations = store.Writer.Operations - ops0;
+        var groupedShare = (double)(store.Writer.GroupedOperations - grouped0) / Math.Max(1, operations);
+        var trips = (double)(store.Writer.Session.RoundTrips - trips0);
+        AnsiConsole.MarkupLineInterpolated(
+            $"  queue end to end: {commits / seconds:N0} commits/s, {(double)operations / Math.Max(1, commits):N1} requests per commit, {groupedShare:P0} of them in set-based groups, {trips / Math.Max(1, commits):N1} round trips per commit, {trips / s.Messages:N2} per message");
         return ("DurableQueue on PostgreSQL", s.Messages / seconds, LatencySummary.From("enqueue to ack", latencies.SelectMany(l => l).ToList()));
     }
 
-    private static async Task<(string, double, LatencySummary)> RawSingleInsertAsync(NpgsqlDataSource dataSource, PostgresSettings s)
+    private static async Task<(string, double, LatencySummary)> RawSingleInsertAsync(RawPostgres raw, PostgresSettings s)
     {
-        var latencies = new List<long>(s.Single);
-        await using var connection = await dataSource.OpenConnectionAsync();
-        await using var insert = new NpgsqlCommand($"INSERT INTO {RawTable} (queue_id, priority, visible_at, body) VALUES (2, 4, 0, $1);", connection);
-        var body = new NpgsqlParameter<byte[]>();
-        insert.Parameters.Add(body);
         var started = Stopwatch.GetTimestamp();
-        for (var i = 0; i < s.Single; i++)
-        {
-            var before = Stopwatch.GetTimestamp();
-            body.TypedValue = Body(s.Size);
-            await insert.ExecuteNonQueryAsync();
-            latencies.Add(Stopwatch.GetTimestamp() - before);
-        }
-
+        var latencies = await raw.InsertEachAsync(s.Single, () => Body(s.Size));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         return ("raw Npgsql single insert, 1 producer", s.Single / seconds, LatencySummary.From("insert", latencies));
     }
@@ -246,6 +192,7 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         var queue = store.GetQueue("load");
         await store.ExecuteAsync(_ => 0);
         var latencies = new List<long>(s.Single);
+        var trips0 = store.Writer.Session.RoundTrips;
         var started = Stopwatch.GetTimestamp();
         for (var i = 0; i < s.Single; i++)
         {
@@ -255,6 +202,7 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         }
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        AnsiConsole.MarkupLineInterpolated($"  queue single enqueue: {(double)(store.Writer.Session.RoundTrips - trips0) / s.Single:N2} round trips per enqueue");
         return ("DurableQueue EnqueueAsync, 1 producer", s.Single / seconds, LatencySummary.From("enqueue", latencies));
     }
 

@@ -35,7 +35,9 @@ public sealed partial class MessageQueue
                 return 0;
             },
             cancellationToken,
-            withoutSavepoint: true).ConfigureAwait(false);
+            withoutSavepoint: true,
+            group: AckGroup.Instance,
+            groupItem: new AckItem(this, [receipt], Single: true)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -73,7 +75,10 @@ public sealed partial class MessageQueue
 
                 return lost is null ? [] : lost;
             },
-            cancellationToken);
+            cancellationToken,
+            group: AckGroup.Instance,
+            groupItem: new AckItem(this, list, Single: false),
+            groupsAlone: list.Length > 1);
     }
 
     /// <summary>

@@ -98,7 +98,9 @@ public sealed partial class MessageQueue
                 return id;
             },
             cancellationToken,
-            withoutSavepoint: CanSkipSavepoint(message));
+            withoutSavepoint: CanSkipSavepoint(message),
+            group: message.DedupKey is null ? EnqueueGroup.Instance : null,
+            groupItem: message.DedupKey is null ? new EnqueueItem(this, message) : null);
     }
 
     /// <summary>

@@ -238,14 +238,15 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     /// result is ready when this returns. Units of work pass <paramref name="mayLead"/> false (see <see cref="StoreWriter"/>).
     /// </summary>
     internal ValueTask<T> WriteAsync<T>(
-        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = true)
+        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = true,
+        WriteGroup? group = null, object? groupItem = null, bool groupsAlone = false)
     {
         if (Volatile.Read(ref _disposed) != 0)
         {
             return ValueTask.FromException<T>(new ObjectDisposedException(GetType().FullName));
         }
 
-        return _writer.SubmitValueAsync(work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead);
+        return _writer.SubmitValueAsync(work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead, group, groupItem, groupsAlone);
     }
 
     internal Memory.MemoryTier? Tier => _tier;

@@ -106,6 +106,131 @@ internal sealed class PostgresCommands : IMessageCommands
     }
 
     /// <summary>
+    /// Inserts messages without deduplication keys with one statement; their ids come back in the order given (the rows
+    /// are inserted in that order, so the identity values ascend with it).
+    /// </summary>
+    public MessageId[] EnqueueMany(WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages)
+    {
+        var session = Session(context);
+        var now = context.Now;
+        var count = messages.Count;
+        var queueIds = new long[count];
+        var priorities = new short[count];
+        var visibleAt = new long[count];
+        var maxAttempts = new int[count];
+        var headers = new string?[count];
+        var bodies = new byte[count][];
+        long notified = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var (queueId, message) = messages[i];
+            if (message.DedupKey is not null)
+            {
+                throw new ArgumentException("Only messages without a deduplication key are inserted together.", nameof(messages));
+            }
+
+            queueIds[i] = queueId;
+            priorities[i] = (short)message.Priority;
+            visibleAt[i] = message.VisibleAt(now);
+            maxAttempts[i] = message.MaxAttempts;
+            headers[i] = message.Headers;
+            bodies[i] = message.Body;
+            if (queueId != notified)
+            {
+                session.NotifyOnCommit(NameOf(queueId));
+                notified = queueId;
+            }
+        }
+
+        // One message: the plain INSERT (prepared once, like every single enqueue's).
+        var (sql, parameters) = count == 1
+            ? (_sql.Insert, InsertParameters(now, queueIds[0], messages[0].Message, visibleAt[0]))
+            : (_sql.InsertMany, new NpgsqlParameter[]
+            {
+                new NpgsqlParameter<long[]> { TypedValue = queueIds },
+                new NpgsqlParameter<short[]> { TypedValue = priorities },
+                new NpgsqlParameter<long[]> { TypedValue = visibleAt },
+                Int64(now),
+                new NpgsqlParameter<int[]> { TypedValue = maxAttempts },
+                new NpgsqlParameter<string?[]> { TypedValue = headers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
+                new NpgsqlParameter<byte[][]> { TypedValue = bodies, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea },
+            });
+        var result = new MessageId[count];
+        if (context.DeferToCommit)
+        {
+            // Sent with the COMMIT; the ids are filled in when it ran, before the callers complete.
+            session.ExecuteAtCommit(sql, parameters, reader => FillIds(reader, result));
+        }
+        else
+        {
+            using var reader = session.ExecuteReader(sql, parameters);
+            FillIds(reader, result);
+        }
+
+        return result;
+    }
+
+    private static void FillIds(NpgsqlDataReader reader, MessageId[] result)
+    {
+        var ids = new List<long>(result.Length);
+        while (reader.Read())
+        {
+            ids.Add(reader.GetInt64(0));
+        }
+
+        if (ids.Count != result.Length)
+        {
+            throw new InvalidOperationException($"Inserting {result.Length} messages returned {ids.Count} ids.");
+        }
+
+        // The rows were inserted in the order given, so their identity values ascend with it.
+        ids.Sort();
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = new MessageId(ids[i]);
+        }
+    }
+
+    /// <summary>
+    /// Acks several receipts with one statement, each fenced by its token and queue as <see cref="Ack(WriteContext, string, MessageReceipt)"/>
+    /// is; returns which were deleted (a receipt that matched nothing changed nothing).
+    /// </summary>
+    public bool[] TryAckMany(WriteContext context, IReadOnlyList<(string QueueName, MessageReceipt Receipt)> receipts)
+    {
+        var count = receipts.Count;
+        var ids = new long[count];
+        var tokens = new Guid[count];
+        var names = new string[count];
+        var positions = new Dictionary<long, int>(count);
+        for (var i = 0; i < count; i++)
+        {
+            ids[i] = receipts[i].Receipt.Id.Value;
+            tokens[i] = receipts[i].Receipt.Token;
+            names[i] = receipts[i].QueueName;
+            if (!positions.TryAdd(ids[i], i))
+            {
+                throw new ArgumentException($"Message {ids[i]} is acked twice.", nameof(receipts));
+            }
+        }
+
+        var acked = new bool[count];
+        using (var reader = Session(context).ExecuteReader(
+            _sql.AckMany,
+            new NpgsqlParameter<long[]> { TypedValue = ids },
+            new NpgsqlParameter<Guid[]> { TypedValue = tokens },
+            new NpgsqlParameter<string[]> { TypedValue = names, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text }))
+        {
+            while (reader.Read())
+            {
+                acked[positions[reader.GetInt64(0)]] = true;
+                Removed(context, reader.GetInt64(1));
+            }
+        }
+
+        return acked;
+    }
+
+    /// <summary>
     /// Leases up to <paramref name="max"/> ready messages in delivery order with one statement; rows another host is
     /// leasing or settling right now are skipped (FOR UPDATE SKIP LOCKED), so hosts never wait for each other here.
     /// </summary>
@@ -251,6 +376,10 @@ internal sealed class PostgresCommands : IMessageCommands
         Interlocked.Exchange(ref _sweepDueAt, NextFinalLeaseExpiry(session) ?? long.MaxValue);
         return queues.Count;
     }
+
+    /// <summary>Returns whether <see cref="SweepExpiredFinalLeases"/> would run its statement at <paramref name="now"/>.</summary>
+    public bool SweepWanted(long now) =>
+        Volatile.Read(ref _sweepRequested) != 0 || now >= Interlocked.Read(ref _sweepDueAt) || now - Volatile.Read(ref _lastSweep) >= FullSweepIntervalMs;
 
     /// <summary>Makes the next batch run the sweep (a read found an expired last-attempt lease).</summary>
     public void RequestSweep() => Interlocked.Exchange(ref _sweepRequested, 1);

@@ -46,7 +46,7 @@ internal sealed class PostgresDriver : IStorageDriver
 
     public NpgsqlDataSource DataSource => _dataSource;
 
-    public DriverCapabilities Capabilities => new(StatementRollback: false, MemoryTier: false, DatabaseQuota: false);
+    public DriverCapabilities Capabilities => new(StatementRollback: false, MemoryTier: false, DatabaseQuota: false, GroupedWrites: true);
 
     public StorageKind Kind => StorageKind.Postgres;
 

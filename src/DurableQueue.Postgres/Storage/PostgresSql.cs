@@ -37,6 +37,13 @@ internal sealed class PostgresSql
             $"INSERT INTO {s}.dq_messages {insertColumns} VALUES ($1, $2, $3, $4, $5, $6, $7, $8) " +
             "ON CONFLICT (queue_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING RETURNING id;";
         FindByDedupKey = $"SELECT id FROM {s}.dq_messages WHERE queue_id = $1 AND dedup_key = $2;";
+        // Several messages without a deduplication key in one statement, inserted in the order given (so their ids
+        // ascend in that order). $1 queues, $2 priorities, $3 visible_at, $4 now, $5 max attempts, $6 headers, $7 bodies.
+        InsertMany =
+            $"INSERT INTO {s}.dq_messages {insertColumns} " +
+            "SELECT u.queue_id, u.priority, u.visible_at, $4, u.max_attempts, NULL, u.headers, u.body " +
+            "FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], $5::integer[], $6::text[], $7::bytea[]) " +
+            "WITH ORDINALITY AS u(queue_id, priority, visible_at, max_attempts, headers, body, n) ORDER BY u.n RETURNING id;";
 
         // Receive: the ready rows in delivery order, locked so that no other host leases them at the same time; rows
         // another transaction holds are skipped, not waited for. The old visible_at comes back so that the caller can
@@ -59,6 +66,11 @@ internal sealed class PostgresSql
         // nothing). $1 id, $2 token; the queue name is the last parameter.
         string InQueue(int parameter) => $" AND queue_id = (SELECT id FROM {s}.dq_queues WHERE name = ${parameter})";
         Ack = $"DELETE FROM {s}.dq_messages WHERE id = $1 AND lease_token = $2{InQueue(3)} RETURNING queue_id;";
+        // Several acks in one statement, each fenced as Ack is. $1 ids, $2 tokens, $3 queue names.
+        AckMany =
+            $"DELETE FROM {s}.dq_messages m USING unnest($1::bigint[], $2::uuid[], $3::text[]) AS r(id, token, queue_name) " +
+            $"JOIN {s}.dq_queues q ON q.name = r.queue_name " +
+            "WHERE m.id = r.id AND m.lease_token = r.token AND m.queue_id = q.id RETURNING m.id, m.queue_id;";
         // Locks the row for the rest of the transaction, so that the decision made on its attempts still holds when
         // the next statement changes it.
         LockLease = $"SELECT attempts, max_attempts FROM {s}.dq_messages WHERE id = $1 AND lease_token = $2{InQueue(3)} FOR UPDATE;";
@@ -270,6 +282,8 @@ internal sealed class PostgresSql
 
     public string Insert { get; }
 
+    public string InsertMany { get; }
+
     public string InsertDedup { get; }
 
     public string FindByDedupKey { get; }
@@ -279,6 +293,8 @@ internal sealed class PostgresSql
     public string NextVisible { get; }
 
     public string Ack { get; }
+
+    public string AckMany { get; }
 
     public string LeaseQueueName { get; }
 

@@ -21,6 +21,7 @@ internal sealed class PostgresWriteSession : IWriteSession
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly List<string> _pending = [];
+    private readonly List<(NpgsqlBatchCommand Command, Action<NpgsqlDataReader> Read)> _atCommit = [];
     private readonly HashSet<string> _notify = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string[]> _savepoints = new(StringComparer.Ordinal);
     private readonly string _location;
@@ -33,6 +34,7 @@ internal sealed class PostgresWriteSession : IWriteSession
     private NpgsqlConnection? _connection;
     private NpgsqlBatch? _readerBatch;
     private long _changes;
+    private long _roundTrips;
     private NpgsqlTransaction? _transaction;
     private bool _callerCodeRan;
     private bool _endedByCaller;
@@ -232,6 +234,14 @@ internal sealed class PostgresWriteSession : IWriteSession
     }
 
     /// <summary>
+    /// Returns whether the final-lease sweep should look at what other hosts committed. PostgreSQL cannot tell cheaply
+    /// whether another host committed since the last batch (a query would cost a round trip per batch), and the answer
+    /// only decides whether the sweep runs, so the statements' own schedule for it answers instead: a known last-attempt
+    /// lease is due, a read saw one expired, or a second passed since the last sweep (for leases other hosts granted).
+    /// </summary>
+    public bool ForeignCommitsSinceLastCheck() => Commands is not PostgresCommands commands || commands.SweepWanted(NowMs);
+
+    /// <summary>
     /// Gets the number of rows the session's own statements changed (the server reports it per statement); SQL the
     /// app runs on the connection in a unit of work is not counted, but a unit of work marks its commit anyway.
     /// </summary>
@@ -256,6 +266,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         Debug.Assert(_transaction is null, "A batch transaction is already open.");
         _pending.Clear();
         _notify.Clear();
+        _atCommit.Clear();
         _callerCodeRan = false;
         _endedByCaller = false;
         // Read committed: each statement sees what other hosts committed before it; FOR UPDATE SKIP LOCKED does the rest.
@@ -289,6 +300,22 @@ internal sealed class PostgresWriteSession : IWriteSession
         Flush();
     }
 
+    /// <summary>
+    /// Holds a statement back to send in the COMMIT's round trip, before the COMMIT; <paramref name="read"/> gets its rows
+    /// when that ran, before <see cref="Commit"/> returns. If the statement fails, the commit fails and nothing of the
+    /// batch is committed.
+    /// </summary>
+    public void ExecuteAtCommit(string sql, NpgsqlParameter[] parameters, Action<NpgsqlDataReader> read)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(parameter);
+        }
+
+        _atCommit.Add((command, read));
+    }
+
     /// <summary>Registers a wake-up for the receivers of a queue in every process; sent with the COMMIT.</summary>
     public void NotifyOnCommit(string queueName) => _notify.Add(queueName);
 
@@ -303,15 +330,22 @@ internal sealed class PostgresWriteSession : IWriteSession
         var transaction = _transaction ?? throw new InvalidOperationException("No batch transaction is open.");
         _transaction = null;
         long? marker = null;
+        var resultsRead = _atCommit.Count == 0;
         try
         {
-            if (!mark && _pending.Count == 0 && _notify.Count == 0)
+            if (!mark && _pending.Count == 0 && _notify.Count == 0 && _atCommit.Count == 0)
             {
+                Interlocked.Increment(ref _roundTrips);
                 transaction.Commit();
                 return;
             }
 
             using var batch = NewBatch();
+            foreach (var (command, _) in _atCommit)
+            {
+                batch.BatchCommands.Add(command);
+            }
+
             AddNotifications(batch);
             if (mark)
             {
@@ -324,7 +358,30 @@ internal sealed class PostgresWriteSession : IWriteSession
             }
 
             batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT;"));
-            batch.ExecuteNonQuery();
+            if (resultsRead)
+            {
+                batch.ExecuteNonQuery();
+            }
+            else
+            {
+                // The held-back statements' rows come first (statements without rows are skipped by the reader).
+                using var reader = batch.ExecuteReader();
+                for (var i = 0; i < _atCommit.Count; i++)
+                {
+                    if (i > 0)
+                    {
+                        reader.NextResult();
+                    }
+
+                    _atCommit[i].Read(reader);
+                }
+
+                resultsRead = true;
+                while (reader.NextResult())
+                {
+                }
+            }
+
             transaction.Dispose();
         }
         catch (Exception ex) when (marker is { } m && PostgresErrors.IsUnreachable(ex))
@@ -335,6 +392,12 @@ internal sealed class PostgresWriteSession : IWriteSession
                 throw;
             }
 
+            if (!resultsRead)
+            {
+                // Committed, but the rows of a statement sent with the COMMIT (a new message's id) never arrived.
+                throw new StorageUnavailableException(PostgresErrorMessages.CommitResultLost(_location, ex.Message), ex);
+            }
+
             Trace.TraceWarning("DurableQueue: COMMIT reported {0} but the batch is in the database.", ex.Message);
         }
         catch (Exception ex) when (PostgresErrors.IsUnreachable(ex))
@@ -342,10 +405,26 @@ internal sealed class PostgresWriteSession : IWriteSession
             DropConnection();
             throw new StorageUnavailableException(PostgresErrorMessages.CommitOutcomeUnknown(_location, ex.Message), ex);
         }
+        catch (Exception ex) when (ex is PostgresException)
+        {
+            // A statement of the COMMIT's round trip failed (the server skipped the rest, COMMIT included): end the
+            // failed transaction so that the connection is ready for the next batch.
+            try
+            {
+                transaction.Rollback();
+            }
+            catch (Exception rollback) when (rollback is NpgsqlException or InvalidOperationException)
+            {
+                Trace.TraceWarning("DurableQueue: ROLLBACK after a failed commit failed: {0}", rollback.Message);
+            }
+
+            throw;
+        }
         finally
         {
             _pending.Clear();
             _notify.Clear();
+            _atCommit.Clear();
         }
     }
 
@@ -355,6 +434,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         _transaction = null;
         _pending.Clear();
         _notify.Clear();
+        _atCommit.Clear();
         if (transaction is null)
         {
             return;
@@ -480,6 +560,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         _readerBatch = null;
         _pending.Clear();
         _notify.Clear();
+        _atCommit.Clear();
         var connection = _connection;
         _connection = null;
         try
@@ -526,8 +607,13 @@ internal sealed class PostgresWriteSession : IWriteSession
         }
     }
 
+    /// <summary>Gets how many statement batches (each one round trip) the session sent so far.</summary>
+    public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
     private NpgsqlBatch NewBatch()
     {
+        // Every batch made here is sent once.
+        Interlocked.Increment(ref _roundTrips);
         SettleReader();
         var batch = new NpgsqlBatch(Connection);
         foreach (var statement in _pending)

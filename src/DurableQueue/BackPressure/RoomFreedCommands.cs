@@ -28,6 +28,25 @@ internal sealed class RoomFreedCommands(IMessageCommands inner, QueueStore store
     public List<QueueMessage> Receive(WriteContext context, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt) =>
         inner.Receive(context, queueName, queueId, max, visibilityMs, out nextVisibleAt);
 
+    public MessageId[] EnqueueMany(WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages) =>
+        inner.EnqueueMany(context, messages);
+
+    public bool[] TryAckMany(WriteContext context, IReadOnlyList<(string QueueName, MessageReceipt Receipt)> receipts)
+    {
+        var acked = inner.TryAckMany(context, receipts);
+        string? freed = null;
+        for (var i = 0; i < acked.Length; i++)
+        {
+            if (acked[i] && !string.Equals(receipts[i].QueueName, freed, StringComparison.Ordinal))
+            {
+                freed = receipts[i].QueueName;
+                RoomFreed(context, freed);
+            }
+        }
+
+        return acked;
+    }
+
     public void Ack(WriteContext context, string queueName, MessageReceipt receipt)
     {
         inner.Ack(context, queueName, receipt);

@@ -139,6 +139,12 @@ internal sealed class TieredCommands : IMessageCommands, IBatchObserver
         return next;
     }
 
+    public MessageId[] EnqueueMany(WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages) =>
+        OneByOne.EnqueueMany(this, context, messages);
+
+    public bool[] TryAckMany(WriteContext context, IReadOnlyList<(string QueueName, MessageReceipt Receipt)> receipts) =>
+        OneByOne.TryAckMany(this, context, receipts);
+
     public void Ack(WriteContext context, string queueName, MessageReceipt receipt)
     {
         _inner.Ack(context, queueName, receipt);

@@ -14,7 +14,9 @@ namespace DurableQueue.Storage;
 /// on the leader's thread); after a small batch it lingers briefly for those callers' next requests, and it gives the
 /// write session back when the queue is empty (it does not linger for a single caller, whose next request should lead
 /// on its own thread). Throughput grows with the number of concurrent callers while each
-/// caller still returns only after its own data is durable.
+/// caller still returns only after its own data is durable. On a backend where every statement is a round trip
+/// (<see cref="DriverCapabilities.GroupedWrites"/>), the plain enqueues and the acks of a batch run as one set-based
+/// statement each (<see cref="WriteGroup"/>), and a lone plain enqueue sends its statement with the COMMIT.
 /// </summary>
 /// <remarks>
 /// Only the library's own requests may lead on the caller's thread (<see cref="WriteOperation.MayLead"/>); units of
@@ -33,6 +35,7 @@ internal sealed class StoreWriter : IDisposable
     private readonly WriteContext _context;
     private readonly Action<WriteContext> _beforeBatch;
     private readonly bool _statementRollback;
+    private readonly bool _groupedWrites;
     private readonly TimeSpan _busyTimeout;
     private readonly bool _markCommits;
     private readonly Thread _thread;
@@ -42,6 +45,7 @@ internal sealed class StoreWriter : IDisposable
     private long _commits;
     private long _operations;
     private long _inlineCommits;
+    private long _groupedOperations;
 
     // Under _gate: a thread (a caller, or the writer thread after a hand-off) holds the write session; the writer
     // accepts no more requests; requests waiting in the queue (also read without the lock by the linger).
@@ -61,6 +65,7 @@ internal sealed class StoreWriter : IDisposable
         _busyTimeout = busyTimeout;
         _session = session;
         _statementRollback = capabilities.StatementRollback;
+        _groupedWrites = capabilities.GroupedWrites;
         _markCommits = !capabilities.CommitOutcomeKnown;
         _beforeBatch = beforeBatch;
         _context = new WriteContext(session, commands, timeProvider);
@@ -76,6 +81,9 @@ internal sealed class StoreWriter : IDisposable
 
     /// <summary>Gets the number of those transactions that a caller led on its own thread (no hand-off).</summary>
     public long InlineCommits => Interlocked.Read(ref _inlineCommits);
+
+    /// <summary>Gets the number of requests run in groups (see <see cref="WriteGroup"/>) in committed transactions so far.</summary>
+    public long GroupedOperations => Interlocked.Read(ref _groupedOperations);
 
     public Task Completion => _completion.Task;
 
@@ -153,14 +161,15 @@ internal sealed class StoreWriter : IDisposable
 
     /// <summary>Queues work and returns its result once committed (at once when this caller led the commit).</summary>
     public ValueTask<T> SubmitValueAsync<T>(
-        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = true)
+        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = true,
+        WriteGroup? group = null, object? groupItem = null, bool groupsAlone = false)
     {
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<T>(cancellationToken);
         }
 
-        var operation = new WriteOperation<T>(work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead);
+        var operation = new WriteOperation<T>(work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead, _groupedWrites ? group : null, groupItem, groupsAlone);
         Submit(operation);
         return operation.ValueTask;
     }
@@ -412,6 +421,7 @@ internal sealed class StoreWriter : IDisposable
         Array.Clear(_failures);
         Exception? batchFailure = null;
         var committed = false;
+        var grouped = 0;
         var tierChanged = false;
         try
         {
@@ -445,9 +455,43 @@ internal sealed class StoreWriter : IDisposable
             _beforeBatch(_context);
             tierChanged = EndTierStep();
             var markCommit = false;
+            // A request alone in its batch, after a start that changed nothing, fails alone without a savepoint too: if it
+            // fails, the whole transaction rolls back and takes nothing else with it (see below).
+            var lone = _batch.Count == 1 && changesBefore >= 0 && _session.ChangeCount == changesBefore;
+            if (_groupedWrites)
+            {
+                GatherGroups();
+            }
+
+            var ungroupedUntil = 0;
             for (var i = 0; i < _batch.Count; i++)
             {
                 var operation = _batch[i];
+                if (lone && operation.Group is { DefersToCommit: true } deferrable)
+                {
+                    // Alone, after a start that changed nothing: its statement goes with the COMMIT, one round trip for
+                    // the whole request. If it fails, the commit fails, and with it this request alone, with its own error.
+                    _context.DeferToCommit = true;
+                    try
+                    {
+                        deferrable.Run(_context, _batch, i, 1);
+                    }
+                    finally
+                    {
+                        _context.DeferToCommit = false;
+                    }
+
+                    // Its change is not counted yet: the marker makes an unclear commit readable all the same.
+                    markCommit = true;
+                    grouped++;
+                    continue;
+                }
+
+                if (i >= ungroupedUntil && operation.Group is { } group && TryRunGroup(group, ref i, ref ungroupedUntil, ref grouped))
+                {
+                    continue;
+                }
+
                 markCommit |= operation.AlwaysMarksCommit;
                 var effects = _context.AfterCommitCount;
                 // The savepoint exists so that a failing request fails alone. A request marked WithoutSavepoint
@@ -457,7 +501,7 @@ internal sealed class StoreWriter : IDisposable
                 // If it throws after a row change counted (which only a bug or out-of-memory in the in-memory
                 // bookkeeping after the statement can do), its change cannot be undone alone, so the whole batch
                 // fails instead: no caller is told a committed write failed, none that an uncommitted one succeeded.
-                var savepoint = !(operation.WithoutSavepoint && statementRollback);
+                var savepoint = !(operation.WithoutSavepoint && (statementRollback || lone));
                 var changesBeforeOperation = savepoint ? 0 : _session.ChangeCount;
                 if (savepoint)
                 {
@@ -489,8 +533,10 @@ internal sealed class StoreWriter : IDisposable
                     {
                         _session.RollbackToSavepoint(SavepointNames.Request);
                     }
-                    else if (_session.ChangeCount != changesBeforeOperation)
+                    else if (!statementRollback || _session.ChangeCount != changesBeforeOperation)
                     {
+                        // A lone request on a backend whose failing statement aborts the transaction (PostgreSQL): the
+                        // batch rolls back and the request fails with its own error; it was the batch's only change.
                         throw;
                     }
 
@@ -531,6 +577,7 @@ internal sealed class StoreWriter : IDisposable
 
         Interlocked.Increment(ref _commits);
         Interlocked.Add(ref _operations, _batch.Count);
+        Interlocked.Add(ref _groupedOperations, grouped);
         _context.RunAfterCommit(static ex => Trace.TraceError("DurableQueue: an after-commit action failed: {0}", ex));
         for (var i = 0; i < _batch.Count; i++)
         {
@@ -545,6 +592,101 @@ internal sealed class StoreWriter : IDisposable
         }
 
         return _batch.Count;
+    }
+
+    /// <summary>
+    /// Puts the requests of each group next to the first of them, keeping the order within a group and of everything
+    /// else. The requests of one batch were all submitted before any of them completed, so running one earlier than
+    /// another of a different kind is a valid order too; a caller's own requests of one kind keep their order.
+    /// </summary>
+    private void GatherGroups()
+    {
+        Dictionary<WriteGroup, List<WriteOperation>>? groups = null;
+        var grouped = 0;
+        foreach (var operation in _batch)
+        {
+            if (operation.Group is { } group)
+            {
+                groups ??= [];
+                if (!groups.TryGetValue(group, out var members))
+                {
+                    groups.Add(group, members = []);
+                }
+
+                members.Add(operation);
+                grouped++;
+            }
+        }
+
+        if (groups is null || groups.Count == grouped)
+        {
+            // No group has two requests: nothing to move.
+            return;
+        }
+
+        var ordered = new List<WriteOperation>(_batch.Count);
+        foreach (var operation in _batch)
+        {
+            if (operation.Group is not { } group)
+            {
+                ordered.Add(operation);
+            }
+            else if (groups.Remove(group, out var members))
+            {
+                ordered.AddRange(members);
+            }
+        }
+
+        _batch.Clear();
+        _batch.AddRange(ordered);
+    }
+
+    /// <summary>
+    /// Runs the requests of <paramref name="group"/> from <paramref name="index"/> on together in one savepoint and
+    /// returns true, with <paramref name="index"/> on the last of them; returns false when the first should run on its
+    /// own: it is alone and not worth a group, or the group failed (then its changes and effects are undone, and each
+    /// of its requests runs on its own, up to <paramref name="ungroupedUntil"/>, so that a failing one fails alone with
+    /// its own error).
+    /// </summary>
+    private bool TryRunGroup(WriteGroup group, ref int index, ref int ungroupedUntil, ref int grouped)
+    {
+        var end = index + 1;
+        while (end < _batch.Count && ReferenceEquals(_batch[end].Group, group))
+        {
+            end++;
+        }
+
+        if (end - index == 1 && !_batch[index].GroupsAlone)
+        {
+            return false;
+        }
+
+        var effects = _context.AfterCommitCount;
+        _session.Savepoint(SavepointNames.Request);
+        try
+        {
+            group.Run(_context, _batch, index, end - index);
+            _session.ReleaseSavepoint(SavepointNames.Request);
+        }
+        catch (Exception ex)
+        {
+            // Asked here, not in an exception filter: a filter runs before the provider's own clean-up of the failed
+            // statement has run.
+            if (!_session.TransactionActive)
+            {
+                throw;
+            }
+
+            Trace.WriteLine($"DurableQueue: a group of {end - index} requests runs one by one: {ex.Message}");
+            _session.RollbackToSavepoint(SavepointNames.Request);
+            _context.DiscardAfterCommitFrom(effects);
+            ungroupedUntil = end;
+            return false;
+        }
+
+        grouped += end - index;
+        index = end - 1;
+        return true;
     }
 
     /// <summary>

@@ -48,6 +48,13 @@ internal sealed class WriteContext
     /// <summary>Gets the batch's clock reading in unix milliseconds; every operation of a batch sees the same instant.</summary>
     public long Now { get; private set; }
 
+    /// <summary>
+    /// Gets a value indicating whether the statements being run may be held back and sent with the COMMIT, their results
+    /// known only once it ran (a lone request of a <see cref="WriteGroup"/> that allows it). A backend that cannot defer
+    /// runs them at once.
+    /// </summary>
+    public bool DeferToCommit { get; internal set; }
+
     internal int AfterCommitCount => _afterCommit.Count;
 
     internal void StartBatch()

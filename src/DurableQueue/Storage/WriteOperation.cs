@@ -34,6 +34,21 @@ internal abstract class WriteOperation
     /// </summary>
     public virtual bool MayLead => false;
 
+    /// <summary>
+    /// Gets the group the request may run in with others of its kind (see <see cref="WriteGroup"/>), or null when it
+    /// always runs on its own.
+    /// </summary>
+    public virtual WriteGroup? Group => null;
+
+    /// <summary>Gets what the group needs of the request (the message, the receipts), or null.</summary>
+    public virtual object? GroupItem => null;
+
+    /// <summary>
+    /// Gets a value indicating whether the request is worth its group's set-based statement even alone (it carries
+    /// several items, like an ack of many receipts).
+    /// </summary>
+    public virtual bool GroupsAlone => false;
+
     /// <summary>Runs the operation; throwing rolls back its savepoint and fails it alone.</summary>
     public abstract void Execute(WriteContext context);
 
@@ -58,13 +73,17 @@ internal sealed class WriteOperation<T> : WriteOperation, IValueTaskSource<T>
     private int _completed;
 
     public WriteOperation(
-        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = false)
+        Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = false,
+        WriteGroup? group = null, object? groupItem = null, bool groupsAlone = false)
         : base(cancellationToken)
     {
         _work = work;
         AlwaysMarksCommit = alwaysMarksCommit;
         WithoutSavepoint = withoutSavepoint;
         MayLead = mayLead;
+        Group = group;
+        GroupItem = groupItem;
+        GroupsAlone = groupsAlone;
     }
 
     public override bool AlwaysMarksCommit { get; }
@@ -72,6 +91,15 @@ internal sealed class WriteOperation<T> : WriteOperation, IValueTaskSource<T>
     public override bool WithoutSavepoint { get; }
 
     public override bool MayLead { get; }
+
+    public override WriteGroup? Group { get; }
+
+    public override object? GroupItem { get; }
+
+    public override bool GroupsAlone { get; }
+
+    /// <summary>Sets the result of a request its group ran (see <see cref="WriteGroup"/>); a later <see cref="Execute"/> replaces it.</summary>
+    public void SetResult(T result) => _result = result;
 
     /// <summary>Gets the caller's view of the result; await it once.</summary>
     public ValueTask<T> ValueTask => new(this, _core.Version);

@@ -85,7 +85,13 @@ internal enum StorageKind
 /// with <c>synchronous=FULL</c>, synced), and nothing after that point can fail. PostgreSQL: false (a connection lost
 /// after COMMIT was sent leaves the outcome open).
 /// </param>
-internal readonly record struct DriverCapabilities(bool StatementRollback, bool MemoryTier, bool DatabaseQuota, bool CommitOutcomeKnown = false);
+/// <param name="GroupedWrites">
+/// The writer gathers requests of one kind from several callers into set-based statements (<see cref="WriteGroup"/>):
+/// worth it where each statement is a round trip to a server (PostgreSQL), not on an embedded file, where a statement
+/// costs microseconds and a savepoint per group would cost more than it saves.
+/// </param>
+internal readonly record struct DriverCapabilities(
+    bool StatementRollback, bool MemoryTier, bool DatabaseQuota, bool CommitOutcomeKnown = false, bool GroupedWrites = false);
 
 /// <summary>
 /// The writer's connection and the control of its batch transaction. Used by one thread at a time: the writer thread,
@@ -140,6 +146,9 @@ internal interface IWriteSession : IDisposable
     /// </summary>
     bool ForeignCommitsSinceLastCheck() => true;
 
+    /// <summary>Gets how many round trips to a database server the session made so far (-1 for an embedded file, where there are none).</summary>
+    long RoundTrips => -1;
+
     /// <summary>Gets a counter of row changes made on this connection (only differences are meaningful), or -1 when the backend cannot tell.</summary>
     long ChangeCount { get; }
 
@@ -191,8 +200,24 @@ internal interface IMessageCommands
     /// </summary>
     List<QueueMessage> Receive(WriteContext context, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt);
 
+    /// <summary>
+    /// Inserts messages that have no deduplication key, in order, and returns their ids in the same order (ascending).
+    /// A backend that can does it in one statement; the others insert them one by one (<see cref="OneByOne"/>). With
+    /// <see cref="WriteContext.DeferToCommit"/>, a backend may send the statement with the COMMIT and fill the returned
+    /// array in when it ran (read it in an after-commit action).
+    /// </summary>
+    MessageId[] EnqueueMany(WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages);
+
     /// <summary>Deletes the leased message.</summary>
     void Ack(WriteContext context, string queueName, MessageReceipt receipt);
+
+    /// <summary>
+    /// Deletes the leased messages whose receipts still hold their lease in the named queue, each fenced as
+    /// <see cref="Ack"/> is, and returns which were deleted; a receipt that matched nothing changes nothing and is left
+    /// to the caller to look at (<see cref="Ack"/> tells why). A backend that can does it in one statement; the others
+    /// ack them one by one (<see cref="OneByOne"/>). The receipts must be distinct.
+    /// </summary>
+    bool[] TryAckMany(WriteContext context, IReadOnlyList<(string QueueName, MessageReceipt Receipt)> receipts);
 
     /// <summary>Makes the leased message ready again after <paramref name="retryAfterMs"/>, or dead-letters it after its last attempt.</summary>
     NackOutcome Nack(WriteContext context, string queueName, MessageReceipt receipt, long retryAfterMs, string? error);
@@ -244,6 +269,40 @@ internal interface IMessageCommands
     /// that open the queue without options. Times are kept in whole milliseconds. Does not create the queue.
     /// </summary>
     void StoreQueueSettings(WriteContext context, string queueName, QueueOptions options);
+}
+
+/// <summary>The set-based writes of <see cref="IMessageCommands"/> done one request at a time, for backends without a set-based statement.</summary>
+internal static class OneByOne
+{
+    public static MessageId[] EnqueueMany(IMessageCommands commands, WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages)
+    {
+        var ids = new MessageId[messages.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = commands.Enqueue(context, messages[i].QueueId, messages[i].Message, out _);
+        }
+
+        return ids;
+    }
+
+    public static bool[] TryAckMany(IMessageCommands commands, WriteContext context, IReadOnlyList<(string QueueName, MessageReceipt Receipt)> receipts)
+    {
+        var acked = new bool[receipts.Count];
+        for (var i = 0; i < acked.Length; i++)
+        {
+            try
+            {
+                commands.Ack(context, receipts[i].QueueName, receipts[i].Receipt);
+                acked[i] = true;
+            }
+            catch (Exception ex) when (ex is LeaseLostException or ArgumentException)
+            {
+                acked[i] = false;
+            }
+        }
+
+        return acked;
+    }
 }
 
 /// <summary>The queue's reads, on a reader connection. Times are unix milliseconds from the store's clock.</summary>

@@ -175,6 +175,12 @@ internal sealed class SqliteCommands : IMessageCommands
     private static byte[] BodyApart(WriteContext context, long id) =>
         (byte[])context.Command(Sql.SelectBody).Bind("@id", id).ExecuteScalar()!;
 
+    public MessageId[] EnqueueMany(WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages) =>
+        OneByOne.EnqueueMany(this, context, messages);
+
+    public bool[] TryAckMany(WriteContext context, IReadOnlyList<(string QueueName, MessageReceipt Receipt)> receipts) =>
+        OneByOne.TryAckMany(this, context, receipts);
+
     public void Ack(WriteContext context, string queueName, MessageReceipt receipt)
     {
         // One per message: bound through SQLitePCL directly (parameters by position, see Sql.Ack).

@@ -1,0 +1,110 @@
+using DurableQueue.Storage;
+
+namespace DurableQueue;
+
+public sealed partial class MessageQueue
+{
+    /// <summary>A plain enqueue (no deduplication key, no bound) as its group sees it.</summary>
+    private sealed record EnqueueItem(MessageQueue Queue, PendingMessage Message);
+
+    /// <summary>An ack of one receipt (<see cref="AckAsync(MessageReceipt, CancellationToken)"/>) or of several (<see cref="AckManyAsync"/>).</summary>
+    private sealed record AckItem(MessageQueue Queue, MessageReceipt[] Receipts, bool Single);
+
+    /// <summary>Plain enqueues of any queue of the store, inserted with one statement (see <see cref="WriteGroup"/>).</summary>
+    private sealed class EnqueueGroup : WriteGroup
+    {
+        public static readonly EnqueueGroup Instance = new();
+
+        public override bool DefersToCommit => true;
+
+        public override void Run(WriteContext context, List<WriteOperation> batch, int start, int count)
+        {
+            var messages = new (long QueueId, PendingMessage Message)[count];
+            for (var i = 0; i < count; i++)
+            {
+                var item = (EnqueueItem)batch[start + i].GroupItem!;
+                messages[i] = (item.Queue.QueueIdOf(context), item.Message);
+            }
+
+            var ids = context.Commands.EnqueueMany(context, messages);
+            var operations = batch.GetRange(start, count);
+            if (context.DeferToCommit)
+            {
+                // The ids are read when the statement runs with the COMMIT.
+                context.AfterCommit(() => SetResults(operations, ids));
+            }
+            else
+            {
+                SetResults(operations, ids);
+            }
+
+            MessageQueue? pulsed = null;
+            for (var i = 0; i < count; i++)
+            {
+                var queue = ((EnqueueItem)batch[start + i].GroupItem!).Queue;
+                if (!ReferenceEquals(queue, pulsed))
+                {
+                    context.AfterCommit(queue._state.Arrivals.Pulse);
+                    pulsed = queue;
+                }
+            }
+        }
+
+        private static void SetResults(List<WriteOperation> operations, MessageId[] ids)
+        {
+            for (var i = 0; i < operations.Count; i++)
+            {
+                ((WriteOperation<MessageId>)operations[i]).SetResult(ids[i]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Acks of any queue of the store, deleted with one fenced statement. When a receipt matched nothing (its lease was
+    /// lost, or it belongs to another queue), or one receipt comes twice, the group fails and each ack runs on its own,
+    /// which tells those cases apart exactly as it always did.
+    /// </summary>
+    private sealed class AckGroup : WriteGroup
+    {
+        public static readonly AckGroup Instance = new();
+
+        public override void Run(WriteContext context, List<WriteOperation> batch, int start, int count)
+        {
+            var receipts = new List<(string QueueName, MessageReceipt Receipt)>(count);
+            var seen = new HashSet<MessageId>();
+            for (var i = 0; i < count; i++)
+            {
+                var item = (AckItem)batch[start + i].GroupItem!;
+                foreach (var receipt in item.Receipts)
+                {
+                    if (!seen.Add(receipt.Id))
+                    {
+                        throw new InvalidOperationException($"Message {receipt.Id} is acked twice in one batch.");
+                    }
+
+                    receipts.Add((item.Queue.Name, receipt));
+                }
+            }
+
+            var acked = context.Commands.TryAckMany(context, receipts);
+            var missed = Array.IndexOf(acked, false);
+            if (missed >= 0)
+            {
+                throw new InvalidOperationException($"The ack of message {receipts[missed].Receipt.Id} matched no leased message.");
+            }
+
+            for (var i = 0; i < count; i++)
+            {
+                var operation = batch[start + i];
+                if (((AckItem)operation.GroupItem!).Single)
+                {
+                    ((WriteOperation<int>)operation).SetResult(0);
+                }
+                else
+                {
+                    ((WriteOperation<IReadOnlyList<MessageReceipt>>)operation).SetResult([]);
+                }
+            }
+        }
+    }
+}

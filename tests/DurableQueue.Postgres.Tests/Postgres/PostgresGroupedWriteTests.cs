@@ -1,0 +1,210 @@
+using System.Text;
+using DurableQueue.Tests;
+using Npgsql;
+
+namespace DurableQueue.Postgres.Tests.Postgres;
+
+/// <summary>
+/// The writer's groups on PostgreSQL: plain enqueues and acks that meet in one batch run as one set-based statement
+/// each, and a group with a failing request falls back to running each request on its own, so that only that request
+/// fails. To put requests in one batch for certain, a unit of work holds the writer thread while they are submitted
+/// (they queue behind it), and the next batch takes them all.
+/// </summary>
+public sealed class PostgresGroupedWriteTests
+{
+    [Fact]
+    public async Task Enqueues_InOneBatch_RunAsOneGroupWithIdsInSubmissionOrder()
+    {
+        await using var t = TestStore.Create();
+        var a = t.Store.GetQueue("a");
+        var b = t.Store.GetQueue("b");
+        await a.EnqueueAsync("create a");
+        await b.EnqueueAsync("create b");
+
+        var (ids, grouped, commits) = await InOneBatchAsync<MessageId>(t, () =>
+        [
+            a.EnqueueAsync("a1").AsTask(), b.EnqueueAsync("b1").AsTask(), a.EnqueueAsync("a2").AsTask(),
+            a.EnqueueAsync("a3", new EnqueueOptions { Priority = 1, Headers = new Dictionary<string, string> { ["k"] = "v" } }).AsTask(),
+        ]);
+
+        Assert.Equal(4, grouped);
+        Assert.Equal(1, commits);
+        Assert.Equal(ids.Order(), ids);
+        var received = await a.ReceiveAsync(maxMessages: 10);
+        Assert.Equal(["a3", "create a", "a1", "a2"], received.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+        Assert.Equal([ids[3], ids[0], ids[2]], new[] { received[0].Id, received[2].Id, received[3].Id });
+        Assert.Equal("v", received[0].Headers["k"]);
+        Assert.Equal(1, received[0].Priority);
+        Assert.Equal(ids[1], Assert.Single((await b.ReceiveAsync(maxMessages: 10)).Skip(1)).Id);
+    }
+
+    [Fact]
+    public async Task Enqueues_InOneBatch_OneFailing_FailsAloneAndTheOthersCommit()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        await q.EnqueueAsync("create");
+        await FailInsertsOfAsync(t, "boom");
+
+        var tasks = new List<Task<MessageId>>();
+        var (_, grouped, commits) = await InOneBatchAsync<MessageId>(t, () =>
+        {
+            tasks = [q.EnqueueAsync("one").AsTask(), q.EnqueueAsync("boom").AsTask(), q.EnqueueAsync("two").AsTask()];
+            return [tasks[0], tasks[2]];
+        });
+
+        Assert.Equal(0, grouped);
+        Assert.Equal(1, commits);
+        var failure = await Assert.ThrowsAsync<PostgresException>(() => tasks[1]);
+        Assert.Equal(PostgresErrorCodes.CheckViolation, failure.SqlState);
+        var received = await q.ReceiveAsync(maxMessages: 10);
+        Assert.Equal(["create", "one", "two"], received.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+        Assert.True((await tasks[0]).Value < (await tasks[2]).Value);
+    }
+
+    [Fact]
+    public async Task Enqueue_Alone_SendsItsInsertWithTheCommit_OneRoundTrip()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        await q.EnqueueAsync("create");
+        var session = t.Store.Writer.Session;
+
+        var ids = new List<MessageId>();
+        var before = session.RoundTrips;
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add(await q.EnqueueAsync($"m{i}"));
+        }
+
+        Assert.Equal(5, session.RoundTrips - before);
+        var received = await q.ReceiveAsync(maxMessages: 10);
+        Assert.Equal(ids, received.Skip(1).Select(m => m.Id));
+    }
+
+    [Fact]
+    public async Task Enqueue_Alone_Failing_FailsWithItsOwnErrorAndLeavesNothing()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        await q.EnqueueAsync("create");
+        await FailInsertsOfAsync(t, "boom");
+
+        var failure = await Assert.ThrowsAsync<PostgresException>(async () => await q.EnqueueAsync("boom"));
+
+        Assert.Equal(PostgresErrorCodes.CheckViolation, failure.SqlState);
+        var after = await q.EnqueueAsync("after");
+        var received = await q.ReceiveAsync(maxMessages: 10);
+        Assert.Equal(["create", "after"], received.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+        Assert.Equal(after, received[1].Id);
+    }
+
+    [Fact]
+    public async Task Acks_InOneBatch_RunAsOneGroup()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        for (var i = 0; i < 6; i++)
+        {
+            await q.EnqueueAsync($"m{i}");
+        }
+
+        var received = await q.ReceiveAsync(maxMessages: 6);
+        Assert.Equal(6, received.Count);
+
+        var (results, grouped, commits) = await InOneBatchAsync<int>(t, () =>
+        [
+            q.AckAsync(received[0]).AsTask().ContinueWith(_ => 0, TaskScheduler.Default),
+            q.AckManyAsync(received.Skip(1).Take(3).Select(m => m.Receipt)).AsTask().ContinueWith(r => r.Result.Count, TaskScheduler.Default),
+            q.AckAsync(received[4]).AsTask().ContinueWith(_ => 0, TaskScheduler.Default),
+        ]);
+
+        Assert.Equal([0, 0, 0], results);
+        Assert.Equal(3, grouped);
+        Assert.Equal(1, commits);
+        var counts = await q.GetCountsAsync();
+        Assert.Equal(0, counts.Ready);
+        Assert.Equal(1, counts.Leased);
+        await q.AckAsync(received[5]);
+    }
+
+    [Fact]
+    public async Task Acks_InOneBatch_ALostLeaseAndAWrongQueue_FailAloneAndTheOthersAreAcked()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        var other = t.Store.GetQueue("other");
+        for (var i = 0; i < 5; i++)
+        {
+            await q.EnqueueAsync($"m{i}");
+        }
+
+        await other.EnqueueAsync("x");
+        var received = await q.ReceiveAsync(maxMessages: 5);
+        var foreign = Assert.Single(await other.ReceiveAsync());
+        await q.AckAsync(received[0]);
+
+        var tasks = new List<Task>();
+        Task<IReadOnlyList<MessageReceipt>>? many = null;
+        Task? lost = null;
+        Task? wrong = null;
+        var (_, grouped, commits) = await InOneBatchAsync<int>(t, () =>
+        {
+            lost = q.AckAsync(received[0]).AsTask();
+            var good = q.AckAsync(received[1]).AsTask();
+            // The ack of many reports the lost receipt among its results and acks the rest.
+            many = q.AckManyAsync([received[2].Receipt, received[0].Receipt, received[3].Receipt]).AsTask();
+            wrong = q.AckAsync(foreign.Receipt).AsTask();
+            return [good.ContinueWith(_ => 0, TaskScheduler.Default), many.ContinueWith(_ => 0, TaskScheduler.Default)];
+        });
+
+        Assert.Equal(0, grouped);
+        Assert.Equal(1, commits);
+        await Assert.ThrowsAsync<LeaseLostException>(() => lost!);
+        await Assert.ThrowsAsync<ArgumentException>(() => wrong!);
+        Assert.Equal([received[0].Receipt], await many!);
+        var counts = await q.GetCountsAsync();
+        Assert.Equal(1, counts.Leased);
+        Assert.Equal(1, (await other.GetCountsAsync()).Leased);
+    }
+
+    /// <summary>
+    /// Holds the writer thread with a unit of work, submits the requests (they queue behind it), lets it go, and returns
+    /// their results with how many requests ran in groups and how many commits the requests took.
+    /// </summary>
+    private static async Task<(T[] Results, long Grouped, long Commits)> InOneBatchAsync<T>(TestStore t, Func<List<Task<T>>> submit)
+    {
+        var writer = t.Store.Writer;
+        using var release = new ManualResetEventSlim();
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hold = t.Store.ExecuteAsync(_ =>
+        {
+            running.SetResult();
+            if (!release.Wait(TestStore.Guard))
+            {
+                throw new TimeoutException("The test did not let the writer go.");
+            }
+        }).AsTask();
+        await running.Task.WaitAsync(TestStore.Guard);
+        var groupedBefore = writer.GroupedOperations;
+        var commitsBefore = writer.Commits;
+        var tasks = submit();
+        release.Set();
+        await hold.WaitAsync(TestStore.Guard);
+        var results = await Task.WhenAll(tasks).WaitAsync(TestStore.Guard);
+        // The hold's commit, then the requests'.
+        return (results, writer.GroupedOperations - groupedBefore, writer.Commits - commitsBefore - 1);
+    }
+
+    /// <summary>Makes the server refuse (as a broken check) the insert of a message whose body is <paramref name="body"/>.</summary>
+    private static async Task FailInsertsOfAsync(TestStore t, string body)
+    {
+        await using var connection = t.OpenRaw();
+        await using var command = new NpgsqlCommand(
+            $"CREATE FUNCTION \"{t.Schema}\".refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+            $"IF NEW.body = convert_to('{body}', 'UTF8') THEN RAISE EXCEPTION 'refused: {body}' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$; " +
+            $"CREATE TRIGGER refuse BEFORE INSERT ON \"{t.Schema}\".dq_messages FOR EACH ROW EXECUTE FUNCTION \"{t.Schema}\".refuse();",
+            connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
