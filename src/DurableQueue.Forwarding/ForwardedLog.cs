@@ -14,13 +14,26 @@ namespace DurableQueue.Forwarding;
 /// refused) by the remote. The local queue hands such a message back only once its old lease expires and the messages
 /// queued before that expiry are through; until then this row keeps a later crash from sending it yet again. The
 /// row goes in the same transaction as the message's ack.</item>
+/// <item><c>dqf_status</c>: one row per forwarder with its link, last error and progress, for readers in other
+/// processes (<c>dq stats</c>); rewritten at most about once a second, and only when something changed or the row is
+/// getting old (<see cref="ForwardingDefaults.StatusHeartbeat"/>). Times are Unix milliseconds.</item>
 /// </list>
 /// </summary>
 internal sealed class ForwardedLog
 {
     private const string Create =
         "CREATE TABLE IF NOT EXISTS dqf_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); " +
-        "CREATE TABLE IF NOT EXISTS dqf_recovered (queue TEXT NOT NULL, id BIGINT NOT NULL, rejected TEXT, PRIMARY KEY (queue, id));";
+        "CREATE TABLE IF NOT EXISTS dqf_recovered (queue TEXT NOT NULL, id BIGINT NOT NULL, rejected TEXT, PRIMARY KEY (queue, id)); " +
+        "CREATE TABLE IF NOT EXISTS dqf_status (name TEXT PRIMARY KEY, queue TEXT NOT NULL, running BIGINT NOT NULL, started_at BIGINT NOT NULL, " +
+        "link TEXT NOT NULL, link_since BIGINT NOT NULL, last_error TEXT, last_error_at BIGINT, forwarded BIGINT NOT NULL, last_forwarded_at BIGINT, " +
+        "written_at BIGINT NOT NULL);";
+
+    private const string WriteStatus =
+        "INSERT INTO dqf_status(name, queue, running, started_at, link, link_since, last_error, last_error_at, forwarded, last_forwarded_at, written_at) " +
+        "VALUES (@name, @queue, @running, @started, @link, @since, @error, @errorAt, @forwarded, @lastForwarded, @written) " +
+        "ON CONFLICT(name) DO UPDATE SET queue = excluded.queue, running = excluded.running, started_at = excluded.started_at, link = excluded.link, " +
+        "link_since = excluded.link_since, last_error = excluded.last_error, last_error_at = excluded.last_error_at, forwarded = excluded.forwarded, " +
+        "last_forwarded_at = excluded.last_forwarded_at, written_at = excluded.written_at;";
 
     private const string InsertFileId = "INSERT INTO dqf_meta(key, value) VALUES ('file_id', @fileId) ON CONFLICT(key) DO NOTHING;";
     private const string ReadFileId = "SELECT value FROM dqf_meta WHERE key = 'file_id';";
@@ -158,6 +171,25 @@ internal sealed class ForwardedLog
             delete.ExecuteNonQuery();
         }, cancellationToken);
 
+    /// <summary>Writes the forwarder's status row (the table exists once <see cref="OpenAsync"/> ran).</summary>
+    public ValueTask WriteStatusAsync(StatusRow row, CancellationToken cancellationToken) =>
+        _store.ExecuteAsync(tx =>
+        {
+            using var write = Command(tx.Connection, WriteStatus);
+            Add(write, "@name", row.Name);
+            Add(write, "@queue", _queue);
+            Add(write, "@running", row.Running ? 1L : 0L);
+            Add(write, "@started", row.StartedAt.ToUnixTimeMilliseconds());
+            Add(write, "@link", row.Link.ToString());
+            Add(write, "@since", row.LinkSince.ToUnixTimeMilliseconds());
+            Add(write, "@error", (object?)row.LastError ?? DBNull.Value);
+            Add(write, "@errorAt", (object?)row.LastErrorAt?.ToUnixTimeMilliseconds() ?? DBNull.Value);
+            Add(write, "@forwarded", row.Forwarded);
+            Add(write, "@lastForwarded", (object?)row.LastForwardedAt?.ToUnixTimeMilliseconds() ?? DBNull.Value);
+            Add(write, "@written", row.WrittenAt.ToUnixTimeMilliseconds());
+            write.ExecuteNonQuery();
+        }, cancellationToken);
+
     private static DbCommand Command(DbConnection connection, string sql)
     {
         var command = connection.CreateCommand();
@@ -173,4 +205,21 @@ internal sealed class ForwardedLog
         command.Parameters.Add(parameter);
         return parameter;
     }
+}
+
+/// <summary>What <c>dqf_status</c> holds of one forwarder (the lag is left out: a reader computes it from the queue).</summary>
+internal sealed record StatusRow(
+    string Name,
+    bool Running,
+    DateTimeOffset StartedAt,
+    LinkState Link,
+    DateTimeOffset LinkSince,
+    string? LastError,
+    DateTimeOffset? LastErrorAt,
+    long Forwarded,
+    DateTimeOffset? LastForwardedAt,
+    DateTimeOffset WrittenAt)
+{
+    /// <summary>Gets a value indicating whether the row says the same as <paramref name="other"/>, apart from when it was written.</summary>
+    public bool SameAs(StatusRow? other) => other is not null && this == other with { WrittenAt = WrittenAt };
 }

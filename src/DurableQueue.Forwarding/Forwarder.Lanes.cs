@@ -306,6 +306,7 @@ public sealed partial class Forwarder
 
                 _link = LinkState.Up;
                 _linkDownSince = null;
+                _linkSince = _clock.GetUtcNow();
             }
         }
 
@@ -328,6 +329,7 @@ public sealed partial class Forwarder
                 wasDown = false;
                 _link = LinkState.Down;
                 _linkDownSince = now;
+                _linkSince = now;
             }
         }
 

@@ -15,6 +15,7 @@ public sealed partial class Forwarder
     {
         var (fileId, known, mayHaveHeld) = await _log.OpenAsync(stopping).ConfigureAwait(false);
         _fileId = fileId;
+        _statusOpened.TrySetResult();
         if (!mayHaveHeld)
         {
             // No forwarder ran on this file before, or the last one of this queue stopped holding nothing: no scan.

@@ -72,6 +72,10 @@ public sealed partial class Forwarder
 
         var forwarded = acks.Count - (lostSet?.Count ?? 0);
         Interlocked.Add(ref _forwarded, forwarded);
+        if (forwarded > 0)
+        {
+            Interlocked.Exchange(ref _lastForwardedAtMs, _clock.GetUtcNow().ToUnixTimeMilliseconds());
+        }
         if (_telemetry.Forwarded.Enabled && forwarded > 0)
         {
             _telemetry.Forwarded.Add(forwarded, _tags);

@@ -62,6 +62,8 @@ public sealed partial class Forwarder
     private long _retries;
     private LinkState _link;
     private DateTimeOffset? _linkDownSince;
+    private DateTimeOffset _linkSince;
+    private long _lastForwardedAtMs = long.MinValue;
     private string? _lastError;
     private DateTimeOffset? _lastErrorAt;
     private DateTimeOffset? _oldestReady;
@@ -97,6 +99,7 @@ public sealed partial class Forwarder
         _messageLimiter = Limiter(_options.MessagesPerSecond);
         _byteLimiter = Limiter(_options.BytesPerSecond);
         _rateSince = _clock.GetUtcNow();
+        _linkSince = _rateSince;
     }
 
     /// <summary>Gets the forwarder's name.</summary>
@@ -131,7 +134,11 @@ public sealed partial class Forwarder
         {
             return new ForwarderStatus(
                 Name, QueueName, _link, _linkDownSince, Interlocked.Read(ref _forwarded), Interlocked.Read(ref _deadLettered),
-                Interlocked.Read(ref _retries), _held.Count, _rate, lag, _lastError, _lastErrorAt);
+                Interlocked.Read(ref _retries), _held.Count, _rate, lag, _lastError, _lastErrorAt)
+            {
+                LinkSince = _linkSince,
+                LastForwardedAt = LastForwardedAt,
+            };
         }
     }
 
@@ -156,6 +163,7 @@ public sealed partial class Forwarder
         _telemetry.Attach(this);
         var settler = Task.Run(SettleLoopAsync, CancellationToken.None);
         var keeper = KeepLoopAsync(stop.Token);
+        var reporter = StatusLoopAsync(stop.Token);
         var recovered = false;
         try
         {
@@ -175,6 +183,8 @@ public sealed partial class Forwarder
             _settlements.Writer.TryComplete();
             await settler.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await keeper.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await reporter.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await WriteStoppedStatusAsync().ConfigureAwait(false);
             if (recovered && _fatal is null && _held.IsEmpty && _recovered.IsEmpty)
             {
                 await MarkStoppedCleanAsync().ConfigureAwait(false);

@@ -25,4 +25,11 @@ public sealed record ForwarderStatus(
     double ForwardedPerSecond,
     TimeSpan Lag,
     string? LastError,
-    DateTimeOffset? LastErrorAt);
+    DateTimeOffset? LastErrorAt)
+{
+    /// <summary>Gets since when the link is in its current state (for <see cref="LinkState.Unknown"/>: since the forwarder was created).</summary>
+    public DateTimeOffset LinkSince { get; init; }
+
+    /// <summary>Gets when a message was last confirmed by the remote and acked locally, or <see langword="null"/> when none was since the start.</summary>
+    public DateTimeOffset? LastForwardedAt { get; init; }
+}

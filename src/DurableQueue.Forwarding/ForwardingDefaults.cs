@@ -18,6 +18,12 @@ internal static class ForwardingDefaults
     /// <summary>The status (rate, lag) and the lease renewals run at this interval at most.</summary>
     public static readonly TimeSpan MaxTickInterval = TimeSpan.FromSeconds(5);
 
+    /// <summary>The status row in the store is written at most this often (and only when something changed).</summary>
+    public static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>An unchanged status row is written again after this long, so that a reader can tell a running forwarder from a stopped app.</summary>
+    public static readonly TimeSpan StatusHeartbeat = TimeSpan.FromSeconds(30);
+
     /// <summary>How long to wait before a write that found the file busy is tried again.</summary>
     public static readonly TimeSpan BusyRetryDelay = TimeSpan.FromMilliseconds(250);
 

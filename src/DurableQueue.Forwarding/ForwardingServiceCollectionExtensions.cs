@@ -39,6 +39,7 @@ public static class ForwardingServiceCollectionExtensions
         services.AddOptions<ForwarderOptions>(queueName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ForwarderOptions>, ForwarderOptionsValidator>());
         services.TryAddSingleton<ForwarderRegistry>();
+        services.TryAddSingleton<IForwarderStatusSource>(static sp => sp.GetRequiredService<ForwarderRegistry>());
         services.AddKeyedSingleton<ForwarderMarker>(queueName);
         services.AddSingleton<IHostedService>(sp => new ForwarderService(queueName, sinkFactory, sp));
         return builder;

@@ -147,6 +147,30 @@ public sealed class PostgresCommandTests(PostgresClusterFixture postgres) : IDis
     }
 
     [Fact]
+    public async Task Stats_OnPostgres_ShowsTheForwardersStatusRow()
+    {
+        var cs = await DatabaseAsync();
+        var schema = NewSchema("fwd");
+        await using (var store = OpenPostgres(cs, schema))
+        {
+            var queue = store.GetQueue("telemetry");
+            await queue.EnqueueAsync("ok 1");
+            await queue.EnqueueAsync("ok 2");
+            await queue.EnqueueAsync("stuck");
+            await LinkDownAfterOk.ForwardUntilDownAsync(queue);
+        }
+
+        var table = await OkAsync("stats", cs, "--schema", schema);
+        Assert.Contains("Forwarders", table.Out, StringComparison.Ordinal);
+        Assert.Contains("stopped (status written", table.Out, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse((await OkAsync("stats", cs, "--schema", schema, "--json")).Out);
+        var row = Assert.Single(json.RootElement.GetProperty("forwarders").EnumerateArray().ToList());
+        Assert.Equal(("telemetry", "Down", 2L, false), (row.GetProperty("queue").GetString(), row.GetProperty("link").GetString(), row.GetProperty("forwarded").GetInt64(), row.GetProperty("running").GetBoolean()));
+        Assert.Equal("no route to the centre", row.GetProperty("lastError").GetString());
+        Assert.True(row.GetProperty("lagSeconds").GetDouble() > 0);
+    }
+
+    [Fact]
     public async Task ReadOnlyCommands_ShowThePostgresStore_AndNeverCreateASchema()
     {
         var cs = await DatabaseAsync();
@@ -169,6 +193,7 @@ public sealed class PostgresCommandTests(PostgresClusterFixture postgres) : IDis
             Assert.Equal(schema, json.RootElement.GetProperty("schema").GetString());
             var orders = Assert.Single(json.RootElement.GetProperty("queues").EnumerateArray());
             Assert.Equal((1L, 1L), (orders.GetProperty("leased").GetInt64(), orders.GetProperty("deadLettered").GetInt64()));
+            Assert.False(json.RootElement.TryGetProperty("forwarders", out _));
         }
 
         Assert.Contains("poison", (await OkAsync("peek", cs, "orders", "--schema", schema)).Out, StringComparison.Ordinal);

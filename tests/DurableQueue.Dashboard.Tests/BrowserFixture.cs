@@ -92,7 +92,8 @@ internal sealed class LiveDashboard : IAsyncDisposable
     /// Starts the app; <paramref name="writeActions"/> names the policy and turns write actions on; with
     /// <paramref name="postgres"/> the store is in that schema instead of a file.
     /// </summary>
-    public static async Task<LiveDashboard> StartAsync(bool writeActions = false, Action<DashboardOptions>? dashboard = null, PostgresSchema? postgres = null)
+    public static async Task<LiveDashboard> StartAsync(
+        bool writeActions = false, Action<DashboardOptions>? dashboard = null, PostgresSchema? postgres = null, Action<IServiceCollection>? services = null)
     {
         var path = postgres is null ? TempFiles.NewDatabasePath() : "";
         string[] store = postgres is null
@@ -100,7 +101,11 @@ internal sealed class LiveDashboard : IAsyncDisposable
             : [.. postgres.Settings.Select(s => $"--{s.Key}={s.Value}")];
         var app = DashboardTestApp.Build(
             ["--urls", "http://127.0.0.1:0", .. store],
-            b => b.Logging.SetMinimumLevel(LogLevel.Warning),
+            b =>
+            {
+                b.Logging.SetMinimumLevel(LogLevel.Warning);
+                services?.Invoke(b.Services);
+            },
             o =>
             {
                 o.RefreshInterval = TimeSpan.FromMilliseconds(200);

@@ -64,6 +64,13 @@ public sealed class HttpForwardingTests
         Assert.Contains("503", status.LastError, StringComparison.Ordinal);
         Assert.All(await queue.GetMessagesAsync(100), m => Assert.Equal(1, m.Attempts));
         Assert.Equal(0, (await queue.GetCountsAsync()).DeadLettered);
+        // The status row for other processes follows within about a second, with no message through yet.
+        var down = await StatusRow.WaitAsync(store.FilePath, r => r.Link == "Down", "the status row to say the link is down");
+        Assert.True(down.Running);
+        Assert.Equal("telemetry", down.Queue);
+        Assert.Contains("503", down.LastError, StringComparison.Ordinal);
+        Assert.Equal(0, down.Forwarded);
+        Assert.Null(down.LastForwardedAt);
 
         Volatile.Write(ref outage, false);
         await receiver.WaitUntilAsync(r => r.Count >= good.Count, Wait.Long, "every good message after the outage");
@@ -75,6 +82,10 @@ public sealed class HttpForwardingTests
         Assert.StartsWith("HTTP 422", deadLetter.Reason, StringComparison.Ordinal);
         Assert.Contains("refused: bad reading", deadLetter.Reason, StringComparison.Ordinal);
         Assert.Equal(LinkState.Up, running.Forwarder.GetStatus().Link);
+        var up = await StatusRow.WaitAsync(store.FilePath, r => r.Link == "Up" && r.Forwarded == good.Count, "the status row to say the link is up, with every message");
+        Assert.True(up.LinkSince > down.LinkSince);
+        Assert.NotNull(up.LastForwardedAt);
+        Assert.True(up.WrittenAt >= up.LastForwardedAt);
     }
 
     [Fact]
@@ -140,6 +151,12 @@ public sealed class HttpForwardingTests
         Assert.Equal("Down", report.Entries["durablequeue-forwarders"].Data["telemetry.link"]);
 
         await host.StopAsync();
+        // The last status row says the forwarder stopped, with the link as it was.
+        var row = Assert.Single(StatusRow.ReadAll(path));
+        Assert.False(row.Running);
+        Assert.Equal("Down", row.Link);
+        Assert.Equal(20, row.Forwarded);
+        Assert.False(string.IsNullOrEmpty(row.LastError));
         // The unconfirmed message stays in the queue, on its first attempt, for the next start.
         await using var reopened = QueueStore.Open(path);
         var left = Assert.Single(await reopened.GetQueue("telemetry").GetMessagesAsync());

@@ -19,9 +19,16 @@ internal sealed class StatsCommand : AsyncCommand<StatsCommand.Settings>
     {
         using var inspector = StoreAccess.Inspect(settings.File);
         var stats = await inspector.GetStatisticsAsync(cancellationToken).ConfigureAwait(false);
+        var forwarders = await ReadForwardersAsync(inspector, settings.File, stats, cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(ToJson(stats, inspector.IsFile), MessageLine.IndentedJson));
+            var json = JsonSerializer.SerializeToNode(ToJson(stats, inspector.IsFile), MessageLine.IndentedJson)!.AsObject();
+            if (forwarders.Count > 0)
+            {
+                json["forwarders"] = JsonSerializer.SerializeToNode(forwarders.Select(f => ToJson(f, stats.TakenAt)), MessageLine.IndentedJson);
+            }
+
+            Console.Out.WriteLine(json.ToJsonString(MessageLine.IndentedJson));
             return ExitCodes.Ok;
         }
 
@@ -67,7 +74,82 @@ internal sealed class StatsCommand : AsyncCommand<StatsCommand.Settings>
         }
 
         console.Write(table);
+        if (forwarders.Count > 0)
+        {
+            console.WriteLine();
+            console.Write(ForwarderTable(forwarders, stats.TakenAt));
+        }
+
         return ExitCodes.Ok;
+    }
+
+    /// <summary>A forwarder's status row with the age of its queue's oldest message (ready, delayed or held), or <see langword="null"/> when the queue is empty.</summary>
+    internal sealed record ForwarderInfo(ForwarderRow Row, DateTimeOffset? OldestEnqueuedAt);
+
+    /// <summary>The forwarders' status rows (none when no forwarder ever ran on the store) and each queue's oldest message.</summary>
+    private static async Task<IReadOnlyList<ForwarderInfo>> ReadForwardersAsync(
+        StoreInspector inspector, string store, StoreStatistics stats, CancellationToken cancellationToken)
+    {
+        var rows = ForwarderRows.Read(store);
+        var result = new List<ForwarderInfo>(rows.Count);
+        foreach (var row in rows)
+        {
+            DateTimeOffset? oldest = null;
+            if (stats.Queues.Any(q => q.Name == row.Queue))
+            {
+                var first = await inspector.GetMessagesAsync(row.Queue, 1, cancellationToken: cancellationToken).ConfigureAwait(false);
+                oldest = first.Count > 0 ? first[0].EnqueuedAt : null;
+            }
+
+            result.Add(new ForwarderInfo(row, oldest));
+        }
+
+        return result;
+    }
+
+    private static Table ForwarderTable(IReadOnlyList<ForwarderInfo> forwarders, DateTimeOffset now)
+    {
+        var table = new Table().Title("Forwarders")
+            .AddColumns("Forwarder", "Queue", "Link", "Forwarded since start", "Last forwarded", "Lag", "Last error", "Status");
+        table.Columns[3].RightAligned();
+        foreach (var (row, oldest) in forwarders)
+        {
+            table.AddRow(Format.Cells(
+                row.Name,
+                row.Queue,
+                $"{row.Link} for {Format.Duration(Age(row.LinkSince, now))}",
+                Format.Number(row.Forwarded),
+                row.LastForwardedAt is { } at ? Format.Relative(at, now) : "-",
+                oldest is { } o ? Format.Duration(Age(o, now)) : "-",
+                row.LastError is { } error ? $"{error} ({Format.Relative(row.LastErrorAt ?? row.WrittenAt, now)})" : "-",
+                $"{(row.Running ? "running" : "stopped")} (status written {Format.Relative(row.WrittenAt, now)})"));
+        }
+
+        return table;
+    }
+
+    private static TimeSpan Age(DateTimeOffset time, DateTimeOffset now) => time < now ? now - time : TimeSpan.Zero;
+
+    internal static object ToJson(ForwarderInfo info, DateTimeOffset now)
+    {
+        var row = info.Row;
+        return new
+        {
+            name = row.Name,
+            queue = row.Queue,
+            running = row.Running,
+            startedAt = row.StartedAt,
+            link = row.Link,
+            linkSince = row.LinkSince,
+            lastError = row.LastError,
+            lastErrorAt = row.LastErrorAt,
+            forwarded = row.Forwarded,
+            lastForwardedAt = row.LastForwardedAt,
+            lagSeconds = info.OldestEnqueuedAt is { } o ? Age(o, now).TotalSeconds : 0,
+            oldestEnqueuedAt = info.OldestEnqueuedAt,
+            statusWrittenAt = row.WrittenAt,
+            statusAgeSeconds = Age(row.WrittenAt, now).TotalSeconds,
+        };
     }
 
     /// <summary>The settings an app stored for the queue, in a few words; "-" when none are stored (the defaults apply).</summary>

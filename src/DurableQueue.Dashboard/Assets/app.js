@@ -313,8 +313,49 @@
       `${percent} %`);
   }
 
+  /**
+   * The forwarders running in the app (store and forward), as a section of the overview: hidden while there are none
+   * (or the app has no forwarding package). Read from the app's memory, one small request per refresh.
+   */
+  function forwardersView() {
+    const slot = h('div');
+    const root = h('section', { id: 'forwarders', 'aria-labelledby': 'forwarders-h', hidden: true },
+      h('h2', { id: 'forwarders-h', text: 'Forwarders' }), slot);
+    let pending = false;
+
+    async function refresh() {
+      if (pending) return;
+      pending = true;
+      try {
+        const items = (await get('api/forwarders')).items;
+        root.hidden = !items.length;
+        slot.replaceChildren(table('Forwarders and their links; the lag is the age of the oldest message not yet forwarded.', [
+          { label: 'Forwarder' }, { label: 'Queue' }, { label: 'Link' }, { label: 'Since' }, { label: 'Forwarded', num: true },
+          { label: 'Per second', num: true }, { label: 'Last forwarded' }, { label: 'Lag', num: true }, { label: 'In flight', num: true }, { label: 'Last error' },
+        ], items.map((f) => h('tr', { 'data-forwarder': f.name },
+          h('th', { scope: 'row', text: f.name }),
+          h('td', null, h('a', { href: queueHref(f.queue), text: f.queue })),
+          h('td', { class: `link-${f.link.toLowerCase()}`, text: f.link }),
+          h('td', null, time(f.linkSince)),
+          h('td', { class: 'num', text: fmtNumber(f.forwarded) }),
+          h('td', { class: 'num', text: fmtRate(f.forwardedPerSecond) }),
+          h('td', null, time(f.lastForwardedAt)),
+          h('td', { class: 'num', text: fmtAge(f.lagSeconds) }),
+          h('td', { class: 'num', text: fmtNumber(f.inFlight) }),
+          h('td', null, f.lastError ? [f.lastError, ' (', time(f.lastErrorAt), ')'] : '–'))), 'No forwarder runs in this app.'));
+      } catch {
+        // The overview's own request reports a dashboard that cannot be reached.
+      } finally {
+        pending = false;
+      }
+    }
+
+    return { root, refresh };
+  }
+
   /** The overview: summary cards, the depth chart, and a table of every queue, updated in place. */
   function overviewView() {
+    const forwardersSection = forwardersView();
     const root = h('div');
     const cards = h('dl', { class: 'cards' });
     const chartSlot = h('div');
@@ -323,12 +364,14 @@
       h('h1', { text: 'Queues' }),
       h('section', { 'aria-labelledby': 'summary-h' }, h('h2', { id: 'summary-h', class: 'visually-hidden', text: 'Summary' }), cards),
       h('section', { 'aria-labelledby': 'chart-h' }, h('h2', { id: 'chart-h', text: 'Depth over time' }), chartSlot),
-      h('section', { 'aria-labelledby': 'table-h' }, h('h2', { id: 'table-h', text: 'All queues' }), tableSlot));
+      h('section', { 'aria-labelledby': 'table-h' }, h('h2', { id: 'table-h', text: 'All queues' }), tableSlot),
+      forwardersSection.root);
 
     let rows = new Map();
     let tbody = null;
 
     function update(overview) {
+      forwardersSection.refresh();
       const queues = overview.queues;
       const sum = (f) => queues.reduce((total, q) => total + f(q), 0);
       cards.replaceChildren(

@@ -55,6 +55,7 @@ internal sealed class DashboardEndpoints
         group.MapGet("/api/jobs", Jobs);
         group.MapGet("/api/jobs/{id}", Job);
         group.MapGet("/api/store", (Delegate)Store);
+        group.MapGet("/api/forwarders", (Delegate)Forwarders);
 
         if (_options.EnableWriteActions)
         {
@@ -415,6 +416,16 @@ internal sealed class DashboardEndpoints
             new StoreDto(StoreBackend.Of(s), s.Path, s.TakenAt, s.SchemaVersion, s.FileBytes, s.WalBytes, s.PageSize, s.PageCount, s.FreePages, s.FreeBytes, s.JournalMode,
                 s.IncrementalVacuum, s.LastMessageId, s.Queues.Count),
             DashboardJson.Default.StoreDto);
+    }
+
+    /// <summary>The forwarders running in the app (none without the forwarding package): read from memory, not the store.</summary>
+    private static IResult Forwarders(HttpContext http)
+    {
+        var source = http.RequestServices.GetService(typeof(IForwarderStatusSource)) as IForwarderStatusSource;
+        var items = source?.GetForwarderSummaries().Select(f => new ForwarderDto(
+            f.Name, f.QueueName, f.Link, f.LinkSince, f.LastError, f.LastErrorAt, f.Forwarded, f.LastForwardedAt, f.ForwardedPerSecond,
+            f.Lag.TotalSeconds, f.InFlight)).ToList() ?? [];
+        return Results.Json(new ForwardersDto(items), DashboardJson.Default.ForwardersDto);
     }
 
     // ---- Write actions (mapped only when enabled; each behind the policy and the antiforgery check) ----

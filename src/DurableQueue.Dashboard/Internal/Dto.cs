@@ -62,6 +62,13 @@ internal sealed record PurgeRequest(string? Confirm);
 
 internal sealed record CountDto(long Count);
 
+// Link: "Unknown", "Up" or "Down". Errors travel as JSON strings and become text on the page.
+internal sealed record ForwarderDto(
+    string Name, string Queue, string Link, DateTimeOffset LinkSince, string? LastError, DateTimeOffset? LastErrorAt, long Forwarded,
+    DateTimeOffset? LastForwardedAt, double ForwardedPerSecond, double LagSeconds, int InFlight);
+
+internal sealed record ForwardersDto(List<ForwarderDto> Items);
+
 internal sealed record ErrorDto(string Error);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
@@ -79,6 +86,7 @@ internal sealed record ErrorDto(string Error);
 [JsonSerializable(typeof(RequeueRequest))]
 [JsonSerializable(typeof(PurgeRequest))]
 [JsonSerializable(typeof(CountDto))]
+[JsonSerializable(typeof(ForwardersDto))]
 [JsonSerializable(typeof(ErrorDto))]
 [JsonSerializable(typeof(JsonElement))]
 internal sealed partial class DashboardJson : JsonSerializerContext;
