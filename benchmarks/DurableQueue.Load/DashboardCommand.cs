@@ -115,11 +115,10 @@ public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
         using var process = Process.GetCurrentProcess();
         var span = TimeSpan.FromSeconds(settings.IdleSeconds);
 
-        // Warm-up, not counted: poll as the measured half does, until a stretch of polling compiles no more methods (at most
-        // 30 s). The
-        // producer rounds before make few page requests, so without it the measured half would carry the JIT's
-        // re-compilation (tiering) of the request path of Kestrel, HttpClient, the endpoint and the store reading: a cost
-        // paid once per process, not per refresh (it was most of the figure: 1.5 s of CPU in the JIT on a 2-core machine).
+        // Warm-up, not counted: poll as the measured half does until a stretch of polling compiles no more methods (at
+        // most 30 s). The producer rounds before make few page requests, so without it the measured half would carry the
+        // JIT's re-compilation (tiering) of the request path of Kestrel, HttpClient, the endpoint and the store reading:
+        // a cost paid once per process, not per refresh (without it, this was most of the figure).
         var stretch = TimeSpan.FromMilliseconds(Math.Max(2000, 4 * settings.RefreshMs));
         var warmUp = Stopwatch.StartNew();
         long compiled;
