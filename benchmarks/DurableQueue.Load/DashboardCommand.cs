@@ -115,10 +115,11 @@ public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
         using var process = Process.GetCurrentProcess();
         var span = TimeSpan.FromSeconds(settings.IdleSeconds);
 
-        // Warm-up, not counted: poll as the measured half does until a stretch of polling compiles no more methods (at
-        // most 30 s). The producer rounds before make few page requests, so without it the measured half would carry the
-        // JIT's re-compilation (tiering) of the request path of Kestrel, HttpClient, the endpoint and the store reading:
-        // a cost paid once per process, not per refresh (without it, this was most of the figure).
+        // Warm-up, not counted: a stretch of polling as the measured half does, then a stretch of idling, until a round of
+        // both compiles no more methods (at most 60 s). The producer rounds before make few page requests, so without it
+        // the measured halves would carry the JIT's re-compilation (tiering) of the request path of Kestrel, HttpClient,
+        // the endpoint and the store reading, which runs in the background once the calls are counted (often in the idle
+        // half): a cost paid once per process, not per refresh (without the warm-up, it was most of the figure).
         var stretch = TimeSpan.FromMilliseconds(Math.Max(2000, 4 * settings.RefreshMs));
         var warmUp = Stopwatch.StartNew();
         long compiled;
@@ -126,8 +127,9 @@ public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
         {
             compiled = JitInfo.GetCompiledMethodCount();
             await PollAsync(address, settings, stretch);
+            await Task.Delay(stretch);
         }
-        while (JitInfo.GetCompiledMethodCount() != compiled && warmUp.Elapsed < TimeSpan.FromSeconds(30));
+        while (JitInfo.GetCompiledMethodCount() != compiled && warmUp.Elapsed < TimeSpan.FromSeconds(60));
 
         process.Refresh();
         var start = process.TotalProcessorTime;
