@@ -214,6 +214,14 @@ internal sealed partial class QueueSut : IDisposable
                 if (want.IsSubsetOf(dead))
                 {
                     Coverage.Count("leases dead-lettered by the sweep timer");
+                    // The file shows the sweep's COMMIT, but its store may still be finishing that batch (the memory
+                    // tier follows a commit after it lands): one empty request queued behind it on each store's writer.
+                    AwaitWriterIdle(Store);
+                    if (_other is not null)
+                    {
+                        AwaitWriterIdle(_other);
+                    }
+
                     return;
                 }
             }
@@ -222,6 +230,9 @@ internal sealed partial class QueueSut : IDisposable
             Thread.Sleep(1);
         }
     }
+
+    private static void AwaitWriterIdle(QueueStore store) =>
+        store.Writer.SubmitAsync(static _ => 0, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
 
     /// <summary>Records a receive, checking that the real store never hands out a message under another valid lease.</summary>
     public void Received(int receipt, QueueMessage message)
