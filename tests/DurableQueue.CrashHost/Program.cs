@@ -8,6 +8,7 @@
 //   ACKING <id>                                 AckAsync is about to be called (each consumer settles one at a time)
 //   ACK <id>                                    AckAsync returned
 //   ERR <operation> <exception type> <sqlite code or -> <message>   an operation threw
+//   CONSUMER                                    (awaitConsumerAfter) the file showed another process at work on the queue
 //   DONE                                        the run ended normally
 // Usage: CrashHost <mode> <file> [key=value ...]
 //   <file> may be a PostgreSQL connection string instead (told apart by its '='); the key schema names the schema.
@@ -15,7 +16,9 @@
 //   keys:  seed, enqueues (stop after that many; mixed/produce), seconds (run time; consume/mixed), visibilityMs,
 //          durability (Full|Normal), producers, consumers,
 //          idleMs (consumers stop after that long without a message), schema (PostgreSQL),
-//          start (now, or stdin: after READY, wait for the line GO on stdin, so that several hosts start together)
+//          start (now, or stdin: after READY, wait for the line GO on stdin, so that several hosts start together),
+//          awaitConsumerAfter (produce: after that many enqueues, pause until the queue shows a consumer at work, that is
+//          a lease taken or a message settled, so that the two processes are sure to overlap)
 using System.Globalization;
 using DurableQueue;
 using DurableQueue.CrashHost;
@@ -66,6 +69,8 @@ if (settings.Seconds > 0)
 
 var workers = new List<Task>();
 var enqueued = 0;
+Task? consumerSeen = null;
+var consumerGate = new Lock();
 if (settings.Mode is "mixed" or "produce")
 {
     for (var p = 0; p < settings.Producers; p++)
@@ -76,6 +81,17 @@ if (settings.Mode is "mixed" or "produce")
         {
             while (!stop.IsCancellationRequested && (settings.Enqueues == 0 || Volatile.Read(ref enqueued) < settings.Enqueues))
             {
+                if (settings.AwaitConsumerAfter > 0 && Volatile.Read(ref enqueued) >= settings.AwaitConsumerAfter)
+                {
+                    Task seen;
+                    lock (consumerGate)
+                    {
+                        seen = consumerSeen ??= AwaitConsumerAsync(queue, Volatile.Read(ref enqueued), report, stop.Token);
+                    }
+
+                    await seen;
+                }
+
                 try
                 {
                     if (batches)
@@ -164,6 +180,24 @@ await store.DisposeAsync();
 report.Line("DONE");
 return 0;
 
+// Waits until another process works on the queue: a lease is held, or fewer messages are live than were enqueued
+// (acked, or nacked into a delay). It reads the file through the store's own reads; it gives up after 30 s.
+static async Task AwaitConsumerAsync(MessageQueue queue, int enqueuedSoFar, Report report, CancellationToken cancellationToken)
+{
+    var deadline = DateTime.UtcNow.AddSeconds(30);
+    while (DateTime.UtcNow < deadline && !cancellationToken.IsCancellationRequested)
+    {
+        var counts = await queue.GetCountsAsync(cancellationToken);
+        if (counts.Leased > 0 || counts.Ready < enqueuedSoFar)
+        {
+            report.Line("CONSUMER");
+            return;
+        }
+
+        await Task.Delay(5, cancellationToken);
+    }
+}
+
 static async Task Settle(MessageQueue queue, QueueMessage m, Random random, Report report, HostSettings settings)
 {
     var roll = random.Next(100);
@@ -204,7 +238,7 @@ namespace DurableQueue.CrashHost
 {
     internal sealed record HostSettings(
         string Mode, string File, int Seed, int Enqueues, double Seconds, TimeSpan Visibility, Durability Durability, int Producers, int Consumers, int IdleMs,
-        string Schema, string Start)
+        string Schema, string Start, int AwaitConsumerAfter)
     {
         public static HostSettings Parse(string[] args)
         {
@@ -222,7 +256,8 @@ namespace DurableQueue.CrashHost
                 int.Parse(Get("consumers", "2"), CultureInfo.InvariantCulture),
                 int.Parse(Get("idleMs", "0"), CultureInfo.InvariantCulture),
                 Get("schema", "durablequeue"),
-                Get("start", "now"));
+                Get("start", "now"),
+                int.Parse(Get("awaitConsumerAfter", "0"), CultureInfo.InvariantCulture));
         }
     }
 
