@@ -173,6 +173,12 @@ public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
     private static async Task<long> PollAsync(string address, int pages, int refreshMs, TimeSpan span)
     {
         using var stop = new CancellationTokenSource(span);
+        return await PollAsync(address, pages, refreshMs, stop.Token);
+    }
+
+    /// <summary>Runs <paramref name="pages"/> clients polling the overview every <paramref name="refreshMs"/> until <paramref name="stop"/>; returns the number of refreshes.</summary>
+    private static async Task<long> PollAsync(string address, int pages, int refreshMs, CancellationToken stop)
+    {
         long refreshes = 0;
         await Task.WhenAll(Enumerable.Range(0, pages).Select(async _ =>
         {
@@ -183,7 +189,7 @@ public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
                 Interlocked.Increment(ref refreshes);
                 try
                 {
-                    await Task.Delay(refreshMs, stop.Token);
+                    await Task.Delay(refreshMs, stop);
                 }
                 catch (OperationCanceledException)
                 {
@@ -214,23 +220,7 @@ public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
         await queue.EnqueueAsync("warm-up");
 
         using var stop = new CancellationTokenSource();
-        long refreshes = 0;
-        var pollers = Enumerable.Range(0, pages).Select(async _ =>
-        {
-            using var http = new HttpClient { BaseAddress = new Uri(address) };
-            while (!stop.IsCancellationRequested)
-            {
-                (await http.GetAsync("/queues/api/overview")).EnsureSuccessStatusCode();
-                Interlocked.Increment(ref refreshes);
-                try
-                {
-                    await Task.Delay(settings.RefreshMs, stop.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                }
-            }
-        }).ToList();
+        var pollers = PollAsync(address, pages, settings.RefreshMs, stop.Token);
 
         var body = new byte[256];
         var next = 0;
@@ -248,7 +238,7 @@ public sealed class DashboardCommand : AsyncCommand<DashboardSettings>
         process.Refresh();
         var cpu = process.TotalProcessorTime - cpuBefore;
         await stop.CancelAsync();
-        await Task.WhenAll(pollers);
+        var refreshes = await pollers;
         await app.StopAsync();
         await store.DisposeAsync();
         foreach (var suffix in new[] { "", "-wal", "-shm" })
