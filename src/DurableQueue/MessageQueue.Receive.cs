@@ -42,7 +42,8 @@ public sealed partial class MessageQueue
                     NoteFinalLeases(context, list);
                     return (list, next);
                 },
-                cancellationToken).ConfigureAwait(false);
+                cancellationToken,
+                passedByGroups: true).ConfigureAwait(false);
 
             if (messages.Count > 0 || waitTime == TimeSpan.Zero)
             {

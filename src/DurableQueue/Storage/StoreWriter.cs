@@ -162,14 +162,15 @@ internal sealed class StoreWriter : IDisposable
     /// <summary>Queues work and returns its result once committed (at once when this caller led the commit).</summary>
     public ValueTask<T> SubmitValueAsync<T>(
         Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = true,
-        WriteGroup? group = null, object? groupItem = null, bool groupsAlone = false)
+        WriteGroup? group = null, object? groupItem = null, bool groupsAlone = false, bool passedByGroups = false)
     {
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<T>(cancellationToken);
         }
 
-        var operation = new WriteOperation<T>(work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead, _groupedWrites ? group : null, groupItem, groupsAlone);
+        var operation = new WriteOperation<T>(
+            work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead, _groupedWrites ? group : null, groupItem, groupsAlone, passedByGroups);
         Submit(operation);
         return operation.ValueTask;
     }
@@ -596,49 +597,62 @@ internal sealed class StoreWriter : IDisposable
 
     /// <summary>
     /// Puts the requests of each group next to the first of them, keeping the order within a group and of everything
-    /// else. The requests of one batch were all submitted before any of them completed, so running one earlier than
-    /// another of a different kind is a valid order too; a caller's own requests of one kind keep their order.
+    /// else. A group gathers only up to the next ungrouped request that is a barrier (every one but a receive, see
+    /// <see cref="WriteOperation.PassedByGroups"/>); past it the group starts again. So a request never runs before one
+    /// submitted earlier that it could be ordered against (a deduplicated or bounded enqueue and a later plain one get
+    /// their ids in the order they were submitted), while requests of different groups, which touch different rows
+    /// (new messages, leased ones), may pass each other: they were all submitted before any of them completed.
     /// </summary>
     private void GatherGroups()
     {
-        Dictionary<WriteGroup, List<WriteOperation>>? groups = null;
-        var grouped = 0;
-        foreach (var operation in _batch)
+        List<object>? ordered = null;
+        Dictionary<WriteGroup, List<WriteOperation>>? open = null;
+        var moved = false;
+        for (var i = 0; i < _batch.Count; i++)
         {
+            var operation = _batch[i];
             if (operation.Group is { } group)
             {
-                groups ??= [];
-                if (!groups.TryGetValue(group, out var members))
+                open ??= [];
+                if (open.TryGetValue(group, out var members))
                 {
-                    groups.Add(group, members = []);
+                    // A member joins a group that began earlier: it moves unless it follows the group's last member.
+                    moved |= !ReferenceEquals(_batch[i - 1], members[^1]);
+                    members.Add(operation);
+                    continue;
                 }
 
-                members.Add(operation);
-                grouped++;
+                open.Add(group, members = [operation]);
+                (ordered ??= new List<object>(_batch.Count)).Add(members);
+            }
+            else
+            {
+                if (!operation.PassedByGroups)
+                {
+                    open?.Clear();
+                }
+
+                (ordered ??= new List<object>(_batch.Count)).Add(operation);
             }
         }
 
-        if (groups is null || groups.Count == grouped)
+        if (!moved)
         {
-            // No group has two requests: nothing to move.
             return;
         }
 
-        var ordered = new List<WriteOperation>(_batch.Count);
-        foreach (var operation in _batch)
+        _batch.Clear();
+        foreach (var entry in ordered!)
         {
-            if (operation.Group is not { } group)
+            if (entry is List<WriteOperation> members)
             {
-                ordered.Add(operation);
+                _batch.AddRange(members);
             }
-            else if (groups.Remove(group, out var members))
+            else
             {
-                ordered.AddRange(members);
+                _batch.Add((WriteOperation)entry);
             }
         }
-
-        _batch.Clear();
-        _batch.AddRange(ordered);
     }
 
     /// <summary>

@@ -39,6 +39,37 @@ public sealed class PostgresGroupedWriteTests
     }
 
     [Fact]
+    public async Task Enqueues_InOneBatch_AnUngroupedEnqueueBetweenPlainOnes_KeepsSubmissionOrder()
+    {
+        await using var t = TestStore.Create();
+        var a = t.Store.GetQueue("a");
+        var b = t.Store.GetQueue("b");
+        await a.EnqueueAsync("create a");
+        await b.EnqueueAsync("b0");
+
+        Task<IReadOnlyList<QueueMessage>>? receive = null;
+        var (ids, grouped, commits) = await InOneBatchAsync<MessageId>(t, () =>
+        {
+            var first = a.EnqueueAsync("a1").AsTask();
+            // Deduplicated: not in the enqueue group; the plain enqueues after it must not be given lower ids.
+            var deduplicated = a.EnqueueAsync("a-dedup", new EnqueueOptions { DeduplicationKey = "k" }).AsTask();
+            var second = a.EnqueueAsync("a2").AsTask();
+            // A receive is no barrier: the enqueue after it joins the one before it.
+            receive = b.ReceiveAsync().AsTask();
+            var third = a.EnqueueAsync("a3").AsTask();
+            return [first, deduplicated, second, third];
+        });
+
+        Assert.Equal(ids.Order(), ids);
+        Assert.Equal(2, grouped);
+        Assert.Equal(1, commits);
+        Assert.Equal("b0", Encoding.UTF8.GetString(Assert.Single(await receive!).Body.Span));
+        var received = await a.ReceiveAsync(maxMessages: 10);
+        Assert.Equal(["create a", "a1", "a-dedup", "a2", "a3"], received.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+        Assert.Equal(ids, received.Skip(1).Select(m => m.Id));
+    }
+
+    [Fact]
     public async Task Enqueues_InOneBatch_OneFailing_FailsAloneAndTheOthersCommit()
     {
         await using var t = TestStore.Create();
