@@ -19,9 +19,6 @@ internal static class PostgresErrorMessages
     public static string CommitOutcomeUnknown(string location, string detail) =>
         F($"The connection to {location} broke while a commit was under way ({detail}), and the outcome could not be read back. The write may or may not have landed.");
 
-    public static string CommitResultLost(string location, string detail) =>
-        F($"The connection to {location} broke while a commit was under way ({detail}); the write landed, but its result (such as a new message's id) was lost with the reply.");
-
     public static string CannotConnect(string location, string detail) =>
         F($"{location} could not be opened as a queue store: {detail}. Check the connection string (host, port, database, user and password).");
 

@@ -68,6 +68,12 @@ public sealed partial class MessageQueue
     {
         public static readonly AckGroup Instance = new();
 
+        /// <summary>
+        /// Gets a value indicating that the acks may go with the COMMIT: the statement then makes the commit fail unless
+        /// every receipt matched, and the writer runs the batch again the ordinary way.
+        /// </summary>
+        public override bool DefersToCommit => true;
+
         public override void Run(WriteContext context, List<WriteOperation> batch, int start, int count)
         {
             var receipts = new List<(string QueueName, MessageReceipt Receipt)>(count);
@@ -86,6 +92,7 @@ public sealed partial class MessageQueue
                 }
             }
 
+            // With the COMMIT: every receipt matches or nothing commits, so the results below hold if it commits.
             var acked = context.Commands.TryAckMany(context, receipts);
             var missed = Array.IndexOf(acked, false);
             if (missed >= 0)
@@ -104,6 +111,47 @@ public sealed partial class MessageQueue
                 {
                     ((WriteOperation<IReadOnlyList<MessageReceipt>>)operation).SetResult([]);
                 }
+            }
+        }
+    }
+
+    /// <summary>A receive as its group sees it.</summary>
+    private sealed record ReceiveItem(MessageQueue Queue, int MaxMessages, long VisibilityMs);
+
+    /// <summary>
+    /// Receives of any queue of the store. They have no set-based statement; what they gain is to go with the COMMIT
+    /// when everything else in the batch does too (one round trip for the whole batch). Otherwise each runs on its own.
+    /// </summary>
+    private sealed class ReceiveGroup : WriteGroup
+    {
+        public static readonly ReceiveGroup Instance = new();
+
+        public override bool DefersToCommit => true;
+
+        public override void Run(WriteContext context, List<WriteOperation> batch, int start, int count)
+        {
+            for (var i = start; i < start + count; i++)
+            {
+                var operation = batch[i];
+                if (!context.DeferToCommit)
+                {
+                    operation.Execute(context);
+                    continue;
+                }
+
+                var item = (ReceiveItem)operation.GroupItem!;
+                var queue = item.Queue;
+                context.Commands.ReceiveAtCommit(
+                    context,
+                    queue.Name,
+                    queue.QueueIdOf(context),
+                    item.MaxMessages,
+                    item.VisibilityMs,
+                    (messages, next) =>
+                    {
+                        queue.NoteFinalLeases(context, messages);
+                        ((WriteOperation<(List<QueueMessage>, long?)>)operation).SetResult((messages, next));
+                    });
             }
         }
     }

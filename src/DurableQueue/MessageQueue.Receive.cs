@@ -43,7 +43,8 @@ public sealed partial class MessageQueue
                     return (list, next);
                 },
                 cancellationToken,
-                passedByGroups: true).ConfigureAwait(false);
+                group: ReceiveGroup.Instance,
+                groupItem: new ReceiveItem(this, maxMessages, visibilityMs)).ConfigureAwait(false);
 
             if (messages.Count > 0 || waitTime == TimeSpan.Zero)
             {

@@ -239,14 +239,14 @@ public sealed partial class QueueStore : IAsyncDisposable, IDisposable
     /// </summary>
     internal ValueTask<T> WriteAsync<T>(
         Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = true,
-        WriteGroup? group = null, object? groupItem = null, bool groupsAlone = false, bool passedByGroups = false)
+        WriteGroup? group = null, object? groupItem = null, bool groupsAlone = false)
     {
         if (Volatile.Read(ref _disposed) != 0)
         {
             return ValueTask.FromException<T>(new ObjectDisposedException(GetType().FullName));
         }
 
-        return _writer.SubmitValueAsync(work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead, group, groupItem, groupsAlone, passedByGroups);
+        return _writer.SubmitValueAsync(work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead, group, groupItem, groupsAlone);
     }
 
     internal Memory.MemoryTier? Tier => _tier;

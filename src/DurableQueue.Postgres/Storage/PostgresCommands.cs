@@ -214,6 +214,29 @@ internal sealed class PostgresCommands : IMessageCommands
         }
 
         var acked = new bool[count];
+        if (context.DeferToCommit && count > 0)
+        {
+            // Sent with the COMMIT, which fails unless every receipt matched: all of them are acked, or none.
+            Session(context).ExecuteAtCommit(
+                _sql.AckManyAll,
+                [
+                    new NpgsqlParameter<long[]> { TypedValue = ids },
+                    new NpgsqlParameter<Guid[]> { TypedValue = tokens },
+                    new NpgsqlParameter<string[]> { TypedValue = names, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
+                    Int64(count),
+                ],
+                reader =>
+                {
+                    // (A row of nulls would come back only for no receipts, which never get here.)
+                    while (reader.Read())
+                    {
+                        Removed(context, reader.GetInt64(1));
+                    }
+                });
+            Array.Fill(acked, true);
+            return acked;
+        }
+
         using (var reader = Session(context).ExecuteReader(
             _sql.AckMany,
             new NpgsqlParameter<long[]> { TypedValue = ids },
@@ -237,43 +260,82 @@ internal sealed class PostgresCommands : IMessageCommands
     public List<QueueMessage> Receive(WriteContext context, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt) =>
         Receive(Session(context), context.Now, queueName, queueId, max, visibilityMs, context.NewLeaseToken(), out nextVisibleAt);
 
+    /// <summary>The lease and the look at the next ready time, sent with the COMMIT; <paramref name="leased"/> gets them when they ran.</summary>
+    public void ReceiveAtCommit(
+        WriteContext context, string queueName, long queueId, int max, long visibilityMs, Action<List<QueueMessage>, long?> leased)
+    {
+        var session = Session(context);
+        var now = context.Now;
+        var until = now + visibilityMs;
+        var token = context.NewLeaseToken();
+        List<(long VisibleAt, QueueMessage Message)>? rows = null;
+        session.ExecuteAtCommit(
+            _sql.Lease,
+            [Int64(queueId), Int64(now), Int32(max), Uuid(token), Int64(until)],
+            reader => rows = ReadLeased(reader, queueName, token, until, max));
+        session.ExecuteAtCommit(
+            _sql.NextVisible,
+            [Int64(queueId), Int64(now)],
+            reader =>
+            {
+                long? next = reader.Read() && !reader.IsDBNull(0) ? reader.GetInt64(0) : null;
+                var messages = InDeliveryOrder(rows!);
+                leased(messages, messages.Count < max ? next : null);
+            });
+    }
+
     public List<QueueMessage> Receive(
         PostgresWriteSession session, long now, string queueName, long queueId, int max, long visibilityMs, Guid token, out long? nextVisibleAt)
     {
         var until = now + visibilityMs;
-        var rows = new List<(long VisibleAt, QueueMessage Message)>(Math.Min(max, 64));
+        List<(long VisibleAt, QueueMessage Message)> rows;
         long? next;
         // One round trip: the lease, then the next time a message of the queue becomes ready (seen after the lease).
         using (var reader = session.ExecuteReader(
             (_sql.Lease, [Int64(queueId), Int64(now), Int32(max), Uuid(token), Int64(until)]),
             (_sql.NextVisible, [Int64(queueId), Int64(now)])))
         {
-            // RETURNING id, priority, enqueued_at, attempts, max_attempts, last_error, headers, body, old visible_at
-            while (reader.Read())
-            {
-                var message = new QueueMessage(
-                    queueName,
-                    new MessageReceipt(new MessageId(reader.GetInt64(0)), token),
-                    reader.GetFieldValue<byte[]>(7),
-                    HeaderCodec.Decode(reader.IsDBNull(6) ? null : reader.GetString(6)),
-                    reader.GetInt16(1),
-                    reader.GetInt32(3),
-                    reader.GetInt32(4),
-                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
-                    DateTimeOffset.FromUnixTimeMilliseconds(until),
-                    reader.IsDBNull(5) ? null : reader.GetString(5));
-                rows.Add((reader.GetInt64(8), message));
-                if (message.Attempt >= message.MaxAttempts)
-                {
-                    // A lease on its last attempt: the sweep is due when it expires.
-                    SweepDueBy(until);
-                }
-            }
-
+            rows = ReadLeased(reader, queueName, token, until, max);
             reader.NextResult();
             next = reader.Read() && !reader.IsDBNull(0) ? reader.GetInt64(0) : null;
         }
 
+        var messages = InDeliveryOrder(rows);
+        nextVisibleAt = messages.Count < max ? next : null;
+        return messages;
+    }
+
+    private List<(long VisibleAt, QueueMessage Message)> ReadLeased(NpgsqlDataReader reader, string queueName, Guid token, long until, int max)
+    {
+        var rows = new List<(long VisibleAt, QueueMessage Message)>(Math.Min(max, 64));
+        // RETURNING id, priority, enqueued_at, attempts, max_attempts, last_error, headers, body, old visible_at
+        while (reader.Read())
+        {
+            var message = new QueueMessage(
+                queueName,
+                new MessageReceipt(new MessageId(reader.GetInt64(0)), token),
+                reader.GetFieldValue<byte[]>(7),
+                HeaderCodec.Decode(reader.IsDBNull(6) ? null : reader.GetString(6)),
+                reader.GetInt16(1),
+                reader.GetInt32(3),
+                reader.GetInt32(4),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
+                DateTimeOffset.FromUnixTimeMilliseconds(until),
+                reader.IsDBNull(5) ? null : reader.GetString(5));
+            rows.Add((reader.GetInt64(8), message));
+            if (message.Attempt >= message.MaxAttempts)
+            {
+                // A lease on its last attempt: the sweep is due when it expires.
+                SweepDueBy(until);
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Puts leased rows in delivery order (RETURNING has no order of its own).</summary>
+    private static List<QueueMessage> InDeliveryOrder(List<(long VisibleAt, QueueMessage Message)> rows)
+    {
         rows.Sort(static (a, b) =>
         {
             var byPriority = a.Message.Priority.CompareTo(b.Message.Priority);
@@ -286,9 +348,7 @@ internal sealed class PostgresCommands : IMessageCommands
             return byVisible != 0 ? byVisible : a.Message.Id.Value.CompareTo(b.Message.Id.Value);
         });
 
-        var messages = rows.ConvertAll(r => r.Message);
-        nextVisibleAt = messages.Count < max ? next : null;
-        return messages;
+        return rows.ConvertAll(r => r.Message);
     }
 
     public void Ack(WriteContext context, string queueName, MessageReceipt receipt) =>

@@ -71,6 +71,14 @@ internal sealed class PostgresSql
             $"DELETE FROM {s}.dq_messages m USING unnest($1::bigint[], $2::uuid[], $3::text[]) AS r(id, token, queue_name) " +
             $"JOIN {s}.dq_queues q ON q.name = r.queue_name " +
             "WHERE m.id = r.id AND m.lease_token = r.token AND m.queue_id = q.id RETURNING m.id, m.queue_id;";
+        // The same, sent with the COMMIT: it fails (division by zero, counted at run time) unless every receipt matched,
+        // so that the COMMIT after it rolls back instead and the writer runs the acks one by one, which tells each
+        // receipt's failure apart. $4 the number of receipts.
+        AckManyAll =
+            $"WITH acked AS ({AckMany.TrimEnd(';')}) " +
+            // The check is the preserved side of the join, so it runs even when nothing matched.
+            "SELECT a.id, a.queue_id FROM (SELECT 1 / (CASE WHEN count(*) = $4 THEN 1 ELSE 0 END) AS ok FROM acked) c " +
+            "LEFT JOIN acked a ON c.ok = 1;";
         // Locks the row for the rest of the transaction, so that the decision made on its attempts still holds when
         // the next statement changes it.
         LockLease = $"SELECT attempts, max_attempts FROM {s}.dq_messages WHERE id = $1 AND lease_token = $2{InQueue(3)} FOR UPDATE;";
@@ -297,6 +305,8 @@ internal sealed class PostgresSql
     public string AckMany { get; }
 
     public string LeaseQueueName { get; }
+
+    public string AckManyAll { get; }
 
     public string LockLease { get; }
 

@@ -320,17 +320,20 @@ internal sealed class PostgresWriteSession : IWriteSession
     public void NotifyOnCommit(string queueName) => _notify.Add(queueName);
 
     /// <summary>
-    /// Commits the batch in one round trip, with the held-back savepoint statements and the wake-ups. With
-    /// <paramref name="mark"/>, the same round trip sets this writer's commit marker, so that a commit whose reply was
-    /// lost can be read back on a new connection: it returns normally when the commit landed, and throws when it did not
-    /// or cannot be told (the server is unreachable).
+    /// Commits the batch in one round trip, with the held-back savepoint statements, the statements held back for the
+    /// COMMIT (<see cref="ExecuteAtCommit"/>) and the wake-ups. With <paramref name="mark"/>, the same round trip sets
+    /// this writer's commit marker, so that a commit whose reply was lost can be read back on a new connection: it
+    /// returns normally when the commit landed, and throws when it did not or cannot be told (the server is
+    /// unreachable). A batch with statements held back for the COMMIT is not marked: their results come with the reply,
+    /// so when the reply is lost the callers fail either way, with <see cref="StorageUnavailableException"/> saying that
+    /// the outcome is unknown.
     /// </summary>
     public void Commit(bool mark)
     {
         var transaction = _transaction ?? throw new InvalidOperationException("No batch transaction is open.");
+        Debug.Assert(!mark || _atCommit.Count == 0, "A batch whose results come with the COMMIT is not marked.");
         _transaction = null;
         long? marker = null;
-        var resultsRead = _atCommit.Count == 0;
         try
         {
             if (!mark && _pending.Count == 0 && _notify.Count == 0 && _atCommit.Count == 0)
@@ -358,7 +361,7 @@ internal sealed class PostgresWriteSession : IWriteSession
             }
 
             batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT;"));
-            if (resultsRead)
+            if (_atCommit.Count == 0)
             {
                 batch.ExecuteNonQuery();
             }
@@ -376,7 +379,6 @@ internal sealed class PostgresWriteSession : IWriteSession
                     _atCommit[i].Read(reader);
                 }
 
-                resultsRead = true;
                 while (reader.NextResult())
                 {
                 }
@@ -392,12 +394,8 @@ internal sealed class PostgresWriteSession : IWriteSession
                 throw;
             }
 
-            if (!resultsRead)
-            {
-                // Committed, but the rows of a statement sent with the COMMIT (a new message's id) never arrived.
-                throw new StorageUnavailableException(PostgresErrorMessages.CommitResultLost(_location, ex.Message), ex);
-            }
-
+            // A marked batch sent no statement with its COMMIT (the writer marks no batch that did): every result of
+            // the batch was read before, and the commit landed.
             Trace.TraceWarning("DurableQueue: COMMIT reported {0} but the batch is in the database.", ex.Message);
         }
         catch (Exception ex) when (PostgresErrors.IsUnreachable(ex))
@@ -427,6 +425,12 @@ internal sealed class PostgresWriteSession : IWriteSession
             _atCommit.Clear();
         }
     }
+
+    /// <summary>
+    /// A statement of the COMMIT's round trip failed on the server: the server skipped the rest, the COMMIT included, and
+    /// <see cref="Commit"/> rolled the transaction back. A broken connection is not that: its outcome is unknown.
+    /// </summary>
+    public bool CommitRefused(Exception exception) => exception is PostgresException && !PostgresErrors.IsUnreachable(exception);
 
     public void Rollback()
     {

@@ -28,6 +28,10 @@ internal sealed class RoomFreedCommands(IMessageCommands inner, QueueStore store
     public List<QueueMessage> Receive(WriteContext context, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt) =>
         inner.Receive(context, queueName, queueId, max, visibilityMs, out nextVisibleAt);
 
+    public void ReceiveAtCommit(
+        WriteContext context, string queueName, long queueId, int max, long visibilityMs, Action<List<QueueMessage>, long?> leased) =>
+        inner.ReceiveAtCommit(context, queueName, queueId, max, visibilityMs, leased);
+
     public MessageId[] EnqueueMany(WriteContext context, IReadOnlyList<(long QueueId, PendingMessage Message)> messages) =>
         inner.EnqueueMany(context, messages);
 

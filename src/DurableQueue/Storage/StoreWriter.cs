@@ -46,6 +46,8 @@ internal sealed class StoreWriter : IDisposable
     private long _operations;
     private long _inlineCommits;
     private long _groupedOperations;
+    private long _deferredRetries;
+    private long _deferredCommits;
 
     // Under _gate: a thread (a caller, or the writer thread after a hand-off) holds the write session; the writer
     // accepts no more requests; requests waiting in the queue (also read without the lock by the linger).
@@ -84,6 +86,12 @@ internal sealed class StoreWriter : IDisposable
 
     /// <summary>Gets the number of requests run in groups (see <see cref="WriteGroup"/>) in committed transactions so far.</summary>
     public long GroupedOperations => Interlocked.Read(ref _groupedOperations);
+
+    /// <summary>Gets how many batches went whole with their COMMIT, in one round trip, and committed.</summary>
+    public long DeferredCommits => Interlocked.Read(ref _deferredCommits);
+
+    /// <summary>Gets how many batches sent with their COMMIT were refused by the server and ran again the ordinary way.</summary>
+    public long DeferredRetries => Interlocked.Read(ref _deferredRetries);
 
     public Task Completion => _completion.Task;
 
@@ -162,7 +170,7 @@ internal sealed class StoreWriter : IDisposable
     /// <summary>Queues work and returns its result once committed (at once when this caller led the commit).</summary>
     public ValueTask<T> SubmitValueAsync<T>(
         Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = true,
-        WriteGroup? group = null, object? groupItem = null, bool groupsAlone = false, bool passedByGroups = false)
+        WriteGroup? group = null, object? groupItem = null, bool groupsAlone = false)
     {
         if (cancellationToken.IsCancellationRequested)
         {
@@ -170,7 +178,7 @@ internal sealed class StoreWriter : IDisposable
         }
 
         var operation = new WriteOperation<T>(
-            work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead, _groupedWrites ? group : null, groupItem, groupsAlone, passedByGroups);
+            work, cancellationToken, alwaysMarksCommit, withoutSavepoint, mayLead, _groupedWrites ? group : null, groupItem, groupsAlone);
         Submit(operation);
         return operation.ValueTask;
     }
@@ -401,7 +409,7 @@ internal sealed class StoreWriter : IDisposable
     /// Runs the batch in one transaction; returns how many callers it completed (succeeded or failed alone), or -1 when
     /// <paramref name="mayWait"/> is false and the transaction could not begin without waiting (nothing was done).
     /// </summary>
-    private int RunBatch(bool mayWait = true)
+    private int RunBatch(bool mayWait = true, bool mayDefer = true)
     {
         // Cancellation is honoured until an operation is taken into a batch; after that it may commit.
         _batch.RemoveAll(static op =>
@@ -424,6 +432,9 @@ internal sealed class StoreWriter : IDisposable
         var committed = false;
         var grouped = 0;
         var tierChanged = false;
+        var deferred = false;
+        var commitSent = false;
+        var retry = false;
         try
         {
             if (!mayWait)
@@ -462,32 +473,22 @@ internal sealed class StoreWriter : IDisposable
             if (_groupedWrites)
             {
                 GatherGroups();
+                deferred = mayDefer && _batch.TrueForAll(static operation => operation.Group is { DefersToCommit: true });
+            }
+
+            if (deferred)
+            {
+                // Every request of the batch can send its statements with the COMMIT: the whole batch is one round trip.
+                // If the server refuses any statement, nothing commits, and the batch runs again the ordinary way below
+                // (each request in its own savepoint), so that a failing request fails alone with its own error.
+                RunDeferred();
+                grouped = _batch.Count;
             }
 
             var ungroupedUntil = 0;
-            for (var i = 0; i < _batch.Count; i++)
+            for (var i = deferred ? _batch.Count : 0; i < _batch.Count; i++)
             {
                 var operation = _batch[i];
-                if (lone && operation.Group is { DefersToCommit: true } deferrable)
-                {
-                    // Alone, after a start that changed nothing: its statement goes with the COMMIT, one round trip for
-                    // the whole request. If it fails, the commit fails, and with it this request alone, with its own error.
-                    _context.DeferToCommit = true;
-                    try
-                    {
-                        deferrable.Run(_context, _batch, i, 1);
-                    }
-                    finally
-                    {
-                        _context.DeferToCommit = false;
-                    }
-
-                    // Its change is not counted yet: the marker makes an unclear commit readable all the same.
-                    markCommit = true;
-                    grouped++;
-                    continue;
-                }
-
                 if (i >= ungroupedUntil && operation.Group is { } group && TryRunGroup(group, ref i, ref ungroupedUntil, ref grouped))
                 {
                     continue;
@@ -553,14 +554,20 @@ internal sealed class StoreWriter : IDisposable
 
             // The marker lets an unclear COMMIT be re-read; a batch that changed nothing cannot be unclear, and neither
             // can a commit on a backend that never reports a landed commit as failed (CommitOutcomeKnown). A backend
-            // that cannot count changes marks every batch.
+            // that cannot count changes marks every batch. A deferred batch is not marked: its results come with the
+            // COMMIT's reply, so when that reply is lost they are lost too, and its callers fail whether it landed or not.
             var changed = changesBefore < 0 || _session.ChangeCount != changesBefore;
-            _session.Commit(mark: _markCommits && (changed || markCommit));
+            commitSent = true;
+            _session.Commit(mark: _markCommits && !deferred && (changed || markCommit));
             committed = true;
         }
         catch (Exception ex)
         {
             batchFailure = _session.Map(ex);
+            // A deferred batch runs again the ordinary way when nothing of it committed: the server refused a statement
+            // sent with the COMMIT, or building the statements failed before anything was sent. A broken connection is
+            // not retried: the outcome of its COMMIT is unknown.
+            retry = deferred && (commitSent ? _session.CommitRefused(ex) : batchFailure is not StorageUnavailableException);
         }
 
         if (!committed)
@@ -572,11 +579,22 @@ internal sealed class StoreWriter : IDisposable
                 _context.Observer!.RolledBack();
             }
 
+            if (retry)
+            {
+                Interlocked.Increment(ref _deferredRetries);
+                return RunBatch(mayWait, mayDefer: false);
+            }
+
             FailAll(batchFailure ?? new DurableQueueException("The batch did not commit."));
             return 0;
         }
 
         Interlocked.Increment(ref _commits);
+        if (deferred)
+        {
+            Interlocked.Increment(ref _deferredCommits);
+        }
+
         Interlocked.Add(ref _operations, _batch.Count);
         Interlocked.Add(ref _groupedOperations, grouped);
         _context.RunAfterCommit(static ex => Trace.TraceError("DurableQueue: an after-commit action failed: {0}", ex));
@@ -597,11 +615,11 @@ internal sealed class StoreWriter : IDisposable
 
     /// <summary>
     /// Puts the requests of each group next to the first of them, keeping the order within a group and of everything
-    /// else. A group gathers only up to the next ungrouped request that is a barrier (every one but a receive, see
-    /// <see cref="WriteOperation.PassedByGroups"/>); past it the group starts again. So a request never runs before one
-    /// submitted earlier that it could be ordered against (a deduplicated or bounded enqueue and a later plain one get
-    /// their ids in the order they were submitted), while requests of different groups, which touch different rows
-    /// (new messages, leased ones), may pass each other: they were all submitted before any of them completed.
+    /// else. A group gathers only up to the next ungrouped request, which is a barrier; past it the group starts again.
+    /// So a request never runs before an ungrouped one submitted earlier (a deduplicated or bounded enqueue and a later
+    /// plain one get their ids in the order they were submitted), while requests of different groups, which touch
+    /// different rows (new messages, ready ones, leased ones), may pass each other: they were all submitted before any
+    /// of them completed, so either order is one the callers could have seen.
     /// </summary>
     private void GatherGroups()
     {
@@ -627,11 +645,7 @@ internal sealed class StoreWriter : IDisposable
             }
             else
             {
-                if (!operation.PassedByGroups)
-                {
-                    open?.Clear();
-                }
-
+                open?.Clear();
                 (ordered ??= new List<object>(_batch.Count)).Add(operation);
             }
         }
@@ -652,6 +666,34 @@ internal sealed class StoreWriter : IDisposable
             {
                 _batch.Add((WriteOperation)entry);
             }
+        }
+    }
+
+    /// <summary>
+    /// Runs each group of the batch (gathered, every request in one) with <see cref="WriteContext.DeferToCommit"/>: their
+    /// statements are held back and sent with the COMMIT, and their results set when it ran.
+    /// </summary>
+    private void RunDeferred()
+    {
+        _context.DeferToCommit = true;
+        try
+        {
+            for (var start = 0; start < _batch.Count;)
+            {
+                var group = _batch[start].Group!;
+                var end = start + 1;
+                while (end < _batch.Count && ReferenceEquals(_batch[end].Group, group))
+                {
+                    end++;
+                }
+
+                group.Run(_context, _batch, start, end - start);
+                start = end;
+            }
+        }
+        finally
+        {
+            _context.DeferToCommit = false;
         }
     }
 

@@ -49,14 +49,6 @@ internal abstract class WriteOperation
     /// </summary>
     public virtual bool GroupsAlone => false;
 
-    /// <summary>
-    /// Gets a value indicating whether later requests of a group may run before this ungrouped request when the writer
-    /// gathers a group (see <see cref="StoreWriter"/>). False by default: an ungrouped request is a barrier, so that a
-    /// caller's requests keep the order it submitted them in (a deduplicated enqueue before a plain one gets the lower
-    /// id). A receive sets it: it neither assigns ids nor settles a lease a group could touch.
-    /// </summary>
-    public virtual bool PassedByGroups => false;
-
     /// <summary>Runs the operation; throwing rolls back its savepoint and fails it alone.</summary>
     public abstract void Execute(WriteContext context);
 
@@ -82,7 +74,7 @@ internal sealed class WriteOperation<T> : WriteOperation, IValueTaskSource<T>
 
     public WriteOperation(
         Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = false,
-        WriteGroup? group = null, object? groupItem = null, bool groupsAlone = false, bool passedByGroups = false)
+        WriteGroup? group = null, object? groupItem = null, bool groupsAlone = false)
         : base(cancellationToken)
     {
         _work = work;
@@ -92,7 +84,6 @@ internal sealed class WriteOperation<T> : WriteOperation, IValueTaskSource<T>
         Group = group;
         GroupItem = groupItem;
         GroupsAlone = groupsAlone;
-        PassedByGroups = passedByGroups;
     }
 
     public override bool AlwaysMarksCommit { get; }
@@ -106,8 +97,6 @@ internal sealed class WriteOperation<T> : WriteOperation, IValueTaskSource<T>
     public override object? GroupItem { get; }
 
     public override bool GroupsAlone { get; }
-
-    public override bool PassedByGroups { get; }
 
     /// <summary>Sets the result of a request its group ran (see <see cref="WriteGroup"/>); a later <see cref="Execute"/> replaces it.</summary>
     public void SetResult(T result) => _result = result;

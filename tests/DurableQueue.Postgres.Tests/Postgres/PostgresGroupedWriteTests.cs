@@ -7,7 +7,8 @@ namespace DurableQueue.Postgres.Tests.Postgres;
 /// <summary>
 /// The writer's groups on PostgreSQL: plain enqueues and acks that meet in one batch run as one set-based statement
 /// each, and a group with a failing request falls back to running each request on its own, so that only that request
-/// fails. To put requests in one batch for certain, a unit of work holds the writer thread while they are submitted
+/// fails. A batch made only of such requests and receives goes with its COMMIT in one round trip, and runs again the
+/// ordinary way when the server refuses any of it. To put requests in one batch for certain, a unit of work holds the writer thread while they are submitted
 /// (they queue behind it), and the next batch takes them all.
 /// </summary>
 public sealed class PostgresGroupedWriteTests
@@ -70,12 +71,61 @@ public sealed class PostgresGroupedWriteTests
     }
 
     [Fact]
+    public async Task MixedBatch_EnqueuesReceivesAndAcks_GoWholeWithTheCommit()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        for (var i = 0; i < 4; i++)
+        {
+            await q.EnqueueAsync($"m{i}");
+        }
+
+        var leased = await q.ReceiveAsync(maxMessages: 2);
+        Assert.Equal(2, leased.Count);
+        var writer = t.Store.Writer;
+        var retries = writer.DeferredRetries;
+        var deferredCommits = writer.DeferredCommits;
+
+        Task<IReadOnlyList<QueueMessage>>? receive = null;
+        Task<IReadOnlyList<MessageReceipt>>? many = null;
+        var (ids, grouped, commits) = await InOneBatchAsync<MessageId>(t, () =>
+        {
+            var first = q.EnqueueAsync("n1").AsTask();
+            var ack = q.AckAsync(leased[0]).AsTask();
+            receive = q.ReceiveAsync(maxMessages: 1).AsTask();
+            var second = q.EnqueueAsync("n2").AsTask();
+            many = q.AckManyAsync([leased[1].Receipt]).AsTask();
+            return [first, second, ack.ContinueWith(_ => default(MessageId), TaskScheduler.Default)];
+        });
+
+        // The batch's one commit went whole with its COMMIT (one round trip, see PostgresWriteSession.Commit).
+        Assert.Equal(5, grouped);
+        Assert.Equal(1, commits);
+        Assert.Equal(deferredCommits + 1, writer.DeferredCommits);
+        Assert.Equal(retries, writer.DeferredRetries);
+        Assert.True(ids[0].Value < ids[1].Value);
+        Assert.Empty(await many!);
+        var received = Assert.Single(await receive!);
+        Assert.Equal("m2", Encoding.UTF8.GetString(received.Body.Span));
+        Assert.Equal(1, received.Attempt);
+        // What committed: two acks, one lease, two new messages.
+        var counts = await q.GetCountsAsync();
+        Assert.Equal(1, counts.Leased);
+        Assert.Equal(3, counts.Ready);
+        await q.AckAsync(received);
+        var rest = await q.ReceiveAsync(maxMessages: 10);
+        Assert.Equal(["m3", "n1", "n2"], rest.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+        Assert.Equal([ids[0], ids[1]], rest.Skip(1).Select(m => m.Id));
+    }
+
+    [Fact]
     public async Task Enqueues_InOneBatch_OneFailing_FailsAloneAndTheOthersCommit()
     {
         await using var t = TestStore.Create();
         var q = t.Store.GetQueue("q");
         await q.EnqueueAsync("create");
         await FailInsertsOfAsync(t, "boom");
+        var retries = t.Store.Writer.DeferredRetries;
 
         var tasks = new List<Task<MessageId>>();
         var (_, grouped, commits) = await InOneBatchAsync<MessageId>(t, () =>
@@ -86,6 +136,8 @@ public sealed class PostgresGroupedWriteTests
 
         Assert.Equal(0, grouped);
         Assert.Equal(1, commits);
+        // The batch went with the COMMIT first; the server refused the insert, and the batch ran again one by one.
+        Assert.Equal(retries + 1, t.Store.Writer.DeferredRetries);
         var failure = await Assert.ThrowsAsync<PostgresException>(() => tasks[1]);
         Assert.Equal(PostgresErrorCodes.CheckViolation, failure.SqlState);
         var received = await q.ReceiveAsync(maxMessages: 10);
@@ -174,6 +226,7 @@ public sealed class PostgresGroupedWriteTests
         var received = await q.ReceiveAsync(maxMessages: 5);
         var foreign = Assert.Single(await other.ReceiveAsync());
         await q.AckAsync(received[0]);
+        var retries = t.Store.Writer.DeferredRetries;
 
         var tasks = new List<Task>();
         Task<IReadOnlyList<MessageReceipt>>? many = null;
@@ -191,6 +244,8 @@ public sealed class PostgresGroupedWriteTests
 
         Assert.Equal(0, grouped);
         Assert.Equal(1, commits);
+        // The acks went with the COMMIT first, which failed as a receipt matched nothing; then they ran one by one.
+        Assert.Equal(retries + 1, t.Store.Writer.DeferredRetries);
         await Assert.ThrowsAsync<LeaseLostException>(() => lost!);
         await Assert.ThrowsAsync<ArgumentException>(() => wrong!);
         Assert.Equal([received[0].Receipt], await many!);

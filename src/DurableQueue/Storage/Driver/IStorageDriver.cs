@@ -168,6 +168,12 @@ internal interface IWriteSession : IDisposable
     /// </summary>
     void Commit(bool mark);
 
+    /// <summary>
+    /// Returns whether <paramref name="exception"/>, thrown by <see cref="Commit"/>, means that the server refused a
+    /// statement sent with the COMMIT: nothing of the batch committed, and the session is ready for the next batch.
+    /// </summary>
+    bool CommitRefused(Exception exception) => false;
+
     /// <summary>Rolls the batch back if it is still open; never throws.</summary>
     void Rollback();
 
@@ -201,6 +207,14 @@ internal interface IMessageCommands
     List<QueueMessage> Receive(WriteContext context, string queueName, long queueId, int max, long visibilityMs, out long? nextVisibleAt);
 
     /// <summary>
+    /// Leases as <see cref="Receive"/> does, with the statements sent with the COMMIT (<see cref="WriteContext.DeferToCommit"/>):
+    /// <paramref name="leased"/> gets the messages and the next ready time when they ran, before the commit returns. Only
+    /// a backend with grouped writes (<see cref="DriverCapabilities.GroupedWrites"/>) is asked.
+    /// </summary>
+    void ReceiveAtCommit(WriteContext context, string queueName, long queueId, int max, long visibilityMs, Action<List<QueueMessage>, long?> leased) =>
+        throw new NotSupportedException("This backend runs every receive at once.");
+
+    /// <summary>
     /// Inserts messages that have no deduplication key, in order, and returns their ids in the same order (ascending).
     /// A backend that can does it in one statement; the others insert them one by one (<see cref="OneByOne"/>). With
     /// <see cref="WriteContext.DeferToCommit"/>, a backend may send the statement with the COMMIT and fill the returned
@@ -215,7 +229,9 @@ internal interface IMessageCommands
     /// Deletes the leased messages whose receipts still hold their lease in the named queue, each fenced as
     /// <see cref="Ack"/> is, and returns which were deleted; a receipt that matched nothing changes nothing and is left
     /// to the caller to look at (<see cref="Ack"/> tells why). A backend that can does it in one statement; the others
-    /// ack them one by one (<see cref="OneByOne"/>). The receipts must be distinct.
+    /// ack them one by one (<see cref="OneByOne"/>). The receipts must be distinct. With <see cref="WriteContext.DeferToCommit"/>,
+    /// a backend may send the statement with the COMMIT, which then fails unless every receipt matched, and return all
+    /// true.
     /// </summary>
     bool[] TryAckMany(WriteContext context, IReadOnlyList<(string QueueName, MessageReceipt Receipt)> receipts);
 
