@@ -44,7 +44,7 @@ public sealed partial class MessageQueue
                 },
                 cancellationToken,
                 group: ReceiveGroup.Instance,
-                groupItem: new ReceiveItem(this, maxMessages, visibilityMs)).ConfigureAwait(false);
+                groupItem: _store.Writer.GroupedWrites ? new ReceiveItem(this, maxMessages, visibilityMs) : null).ConfigureAwait(false);
 
             if (messages.Count > 0 || waitTime == TimeSpan.Zero)
             {

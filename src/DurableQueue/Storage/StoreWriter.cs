@@ -87,6 +87,9 @@ internal sealed class StoreWriter : IDisposable
     /// <summary>Gets the number of requests run in groups (see <see cref="WriteGroup"/>) in committed transactions so far.</summary>
     public long GroupedOperations => Interlocked.Read(ref _groupedOperations);
 
+    /// <summary>Gets a value indicating whether requests run in groups on this backend (see <see cref="WriteGroup"/>).</summary>
+    public bool GroupedWrites => _groupedWrites;
+
     /// <summary>Gets how many batches went whole with their COMMIT, in one round trip, and committed.</summary>
     public long DeferredCommits => Interlocked.Read(ref _deferredCommits);
 
