@@ -50,8 +50,8 @@ internal sealed class WriteContext
 
     /// <summary>
     /// Gets a value indicating whether the statements being run may be held back and sent with the COMMIT, their results
-    /// known only once it ran (a lone request of a <see cref="WriteGroup"/> that allows it). A backend that cannot defer
-    /// runs them at once.
+    /// known only once it ran (a batch whose every request belongs to a <see cref="WriteGroup"/> that allows it). A
+    /// backend that cannot defer runs them at once.
     /// </summary>
     public bool DeferToCommit { get; internal set; }
 

@@ -18,9 +18,10 @@ internal abstract class WriteGroup
     public abstract void Run(WriteContext context, List<WriteOperation> batch, int start, int count);
 
     /// <summary>
-    /// Gets a value indicating whether a request of this group that is alone in its batch may send its statement with the
-    /// COMMIT (<see cref="WriteContext.DeferToCommit"/>): its result is then set by an after-commit action, and if the
-    /// statement fails, the commit fails and with it the request alone.
+    /// Gets a value indicating whether the requests of this group may send their statements with the COMMIT
+    /// (<see cref="WriteContext.DeferToCommit"/>) when every request of the batch can: their results are then set when
+    /// the COMMIT's reply is read, and a statement that would fail makes the whole commit fail, after which the writer
+    /// runs the batch again the ordinary way.
     /// </summary>
     public virtual bool DefersToCommit => false;
 }
