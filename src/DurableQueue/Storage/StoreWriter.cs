@@ -16,7 +16,8 @@ namespace DurableQueue.Storage;
 /// on its own thread). Throughput grows with the number of concurrent callers while each
 /// caller still returns only after its own data is durable. On a backend where every statement is a round trip
 /// (<see cref="DriverCapabilities.GroupedWrites"/>), the plain enqueues and the acks of a batch run as one set-based
-/// statement each (<see cref="WriteGroup"/>), and a lone plain enqueue sends its statement with the COMMIT.
+/// statement each (<see cref="WriteGroup"/>), and a batch of nothing but plain enqueues, receives and acks sends all
+/// its statements with the COMMIT, in one round trip.
 /// </summary>
 /// <remarks>
 /// Only the library's own requests may lead on the caller's thread (<see cref="WriteOperation.MayLead"/>); units of
