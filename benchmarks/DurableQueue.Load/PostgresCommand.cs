@@ -45,6 +45,11 @@ public sealed class PostgresSettings : CommandSettings
     [DefaultValue(16)]
     public int ReceiveBatch { get; set; }
 
+    [CommandOption("--stores")]
+    [Description("Stores (each with its own writer connection, as separate hosts would have) sharing the end-to-end queue; producers and consumers are spread over them.")]
+    [DefaultValue(1)]
+    public int Stores { get; set; }
+
     [CommandOption("--repeat")]
     [Description("Runs of each kind, interleaved; medians are reported.")]
     [DefaultValue(3)]
@@ -53,6 +58,7 @@ public sealed class PostgresSettings : CommandSettings
     public override ValidationResult Validate() =>
         Size < 8 ? ValidationResult.Error("--size must be at least 8 (the enqueue timestamp).")
         : Producers < 1 || Consumers < 1 ? ValidationResult.Error("--producers and --consumers must be at least 1.")
+        : Stores < 1 ? ValidationResult.Error("--stores must be at least 1.")
         : ValidationResult.Success();
 }
 
@@ -118,15 +124,23 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
     /// <summary>The queue end to end: producers await each enqueue, consumers lease up to a batch and ack it at once.</summary>
     private static async Task<(string, double, LatencySummary)> QueueEndToEndAsync(string connectionString, PostgresSettings s)
     {
-        await using var store = QueueStore.OpenPostgres(connectionString, postgres: new PostgresStoreOptions { Schema = "bench_" + Guid.NewGuid().ToString("N")[..8] });
-        var queue = store.GetQueue("load");
-        await store.ExecuteAsync(_ => 0);
+        var schema = "bench_" + Guid.NewGuid().ToString("N")[..8];
+        var stores = new List<QueueStore>();
+        await using var closeStores = new StoresToClose(stores);
+        for (var i = 0; i < s.Stores; i++)
+        {
+            stores.Add(QueueStore.OpenPostgres(connectionString, postgres: new PostgresStoreOptions { Schema = schema }));
+            await stores[i].ExecuteAsync(_ => 0);
+        }
+
+        var queues = stores.ConvertAll(st => st.GetQueue("load"));
         var latencies = new List<long>[s.Consumers];
         var acked = 0L;
         using var done = new CancellationTokenSource();
         var started = Stopwatch.GetTimestamp();
         var consumers = Enumerable.Range(0, s.Consumers).Select(c => Task.Run(async () =>
         {
+            var queue = queues[c % queues.Count];
             var mine = latencies[c] = new List<long>(s.Messages / s.Consumers + 16);
             try
             {
@@ -157,25 +171,38 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         }));
         var producers = Enumerable.Range(0, s.Producers).Select(p => Task.Run(async () =>
         {
+            var queue = queues[p % queues.Count];
             var share = s.Messages / s.Producers + (p < s.Messages % s.Producers ? 1 : 0);
             for (var i = 0; i < share; i++)
             {
                 await queue.EnqueueAsync(Body(s.Size));
             }
         }));
-        var commits0 = store.Writer.Commits;
-        var ops0 = store.Writer.Operations;
-        var grouped0 = store.Writer.GroupedOperations;
-        var trips0 = store.Writer.Session.RoundTrips;
+        var commits0 = stores.Sum(st => st.Writer.Commits);
+        var ops0 = stores.Sum(st => st.Writer.Operations);
+        var grouped0 = stores.Sum(st => st.Writer.GroupedOperations);
+        var trips0 = stores.Sum(st => st.Writer.Session.RoundTrips);
         await Task.WhenAll(producers.Concat(consumers));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        var commits = store.Writer.Commits - commits0;
-        var operations = store.Writer.Operations - ops0;
-        var groupedShare = (double)(store.Writer.GroupedOperations - grouped0) / Math.Max(1, operations);
-        var trips = (double)(store.Writer.Session.RoundTrips - trips0);
+        var commits = stores.Sum(st => st.Writer.Commits) - commits0;
+        var operations = stores.Sum(st => st.Writer.Operations) - ops0;
+        var groupedShare = (double)(stores.Sum(st => st.Writer.GroupedOperations) - grouped0) / Math.Max(1, operations);
+        var trips = (double)(stores.Sum(st => st.Writer.Session.RoundTrips) - trips0);
         AnsiConsole.MarkupLineInterpolated(
             $"  queue end to end: {commits / seconds:N0} commits/s, {(double)operations / Math.Max(1, commits):N1} requests per commit, {groupedShare:P0} of them in set-based groups, {trips / Math.Max(1, commits):N1} round trips per commit, {trips / s.Messages:N2} per message");
         return ("DurableQueue on PostgreSQL", s.Messages / seconds, LatencySummary.From("enqueue to ack", latencies.SelectMany(l => l).ToList()));
+    }
+
+    /// <summary>Closes the stores of a run, each once.</summary>
+    private sealed class StoresToClose(List<QueueStore> stores) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var store in stores)
+            {
+                await store.DisposeAsync();
+            }
+        }
     }
 
     private static async Task<(string, double, LatencySummary)> RawSingleInsertAsync(RawPostgres raw, PostgresSettings s)
@@ -208,7 +235,7 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
 
     private static void Print(List<(string Kind, double PerSecond, LatencySummary Latency)> results, PostgresSettings s)
     {
-        var table = new Table().Title($"PostgreSQL, {s.Producers} producers + {s.Consumers} consumers end to end ({s.Messages:N0} messages), 1 producer ({s.Single:N0}); medians of {s.Repeat} interleaved runs");
+        var table = new Table().Title($"PostgreSQL, {s.Producers} producers + {s.Consumers} consumers end to end ({s.Messages:N0} messages, {s.Stores} store(s)), 1 producer ({s.Single:N0}); medians of {s.Repeat} interleaved runs");
         foreach (var column in new[] { "Kind", "Msgs/s", "p50 ms", "p99 ms", "Latency of" })
         {
             table.AddColumn(column);
