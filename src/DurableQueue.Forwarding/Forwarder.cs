@@ -121,7 +121,8 @@ public sealed partial class Forwarder
     {
         var now = _clock.GetUtcNow();
         DateTimeOffset? oldest = _oldestReady;
-        foreach (var entry in _held.Values)
+        // The dictionary's enumerator takes no lock and copies nothing (its Values property does both).
+        foreach (var (_, entry) in _held)
         {
             if (!entry.Confirmed && (oldest is null || entry.Message.EnqueuedAt < oldest))
             {
@@ -238,9 +239,10 @@ public sealed partial class Forwarder
                 _slots.Release(taken - received.Count);
             }
 
+            var entries = new List<Entry>(received.Count);
             foreach (var message in received)
             {
-                if (_recovered.TryGetValue(message.Id.Value, out var rejected))
+                if (!_recovered.IsEmpty && _recovered.TryGetValue(message.Id.Value, out var rejected))
                 {
                     // Sent again (and confirmed or refused) by this start's recovery: settle it, do not send it again.
                     _settlements.Writer.TryWrite(Settlement.OfRecovered(message, rejected));
@@ -249,8 +251,10 @@ public sealed partial class Forwarder
 
                 var entry = new Entry(ToOutbound(message.Id, message.Headers, message.Body, message.EnqueuedAt), message);
                 _held[message.Receipt] = entry;
-                Enqueue(entry);
+                entries.Add(entry);
             }
+
+            Enqueue(entries);
         }
     }
 
@@ -347,5 +351,8 @@ public sealed partial class Forwarder
         public string Key { get; } = key;
 
         public Queue<Entry> Pending { get; } = new();
+
+        /// <summary>Gets or sets what the lane's sender waits on while the lane is empty (guarded like <see cref="Pending"/>).</summary>
+        public TaskCompletionSource? Arrival { get; set; }
     }
 }
