@@ -138,7 +138,7 @@ public sealed partial class Forwarder
 
                         // The batch follows the newest one still on its way: a sink must send it on the same channel or not at all.
                         var previous = newest is { Done.IsCompleted: false } ? newest.Batch : null;
-                        var flight = new Flight(entries, new SendBatch(entries.ConvertAll(e => e.Message)) { Previous = previous }, extra);
+                        var flight = new Flight(entries, new SendBatch(MessagesOf(entries), owned: true) { Previous = previous }, extra);
                         flights.Enqueue(flight);
                         newest = flight;
                         flight.Done = SendFlightAsync(flight, cancellationToken);
@@ -279,6 +279,17 @@ public sealed partial class Forwarder
             lane.Arrival ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             return lane.Arrival.Task;
         }
+    }
+
+    private static OutboundMessage[] MessagesOf(List<Entry> entries)
+    {
+        var messages = new OutboundMessage[entries.Count];
+        for (var i = 0; i < messages.Length; i++)
+        {
+            messages[i] = entries[i].Message;
+        }
+
+        return messages;
     }
 
     private static bool AnyTroubled(Queue<Flight> flights)

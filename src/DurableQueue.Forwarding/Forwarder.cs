@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using System.Threading.RateLimiting;
@@ -273,7 +274,7 @@ public sealed partial class Forwarder
 
     private OutboundMessage ToOutbound(MessageId id, IReadOnlyDictionary<string, string> headers, ReadOnlyMemory<byte> body, DateTimeOffset enqueuedAt)
     {
-        var messageId = string.Concat(_fileId, "-", id.ToString());
+        var messageId = MessageIdOf(_fileId, id.Value);
         var key = "";
         if (_options.OrderingKey is { } keyOf)
         {
@@ -285,6 +286,19 @@ public sealed partial class Forwarder
         }
 
         return new OutboundMessage(id, messageId, body, headers, enqueuedAt, key);
+    }
+
+    /// <summary>The id the remote sees: the file's id, a dash, the local id; built in one string.</summary>
+    private static string MessageIdOf(string fileId, long id)
+    {
+        Span<char> digits = stackalloc char[20];
+        id.TryFormat(digits, out var length, default, CultureInfo.InvariantCulture);
+        return string.Create(fileId.Length + 1 + length, (fileId, id), static (span, state) =>
+        {
+            state.fileId.CopyTo(span);
+            span[state.fileId.Length] = '-';
+            state.id.TryFormat(span[(state.fileId.Length + 1)..], out _, default, CultureInfo.InvariantCulture);
+        });
     }
 
     private ResiliencePipeline BuildPipeline()
