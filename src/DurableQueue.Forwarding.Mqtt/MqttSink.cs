@@ -1,6 +1,7 @@
 using System.Text;
 using MQTTnet;
 using MQTTnet.Exceptions;
+using MQTTnet.Packets;
 using MQTTnet.Protocol;
 
 namespace DurableQueue.Forwarding.Mqtt;
@@ -140,21 +141,27 @@ public sealed class MqttSink : IMessageSink
 
     private MqttApplicationMessage Build(OutboundMessage message, string topic)
     {
-        var builder = new MqttApplicationMessageBuilder()
-            .WithTopic(topic)
-            .WithPayload(new System.Buffers.ReadOnlySequence<byte>(message.Body))
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithRetainFlag(_options.Retain)
-            .WithUserProperty(_options.MessageIdProperty, Encoding.UTF8.GetBytes(message.MessageId).AsMemory());
+        // Built directly (no builder, one list of the right size): this runs once per message.
+        var properties = new List<MqttUserProperty>(_options.HeadersAsUserProperties ? 1 + message.Headers.Count : 1)
+        {
+            new(_options.MessageIdProperty, Encoding.UTF8.GetBytes(message.MessageId).AsMemory()),
+        };
         if (_options.HeadersAsUserProperties)
         {
             foreach (var (name, value) in message.Headers)
             {
-                builder.WithUserProperty(name, Encoding.UTF8.GetBytes(value).AsMemory());
+                properties.Add(new MqttUserProperty(name, Encoding.UTF8.GetBytes(value).AsMemory()));
             }
         }
 
-        return builder.Build();
+        return new MqttApplicationMessage
+        {
+            Topic = topic,
+            Payload = new System.Buffers.ReadOnlySequence<byte>(message.Body),
+            QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
+            Retain = _options.Retain,
+            UserProperties = properties,
+        };
     }
 
     private async Task PublishAsync(Connection connection, MqttApplicationMessage message, SendBatch batch, int index, CancellationToken cancellationToken)

@@ -5,27 +5,50 @@ namespace DurableQueue.Forwarding;
 
 public sealed partial class Forwarder
 {
-    /// <summary>Appends a message to its key's lane, and starts the lane's sender when it was idle.</summary>
-    private void Enqueue(Entry entry)
+    /// <summary>
+    /// Appends messages to their keys' lanes, in order, and starts the senders of lanes that were idle. All of them go
+    /// in at once, so that a sender waiting for its lane to fill wakes once and takes them together.
+    /// </summary>
+    private void Enqueue(List<Entry> entries)
     {
-        Lane? start = null;
+        List<Lane>? started = null;
+        List<TaskCompletionSource>? arrivals = null;
         lock (_lanes)
         {
-            if (!_lanes.TryGetValue(entry.Message.OrderingKey, out var lane))
+            foreach (var entry in entries)
             {
-                lane = new Lane(this, entry.Message.OrderingKey);
-                _lanes.Add(lane.Key, lane);
-                start = lane;
-            }
+                if (!_lanes.TryGetValue(entry.Message.OrderingKey, out var lane))
+                {
+                    lane = new Lane(this, entry.Message.OrderingKey);
+                    _lanes.Add(lane.Key, lane);
+                    (started ??= []).Add(lane);
+                }
 
-            lane.Pending.Enqueue(entry);
+                lane.Pending.Enqueue(entry);
+                if (lane.Arrival is { } arrival)
+                {
+                    lane.Arrival = null;
+                    (arrivals ??= []).Add(arrival);
+                }
+            }
         }
 
-        if (start is not null)
+        if (arrivals is not null)
         {
-            var task = Task.Run(() => RunLaneAsync(start), CancellationToken.None);
-            _laneTasks.TryAdd(task, 0);
-            _ = task.ContinueWith(t => _laneTasks.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            foreach (var arrival in arrivals)
+            {
+                arrival.TrySetResult();
+            }
+        }
+
+        if (started is not null)
+        {
+            foreach (var lane in started)
+            {
+                var task = Task.Run(() => RunLaneAsync(lane), CancellationToken.None);
+                _laneTasks.TryAdd(task, 0);
+                _ = task.ContinueWith(t => _laneTasks.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
         }
     }
 
@@ -91,10 +114,14 @@ public sealed partial class Forwarder
                     OnLinkUp();
                 }
 
+                // The next batch of this key may go once the newest one is written in order, or done.
+                var ready = newest is null || newest.Done.IsCompleted || newest.Batch.Written.IsCompleted;
+
                 // A lane's first batch always goes; one more before it is confirmed (pipelining) takes one of the few
                 // places shared by all lanes, so that many keys do not pile calls onto the one connection.
                 var extra = flights.Count > 0;
-                if (flights.Count < ForwardingDefaults.FlightsPerLane && !flights.Any(static f => f.Troubled) && (!extra || TryTakeExtraFlight()))
+                var mayTake = ready && flights.Count < ForwardingDefaults.FlightsPerLane && !AnyTroubled(flights);
+                if (mayTake && (!extra || TryTakeExtraFlight()))
                 {
                     if (TakeBatch(lane) is { } entries)
                     {
@@ -111,13 +138,10 @@ public sealed partial class Forwarder
 
                         // The batch follows the newest one still on its way: a sink must send it on the same channel or not at all.
                         var previous = newest is { Done.IsCompleted: false } ? newest.Batch : null;
-                        var flight = new Flight(entries, new SendBatch(entries.ConvertAll(e => e.Message)) { Previous = previous }, extra);
+                        var flight = new Flight(entries, new SendBatch(MessagesOf(entries), owned: true) { Previous = previous }, extra);
                         flights.Enqueue(flight);
                         newest = flight;
                         flight.Done = SendFlightAsync(flight, cancellationToken);
-
-                        // The next batch of this key may go once this one is written in order, or done.
-                        await Task.WhenAny(flight.Batch.Written, flight.Done).ConfigureAwait(false);
                         continue;
                     }
 
@@ -126,13 +150,37 @@ public sealed partial class Forwarder
                         Interlocked.Decrement(ref _extraFlights);
                     }
                 }
+                else
+                {
+                    // No batch may go now: do not wait for messages that could not be taken anyway.
+                    mayTake = false;
+                }
 
                 if (flights.Count == 0)
                 {
                     return;
                 }
 
-                await flights.Peek().Done.ConfigureAwait(false);
+                // Wait for the first of: the head flight done (settle it at once, which frees its window for the
+                // receive loop while later batches are still on their way), the newest one written, and, when this
+                // lane ran dry with room for one more batch, new messages for it.
+                var waits = new List<Task>(3) { flights.Peek().Done };
+                if (!ready)
+                {
+                    waits.Add(newest!.Batch.Written);
+                    waits.Add(newest.Done);
+                }
+                else if (mayTake && ArrivalOf(lane) is { } arrival)
+                {
+                    waits.Add(arrival);
+                }
+                else if (mayTake)
+                {
+                    // Messages arrived since the batch was taken: take them.
+                    continue;
+                }
+
+                await (waits.Count == 1 ? waits[0] : Task.WhenAny(waits)).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -215,6 +263,48 @@ public sealed partial class Forwarder
         }
     }
 
+    /// <summary>
+    /// Returns a task that completes when a message is added to the lane, or <see langword="null"/> when it has
+    /// messages already.
+    /// </summary>
+    private Task? ArrivalOf(Lane lane)
+    {
+        lock (_lanes)
+        {
+            if (lane.Pending.Count > 0)
+            {
+                return null;
+            }
+
+            lane.Arrival ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return lane.Arrival.Task;
+        }
+    }
+
+    private static OutboundMessage[] MessagesOf(List<Entry> entries)
+    {
+        var messages = new OutboundMessage[entries.Count];
+        for (var i = 0; i < messages.Length; i++)
+        {
+            messages[i] = entries[i].Message;
+        }
+
+        return messages;
+    }
+
+    private static bool AnyTroubled(Queue<Flight> flights)
+    {
+        foreach (var flight in flights)
+        {
+            if (flight.Troubled)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private List<Entry>? TakeBatch(Lane lane)
     {
         lock (_lanes)
@@ -269,14 +359,24 @@ public sealed partial class Forwarder
     private int SettlePrefix(Flight flight)
     {
         var batch = flight.Batch;
-        for (var i = 0; i < batch.Count; i++)
+        var failedAt = -1;
+        List<Entry>? acks = null;
+        for (var i = 0; i < batch.Count && failedAt < 0; i++)
         {
             var entry = flight.Entries[i];
             switch (batch.OutcomeOf(i))
             {
                 case SendOutcome.Confirmed:
                     entry.Confirmed = true;
-                    _settlements.Writer.TryWrite(entry.Lease is null ? Settlement.OfScanned(entry, null) : Settlement.OfAck(entry));
+                    if (entry.Lease is null)
+                    {
+                        _settlements.Writer.TryWrite(Settlement.OfScanned(entry, null));
+                    }
+                    else
+                    {
+                        (acks ??= new List<Entry>(batch.Count - i)).Add(entry);
+                    }
+
                     break;
                 case SendOutcome.Rejected:
                     var reason = Truncate(batch.ReasonOf(i) ?? "Refused by the remote.");
@@ -285,11 +385,18 @@ public sealed partial class Forwarder
                     _settlements.Writer.TryWrite(entry.Lease is null ? Settlement.OfScanned(entry, reason) : Settlement.OfDeadLetter(entry, reason));
                     break;
                 default:
-                    return i;
+                    failedAt = i;
+                    break;
             }
         }
 
-        return -1;
+        // The confirmed messages of the flight go to the settler as one item: acked together, in one or a few commits.
+        if (acks is not null)
+        {
+            _settlements.Writer.TryWrite(Settlement.OfAcks(acks));
+        }
+
+        return failedAt;
     }
 
     private void OnLinkUp()

@@ -77,10 +77,7 @@ public sealed partial class Forwarder
 
         _recoveryDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _recoveryPending = toSend.Count;
-        foreach (var info in toSend)
-        {
-            Enqueue(new Entry(ToOutbound(info.Id, info.Headers, info.Body, info.EnqueuedAt), lease: null));
-        }
+        Enqueue(toSend.ConvertAll(info => new Entry(ToOutbound(info.Id, info.Headers, info.Body, info.EnqueuedAt), lease: null)));
 
         await _recoveryDone.Task.WaitAsync(stopping).ConfigureAwait(false);
     }

@@ -11,7 +11,7 @@ public sealed partial class Forwarder
     private async Task SettleLoopAsync()
     {
         var reader = _settlements.Reader;
-        var acks = new List<Settlement>();
+        var acks = new List<Entry>();
         var others = new List<Settlement>();
         var scanned = new List<Settlement>();
         try
@@ -20,12 +20,18 @@ public sealed partial class Forwarder
             {
                 while (reader.TryRead(out var item))
                 {
-                    (item.Kind switch
+                    switch (item.Kind)
                     {
-                        SettlementKind.Ack => acks,
-                        SettlementKind.Scanned => scanned,
-                        _ => others,
-                    }).Add(item);
+                        case SettlementKind.Acks:
+                            acks.AddRange(item.Entries!);
+                            break;
+                        case SettlementKind.Scanned:
+                            scanned.Add(item);
+                            break;
+                        default:
+                            others.Add(item);
+                            break;
+                    }
                 }
 
                 await SettleAcksAsync(acks).ConfigureAwait(false);
@@ -45,7 +51,7 @@ public sealed partial class Forwarder
         }
     }
 
-    private async Task SettleAcksAsync(List<Settlement> acks)
+    private async Task SettleAcksAsync(List<Entry> acks)
     {
         if (acks.Count == 0)
         {
@@ -54,11 +60,11 @@ public sealed partial class Forwarder
 
         // Acked in chunks, concurrently: the writer takes them into one or a few commits, and the app's enqueues in between.
         var chunks = await Task.WhenAll(acks.Chunk(ForwardingDefaults.LocalChunk).Select(chunk =>
-            RetryBusyAsync(() => _queue.AckManyAsync(chunk.Select(a => a.Entry!.Lease!.Receipt), LocalToken())))).ConfigureAwait(false);
+            RetryBusyAsync(() => _queue.AckManyAsync(chunk.Select(a => a.Lease!.Receipt), LocalToken())))).ConfigureAwait(false);
         var lostSet = chunks.Any(c => c.Count > 0) ? chunks.SelectMany(c => c).ToHashSet() : null;
         foreach (var ack in acks)
         {
-            var receipt = ack.Entry!.Lease!.Receipt;
+            var receipt = ack.Lease!.Receipt;
             if (lostSet?.Contains(receipt) == true)
             {
                 Log.LeaseLost(_logger, Name, receipt.Id.Value);
@@ -246,16 +252,17 @@ public sealed partial class Forwarder
 
     private enum SettlementKind
     {
-        Ack,
+        Acks,
         DeadLetter,
         Scanned,
         Recovered,
     }
 
     /// <summary>One outcome to apply locally.</summary>
-    private readonly record struct Settlement(SettlementKind Kind, Entry? Entry, QueueMessage? Message, string? Reason)
+    private readonly record struct Settlement(SettlementKind Kind, Entry? Entry, QueueMessage? Message, string? Reason, List<Entry>? Entries = null)
     {
-        public static Settlement OfAck(Entry entry) => new(SettlementKind.Ack, entry, null, null);
+        /// <summary>Confirmed leased messages of one flight, in order.</summary>
+        public static Settlement OfAcks(List<Entry> entries) => new(SettlementKind.Acks, null, null, null, entries);
 
         public static Settlement OfDeadLetter(Entry entry, string reason) => new(SettlementKind.DeadLetter, entry, null, reason);
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using System.Threading.RateLimiting;
@@ -121,7 +122,8 @@ public sealed partial class Forwarder
     {
         var now = _clock.GetUtcNow();
         DateTimeOffset? oldest = _oldestReady;
-        foreach (var entry in _held.Values)
+        // The dictionary's enumerator takes no lock and copies nothing (its Values property does both).
+        foreach (var (_, entry) in _held)
         {
             if (!entry.Confirmed && (oldest is null || entry.Message.EnqueuedAt < oldest))
             {
@@ -238,9 +240,10 @@ public sealed partial class Forwarder
                 _slots.Release(taken - received.Count);
             }
 
+            var entries = new List<Entry>(received.Count);
             foreach (var message in received)
             {
-                if (_recovered.TryGetValue(message.Id.Value, out var rejected))
+                if (!_recovered.IsEmpty && _recovered.TryGetValue(message.Id.Value, out var rejected))
                 {
                     // Sent again (and confirmed or refused) by this start's recovery: settle it, do not send it again.
                     _settlements.Writer.TryWrite(Settlement.OfRecovered(message, rejected));
@@ -249,8 +252,10 @@ public sealed partial class Forwarder
 
                 var entry = new Entry(ToOutbound(message.Id, message.Headers, message.Body, message.EnqueuedAt), message);
                 _held[message.Receipt] = entry;
-                Enqueue(entry);
+                entries.Add(entry);
             }
+
+            Enqueue(entries);
         }
     }
 
@@ -269,7 +274,7 @@ public sealed partial class Forwarder
 
     private OutboundMessage ToOutbound(MessageId id, IReadOnlyDictionary<string, string> headers, ReadOnlyMemory<byte> body, DateTimeOffset enqueuedAt)
     {
-        var messageId = string.Concat(_fileId, "-", id.ToString());
+        var messageId = MessageIdOf(_fileId, id.Value);
         var key = "";
         if (_options.OrderingKey is { } keyOf)
         {
@@ -281,6 +286,19 @@ public sealed partial class Forwarder
         }
 
         return new OutboundMessage(id, messageId, body, headers, enqueuedAt, key);
+    }
+
+    /// <summary>The id the remote sees: the file's id, a dash, the local id; built in one string.</summary>
+    private static string MessageIdOf(string fileId, long id)
+    {
+        Span<char> digits = stackalloc char[20];
+        id.TryFormat(digits, out var length, default, CultureInfo.InvariantCulture);
+        return string.Create(fileId.Length + 1 + length, (fileId, id), static (span, state) =>
+        {
+            state.fileId.CopyTo(span);
+            span[state.fileId.Length] = '-';
+            state.id.TryFormat(span[(state.fileId.Length + 1)..], out _, default, CultureInfo.InvariantCulture);
+        });
     }
 
     private ResiliencePipeline BuildPipeline()
@@ -347,5 +365,8 @@ public sealed partial class Forwarder
         public string Key { get; } = key;
 
         public Queue<Entry> Pending { get; } = new();
+
+        /// <summary>Gets or sets what the lane's sender waits on while the lane is empty (guarded like <see cref="Pending"/>).</summary>
+        public TaskCompletionSource? Arrival { get; set; }
     }
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace DurableQueue.Forwarding;
 
 /// <summary>
@@ -35,6 +37,16 @@ public sealed class SendBatch
         _reasons = new string?[_messages.Length];
     }
 
+    /// <summary>Initializes a new instance of the <see cref="SendBatch"/> class that owns <paramref name="messages"/> (no copy).</summary>
+    internal SendBatch(OutboundMessage[] messages, bool owned)
+    {
+        Debug.Assert(owned, "Only for an array that no one else holds.");
+        Debug.Assert(messages.Length > 0, "A send batch needs at least one message.");
+        _messages = messages;
+        _outcomes = new int[messages.Length];
+        _reasons = new string?[messages.Length];
+    }
+
     /// <summary>
     /// Gets the batch of the same ordering key that this one follows while that one is still unconfirmed (it was handed
     /// to the sink before and marked written), or <see langword="null"/>.
@@ -57,7 +69,19 @@ public sealed class SendBatch
     public int Count => _messages.Length;
 
     /// <summary>Gets the total size of the message bodies, in bytes.</summary>
-    public long Bytes => _messages.Sum(m => (long)m.Body.Length);
+    public long Bytes
+    {
+        get
+        {
+            long bytes = 0;
+            foreach (var message in _messages)
+            {
+                bytes += message.Body.Length;
+            }
+
+            return bytes;
+        }
+    }
 
     /// <summary>Marks a message as confirmed by the remote.</summary>
     /// <param name="index">The message's index in <see cref="Messages"/>.</param>
