@@ -12,12 +12,16 @@ namespace DurableQueue.Postgres.Storage;
 /// The PostgreSQL writer's connection and the control of its batch transaction. Transaction control costs no round
 /// trips of its own: BEGIN is sent by Npgsql in front of the first statement, and SAVEPOINT / RELEASE are held back and
 /// sent in one batch with the next statement (or with the COMMIT), so a request of one statement is one round trip.
-/// The wake-ups the batch owes (NOTIFY) travel with the COMMIT and are delivered by the server only if it commits.
+/// The wake-ups the batch owes (NOTIFY) travel in the COMMIT's round trip, right after it in a transaction of their own,
+/// and the server runs them only if the COMMIT succeeded.
 /// </summary>
 /// <remarks>Used by the store's writer thread only; not thread-safe.</remarks>
 internal sealed class PostgresWriteSession : IWriteSession
 {
     private const string ProbeSavepoint = "dq_probe";
+
+    /// <summary>A row sent after the COMMIT: reading it shows that the COMMIT succeeded.</summary>
+    private const string CommittedSentinel = "SELECT 1;";
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly List<string> _pending = [];
@@ -35,6 +39,7 @@ internal sealed class PostgresWriteSession : IWriteSession
     private NpgsqlBatch? _readerBatch;
     private long _changes;
     private long _roundTrips;
+    private long _failedWakeUps;
     private NpgsqlTransaction? _transaction;
     private bool _callerCodeRan;
     private bool _endedByCaller;
@@ -334,6 +339,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         Debug.Assert(!mark || _atCommit.Count == 0, "A batch whose results come with the COMMIT is not marked.");
         _transaction = null;
         long? marker = null;
+        var committed = false;
         try
         {
             if (!mark && _pending.Count == 0 && _notify.Count == 0 && _atCommit.Count == 0)
@@ -349,7 +355,6 @@ internal sealed class PostgresWriteSession : IWriteSession
                 batch.BatchCommands.Add(command);
             }
 
-            AddNotifications(batch);
             if (mark)
             {
                 marker = ++_marker;
@@ -361,13 +366,27 @@ internal sealed class PostgresWriteSession : IWriteSession
             }
 
             batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT;"));
-            if (_atCommit.Count == 0)
+            var notifying = _notify.Count > 0;
+            if (notifying)
+            {
+                // The wake-ups go after the COMMIT, in a transaction of their own that the server runs only if the
+                // COMMIT succeeded (it skips everything after a failed statement). A transaction that only notifies
+                // writes no WAL, so it does not wait for a flush: PostgreSQL's notification lock, which a notifying
+                // transaction holds from its pre-commit to its end, is not held across this batch's flush, and writers
+                // of other hosts that notify can share flushes with it. The row before them tells that the COMMIT went
+                // through, so a failure of the wake-ups is not taken for a failed commit.
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(CommittedSentinel));
+                AddNotifications(batch);
+            }
+
+            if (_atCommit.Count == 0 && !notifying)
             {
                 batch.ExecuteNonQuery();
             }
             else
             {
-                // The held-back statements' rows come first (statements without rows are skipped by the reader).
+                // The held-back statements' rows come first (statements without rows, COMMIT among them, are skipped by
+                // the reader), then the row that follows the COMMIT.
                 using var reader = batch.ExecuteReader();
                 for (var i = 0; i < _atCommit.Count; i++)
                 {
@@ -379,12 +398,32 @@ internal sealed class PostgresWriteSession : IWriteSession
                     _atCommit[i].Read(reader);
                 }
 
+                if (notifying)
+                {
+                    committed = _atCommit.Count == 0 || reader.NextResult();
+                }
+
                 while (reader.NextResult())
                 {
                 }
             }
 
             transaction.Dispose();
+        }
+        catch (Exception ex) when (committed)
+        {
+            // The COMMIT went through; only the wake-ups after it failed. Receivers of other hosts look again at their
+            // safety poll. The connection is dropped if it broke; else it is idle (the wake-ups' transaction rolled back).
+            Interlocked.Increment(ref _failedWakeUps);
+            Trace.TraceWarning("DurableQueue: the batch committed, but its wake-ups failed: {0}", ex.Message);
+            if (PostgresErrors.IsUnreachable(ex))
+            {
+                DropConnection();
+            }
+            else
+            {
+                transaction.Dispose();
+            }
         }
         catch (Exception ex) when (marker is { } m && PostgresErrors.IsUnreachable(ex))
         {
@@ -610,6 +649,9 @@ internal sealed class PostgresWriteSession : IWriteSession
             Trace.TraceWarning("DurableQueue: removing the writer's marker row failed: {0}", ex.Message);
         }
     }
+
+    /// <summary>Gets how many committed batches had their wake-ups after the COMMIT fail (receivers of other hosts then wait for their safety poll).</summary>
+    public long FailedWakeUps => Interlocked.Read(ref _failedWakeUps);
 
     /// <summary>Gets how many statement batches (each one round trip) the session sent so far.</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);

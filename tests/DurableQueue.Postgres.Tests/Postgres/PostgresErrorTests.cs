@@ -117,6 +117,51 @@ public sealed class PostgresErrorTests(PostgresClusterFixture fixture)
     }
 
     [Fact]
+    public async Task WakeUpsRefusedAfterTheCommit_TheWritesStillSucceed()
+    {
+        var admin = await fixture.DatabaseForAsync(GetType());
+        var database = new NpgsqlConnectionStringBuilder(admin).Database!;
+        var role = "mute_" + Guid.NewGuid().ToString("N")[..8];
+        var schema = "q_" + role;
+        await (QueueStore.OpenPostgres(admin, postgres: new PostgresStoreOptions { Schema = schema })).DisposeAsync();
+        // A role with every right the store needs but the one to notify: the wake-ups sent after each COMMIT fail.
+        await ExecuteAsync(
+            admin,
+            $"CREATE ROLE {role} LOGIN PASSWORD 'secret'; " +
+            $"GRANT USAGE ON SCHEMA {schema} TO {role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}; " +
+            $"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}; REVOKE EXECUTE ON FUNCTION pg_notify(text, text) FROM PUBLIC;");
+        try
+        {
+            await using var store = QueueStore.OpenPostgres(
+                fixture.Cluster.ConnectionString(database, role, "secret"), postgres: new PostgresStoreOptions { Schema = schema });
+            var queue = store.GetQueue("q");
+            var session = (DurableQueue.Postgres.Storage.PostgresWriteSession)store.Writer.Session;
+
+            // A batch that goes whole with its COMMIT, and one that runs statement by statement (with the commit marker).
+            var plain = await queue.EnqueueAsync("plain");
+            var deduplicated = await queue.EnqueueAsync("deduplicated", new EnqueueOptions { DeduplicationKey = "k" });
+
+            Assert.Equal(2, session.FailedWakeUps);
+            var received = await queue.ReceiveAsync(maxMessages: 10);
+            Assert.Equal([plain, deduplicated], received.Select(m => m.Id));
+            await queue.AckManyAsync(received.Select(m => m.Receipt));
+            Assert.Equal(0, (await queue.GetCountsAsync()).Ready);
+        }
+        finally
+        {
+            await ExecuteAsync(admin, "GRANT EXECUTE ON FUNCTION pg_notify(text, text) TO PUBLIC;");
+        }
+    }
+
+    private static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
     public async Task OpenPostgres_DatabaseQuota_Refused()
     {
         var connectionString = await fixture.DatabaseForAsync(GetType());
