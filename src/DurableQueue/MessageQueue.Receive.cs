@@ -77,6 +77,12 @@ public sealed partial class MessageQueue
                 }
             }
 
+            if (await _store.Driver.AnnounceWaitAsync(Name, cancellationToken).ConfigureAwait(false))
+            {
+                // Other connections learnt only now that we wait: a commit of theirs before that sent no wake-up.
+                continue;
+            }
+
             await WaitForArrivalAsync(arrival, sleep, cancellationToken).ConfigureAwait(false);
         }
     }

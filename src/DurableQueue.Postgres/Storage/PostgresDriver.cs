@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Diagnostics;
 using DurableQueue.Storage.Driver;
@@ -17,13 +18,22 @@ namespace DurableQueue.Postgres.Storage;
 /// </remarks>
 internal sealed class PostgresDriver : IStorageDriver
 {
+    /// <summary>How old a waiting row may get before a receiver that is about to wait writes it again.</summary>
+    private static readonly TimeSpan s_waiterRenewal = TimeSpan.FromSeconds(30);
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _ownsDataSource;
     private readonly PostgresSql _sql;
     private readonly PostgresCommands _commands;
     private readonly QueueStoreOptions _options;
     private readonly PostgresStoreOptions _postgres;
+    private readonly Guid _storeId = Guid.NewGuid();
+    // Per queue: the time stamp (TimeProvider.System) until which this store's row in dq_waiters needs no renewal.
+    private readonly ConcurrentDictionary<string, long> _announced = new(StringComparer.Ordinal);
+    private readonly TimeSpan _waiterLifetime;
     private PostgresWriteSession? _session;
+    private long _announcements;
+    private long _failedAnnouncements;
     private int _disposed;
 
     public PostgresDriver(
@@ -36,6 +46,9 @@ internal sealed class PostgresDriver : IStorageDriver
         _options = options;
         _postgres = postgres;
         Location = location;
+        // A waiting receiver is woken at least once per safety poll; it renews the row when it is older than the renewal
+        // age, so the row outlives that by two polls and a margin.
+        _waiterLifetime = s_waiterRenewal + postgres.SafetyPollInterval + postgres.SafetyPollInterval + TimeSpan.FromSeconds(30);
     }
 
     public string Location { get; }
@@ -50,7 +63,13 @@ internal sealed class PostgresDriver : IStorageDriver
 
     public StorageKind Kind => StorageKind.Postgres;
 
-    public IWriteSession OpenWriteSession() => _session = new PostgresWriteSession(_dataSource, _sql, _commands, Location, _options, MapError);
+    public IWriteSession OpenWriteSession() => _session = new PostgresWriteSession(_dataSource, _sql, _commands, Location, _options, MapError, _storeId);
+
+    /// <summary>Gets how many times the store wrote its waiting row for a queue (once per queue, then once per renewal).</summary>
+    public long Announcements => Interlocked.Read(ref _announcements);
+
+    /// <summary>Gets how many waiting rows could not be written (the receivers then wait for a wake-up of the safety poll).</summary>
+    public long FailedAnnouncements => Interlocked.Read(ref _failedAnnouncements);
 
     public T Read<T>(Func<IStoreReader, T> read)
     {
@@ -101,6 +120,51 @@ internal sealed class PostgresDriver : IStorageDriver
 
     public IDisposable WatchForeignCommits(Action onForeignCommit) =>
         new PostgresListener(_dataSource, _sql, _postgres.SafetyPollInterval, _ => onForeignCommit(), () => _session?.ProcessId ?? 0);
+
+    /// <summary>
+    /// Writes (or renews) this store's row in <c>dq_waiters</c> for the queue, on a pooled connection, committed at once:
+    /// commits of other stores NOTIFY only for queues with such a row, so a queue nobody waits on elsewhere costs them
+    /// nothing. A row younger than the renewal age is not written again. When the write fails, the receiver waits all
+    /// the same (it is woken by this store's own commits and by the safety poll), and the next wait tries again.
+    /// </summary>
+    public async ValueTask<bool> AnnounceWaitAsync(string queueName, CancellationToken cancellationToken)
+    {
+        // Real time, as the listener's: a store on a fake clock must still renew its rows.
+        var now = TimeProvider.System.GetTimestamp();
+        if (_announced.TryGetValue(queueName, out var freshUntil) && now < freshUntil)
+        {
+            return false;
+        }
+
+        try
+        {
+            var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                using var command = new NpgsqlCommand(_sql.AnnounceWaiting, connection);
+                command.Parameters.Add(PostgresCommands.Text(queueName));
+                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _storeId });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = (long)_waiterLifetime.TotalMilliseconds });
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            Interlocked.Increment(ref _failedAnnouncements);
+            Trace.TraceWarning(
+                "DurableQueue: could not tell other hosts that receivers wait on queue '{0}' ({1}); they are woken by the safety poll meanwhile.",
+                queueName, ex.Message);
+            return false;
+        }
+
+        _announced[queueName] = now + (long)(s_waiterRenewal.TotalSeconds * TimeProvider.System.TimestampFrequency);
+        Interlocked.Increment(ref _announcements);
+        return true;
+    }
 
     /// <summary>Does nothing: the server's autovacuum keeps the tables, and the server its WAL.</summary>
     public void RunMaintenance(IWriteSession session)

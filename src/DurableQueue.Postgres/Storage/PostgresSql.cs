@@ -170,6 +170,17 @@ internal sealed class PostgresSql
         // Wake-ups: delivered to every listener when the transaction commits (never on rollback); identical
         // notifications of one transaction are merged by the server.
         Notify = "SELECT pg_notify($1, $2);";
+        // Wake-ups after a COMMIT go only to queues that receivers of another store wait on (dq_waiters), so a queue
+        // nobody waits on elsewhere costs no notification. $1 channel, $2 queue names, $3 this store, $4 every queue.
+        NotifyWaiting =
+            $"SELECT pg_notify($1, w.queue_name) FROM (SELECT DISTINCT queue_name FROM {s}.dq_waiters " +
+            "WHERE store <> $3 AND until > now() AND ($4 OR queue_name = ANY($2))) w;";
+        // A store's receivers wait on a queue: $1 queue, $2 store, $3 lifetime in milliseconds.
+        AnnounceWaiting =
+            $"INSERT INTO {s}.dq_waiters (queue_name, store, until) VALUES ($1, $2, now() + $3 * interval '1 millisecond') " +
+            "ON CONFLICT (queue_name, store) DO UPDATE SET until = EXCLUDED.until;";
+        ForgetLapsedWaiters = $"DELETE FROM {s}.dq_waiters WHERE until < now();";
+        ForgetStoreWaiters = $"DELETE FROM {s}.dq_waiters WHERE store = $1;";
         // The application name marks the connection in pg_stat_activity (reset when it goes back to the pool).
         Listen = $"SET application_name = '{ListenerName(Channel)}'; LISTEN {QuoteIdentifier(Channel)};";
 
@@ -360,6 +371,14 @@ internal sealed class PostgresSql
     public string PrependSearchPath { get; }
 
     public string Notify { get; }
+
+    public string NotifyWaiting { get; }
+
+    public string AnnounceWaiting { get; }
+
+    public string ForgetLapsedWaiters { get; }
+
+    public string ForgetStoreWaiters { get; }
 
     public string Listen { get; }
 

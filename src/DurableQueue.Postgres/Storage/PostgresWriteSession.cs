@@ -32,7 +32,7 @@ internal sealed class PostgresWriteSession : IWriteSession
     private readonly string _connectionSettings;
     private readonly Func<Exception, Exception> _map;
     private readonly NpgsqlConnection? _borrowed;
-    private readonly Guid _writerId = Guid.NewGuid();
+    private readonly Guid _writerId;
     private readonly TimeProvider _clock = TimeProvider.System;
     private long _marker;
     private NpgsqlConnection? _connection;
@@ -41,6 +41,10 @@ internal sealed class PostgresWriteSession : IWriteSession
     private long _roundTrips;
     private long _failedWakeUps;
     private NpgsqlTransaction? _transaction;
+    // A batch is open; its transaction is begun on the server only when the first statement goes (see EnsureBegun).
+    private bool _batchOpen;
+    // The connection broke during the open batch: the server rolled it back, and no later statement of it may run.
+    private bool _batchLost;
     private bool _callerCodeRan;
     private bool _endedByCaller;
     private bool _inCallerCode;
@@ -51,10 +55,13 @@ internal sealed class PostgresWriteSession : IWriteSession
     /// <param name="location">The store's location, for messages.</param>
     /// <param name="options">The store options: durability and the lock wait.</param>
     /// <param name="map">Turns provider exceptions into the library's typed ones.</param>
+    /// <param name="storeId">The store's id: its commit marker row, and the rows of its waiting receivers.</param>
     public PostgresWriteSession(
-        NpgsqlDataSource dataSource, PostgresSql sql, IMessageCommands commands, string location, QueueStoreOptions options, Func<Exception, Exception> map)
+        NpgsqlDataSource dataSource, PostgresSql sql, IMessageCommands commands, string location, QueueStoreOptions options, Func<Exception, Exception> map,
+        Guid? storeId = null)
     {
         _dataSource = dataSource;
+        _writerId = storeId ?? Guid.NewGuid();
         Sql = sql;
         Commands = commands;
         _location = location;
@@ -87,6 +94,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         _location = location;
         _map = map;
         _connectionSettings = "";
+        _writerId = Guid.NewGuid();
     }
 
     public static PostgresWriteSession Borrow(
@@ -123,7 +131,15 @@ internal sealed class PostgresWriteSession : IWriteSession
         }
     }
 
-    DbConnection IWriteSession.Connection => Connection;
+    /// <summary>Gets the connection for SQL of the core or the app inside the batch: the batch's transaction is begun first.</summary>
+    DbConnection IWriteSession.Connection
+    {
+        get
+        {
+            EnsureBegun();
+            return Connection;
+        }
+    }
 
     /// <summary>Gets the connection, opening it (again, after a broken one) when needed.</summary>
     public NpgsqlConnection Connection
@@ -144,7 +160,8 @@ internal sealed class PostgresWriteSession : IWriteSession
                 {
                     using var settings = new NpgsqlCommand(_connectionSettings, connection);
                     settings.ExecuteNonQuery();
-                    // This writer's marker row (committed at once), and the rows of writers gone for a week.
+                    // This writer's marker row (committed at once), the rows of writers gone for a week, and the
+                    // waiting receivers' rows that lapsed (of stores that ended without closing).
                     using var register = new NpgsqlBatch(connection)
                     {
                         BatchCommands =
@@ -157,6 +174,7 @@ internal sealed class PostgresWriteSession : IWriteSession
                             {
                                 Parameters = { new NpgsqlParameter<long> { TypedValue = NowMs - (long)TimeSpan.FromDays(7).TotalMilliseconds } },
                             },
+                            new NpgsqlBatchCommand(Sql.ForgetLapsedWaiters),
                         },
                     };
                     register.ExecuteNonQuery();
@@ -208,7 +226,18 @@ internal sealed class PostgresWriteSession : IWriteSession
                 return true;
             }
 
-            if (_transaction is null || _endedByCaller || _connection is not { State: ConnectionState.Open })
+            if (!_batchOpen || _endedByCaller)
+            {
+                return false;
+            }
+
+            if (_transaction is null)
+            {
+                // Nothing of the batch went to the server yet, so nothing can have ended its transaction.
+                return true;
+            }
+
+            if (_connection is not { State: ConnectionState.Open })
             {
                 return false;
             }
@@ -266,16 +295,30 @@ internal sealed class PostgresWriteSession : IWriteSession
     /// </summary>
     public void Begin(long deadline) => Begin();
 
+    /// <remarks>
+    /// Nothing is sent yet: the transaction is begun with the first statement (<see cref="EnsureBegun"/>), so a batch
+    /// whose only statement rides with the commit runs as that one statement, committed by itself, like a raw insert.
+    /// </remarks>
     public void Begin()
     {
-        Debug.Assert(_transaction is null, "A batch transaction is already open.");
+        Debug.Assert(!_batchOpen && _transaction is null, "A batch transaction is already open.");
         _pending.Clear();
         _notify.Clear();
         _atCommit.Clear();
         _callerCodeRan = false;
         _endedByCaller = false;
-        // Read committed: each statement sees what other hosts committed before it; FOR UPDATE SKIP LOCKED does the rest.
-        _transaction = Connection.BeginTransaction(IsolationLevel.ReadCommitted);
+        _batchLost = false;
+        _batchOpen = true;
+    }
+
+    /// <summary>Begins the open batch's transaction on the connection, if that was not done yet.</summary>
+    private void EnsureBegun()
+    {
+        if (_batchOpen && _transaction is null && _borrowed is null)
+        {
+            // Read committed: each statement sees what other hosts committed before it; FOR UPDATE SKIP LOCKED does the rest.
+            _transaction = Connection.BeginTransaction(IsolationLevel.ReadCommitted);
+        }
     }
 
     public void Savepoint(string name) => _pending.Add(SavepointSql(name, 0));
@@ -335,9 +378,33 @@ internal sealed class PostgresWriteSession : IWriteSession
     /// </summary>
     public void Commit(bool mark)
     {
-        var transaction = _transaction ?? throw new InvalidOperationException("No batch transaction is open.");
+        if (!_batchOpen)
+        {
+            throw new InvalidOperationException("No batch transaction is open.");
+        }
+
         Debug.Assert(!mark || _atCommit.Count == 0, "A batch whose results come with the COMMIT is not marked.");
+        if (_transaction is null)
+        {
+            // Nothing of the batch went to the server yet.
+            if (!mark && _pending.Count == 0 && _notify.Count == 0 && _atCommit.Count == 0)
+            {
+                _batchOpen = false;
+                return;
+            }
+
+            if (!mark && _pending.Count == 0 && _atCommit.Count == 1)
+            {
+                CommitOneStatement();
+                return;
+            }
+
+            EnsureBegun();
+        }
+
+        var transaction = _transaction!;
         _transaction = null;
+        _batchOpen = false;
         long? marker = null;
         var committed = false;
         try
@@ -466,6 +533,67 @@ internal sealed class PostgresWriteSession : IWriteSession
     }
 
     /// <summary>
+    /// Commits a batch whose one statement was held back for the commit, with no transaction begun: the statement runs
+    /// on its own and commits by itself (one statement, like a raw insert, instead of BEGIN, the statement and COMMIT).
+    /// The wake-ups follow it in the same round trip behind an error barrier, so they run in a transaction of their own,
+    /// and a failure of theirs does not undo the statement. The results are read as after a COMMIT; a failing statement
+    /// committed nothing and fails as a refused commit (<see cref="CommitRefused"/>); a broken connection leaves the
+    /// outcome unknown.
+    /// </summary>
+    private void CommitOneStatement()
+    {
+        _batchOpen = false;
+        var (statement, read) = _atCommit[0];
+        NpgsqlBatchCommand? wakeUps = null;
+        var committed = false;
+        try
+        {
+            Interlocked.Increment(ref _roundTrips);
+            SettleReader();
+            using var batch = new NpgsqlBatch(Connection);
+            batch.BatchCommands.Add(statement);
+            if (_notify.Count > 0)
+            {
+                statement.AppendErrorBarrier = true;
+                AddNotifications(batch);
+                wakeUps = batch.BatchCommands[^1];
+            }
+
+            using var reader = batch.ExecuteReader();
+            read(reader);
+            if (wakeUps is not null)
+            {
+                // Reaching the wake-ups' result means the statement's own commit (at the barrier) went through.
+                committed = reader.NextResult();
+            }
+
+            while (reader.NextResult())
+            {
+            }
+        }
+        catch (Exception ex) when (committed || (ex is NpgsqlException { BatchCommand: { } failed } && ReferenceEquals(failed, wakeUps)))
+        {
+            Interlocked.Increment(ref _failedWakeUps);
+            Trace.TraceWarning("DurableQueue: the batch committed, but its wake-ups failed: {0}", ex.Message);
+            if (PostgresErrors.IsUnreachable(ex))
+            {
+                DropConnection();
+            }
+        }
+        catch (Exception ex) when (PostgresErrors.IsUnreachable(ex))
+        {
+            DropConnection();
+            throw new StorageUnavailableException(PostgresErrorMessages.CommitOutcomeUnknown(_location, ex.Message), ex);
+        }
+        finally
+        {
+            _pending.Clear();
+            _notify.Clear();
+            _atCommit.Clear();
+        }
+    }
+
+    /// <summary>
     /// A statement of the COMMIT's round trip failed on the server: the server skipped the rest, the COMMIT included, and
     /// <see cref="Commit"/> rolled the transaction back. A broken connection is not that: its outcome is unknown.
     /// </summary>
@@ -475,6 +603,8 @@ internal sealed class PostgresWriteSession : IWriteSession
     {
         var transaction = _transaction;
         _transaction = null;
+        _batchOpen = false;
+        _batchLost = false;
         _pending.Clear();
         _notify.Clear();
         _atCommit.Clear();
@@ -598,7 +728,9 @@ internal sealed class PostgresWriteSession : IWriteSession
     /// <summary>Closes a connection that broke, so that the next batch opens a new one.</summary>
     public void DropConnection()
     {
+        _batchLost = _batchOpen;
         _transaction = null;
+        _batchOpen = false;
         _readerBatch?.Dispose();
         _readerBatch = null;
         _pending.Clear();
@@ -630,7 +762,10 @@ internal sealed class PostgresWriteSession : IWriteSession
         DropConnection();
     }
 
-    /// <summary>Removes this writer's marker row when the store closes (best effort: a week-old row is removed by the next writer anyway).</summary>
+    /// <summary>
+    /// Removes this writer's marker row and its waiting receivers' rows when the store closes (best effort: a week-old
+    /// marker row is removed by the next writer anyway, and the waiting rows lapse).
+    /// </summary>
     private void ForgetWriter()
     {
         if (_connection is not { State: ConnectionState.Open } connection)
@@ -640,15 +775,24 @@ internal sealed class PostgresWriteSession : IWriteSession
 
         try
         {
-            using var command = new NpgsqlCommand(Sql.ForgetWriter, connection);
-            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _writerId });
-            command.ExecuteNonQuery();
+            using var batch = new NpgsqlBatch(connection)
+            {
+                BatchCommands =
+                {
+                    new NpgsqlBatchCommand(Sql.ForgetWriter) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = _writerId } } },
+                    new NpgsqlBatchCommand(Sql.ForgetStoreWaiters) { Parameters = { new NpgsqlParameter<Guid> { TypedValue = _writerId } } },
+                },
+            };
+            batch.ExecuteNonQuery();
         }
         catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
         {
             Trace.TraceWarning("DurableQueue: removing the writer's marker row failed: {0}", ex.Message);
         }
     }
+
+    /// <summary>Gets the store's id (its commit marker row and its waiting receivers' rows).</summary>
+    public Guid StoreId => _writerId;
 
     /// <summary>Gets how many committed batches had their wake-ups after the COMMIT fail (receivers of other hosts then wait for their safety poll).</summary>
     public long FailedWakeUps => Interlocked.Read(ref _failedWakeUps);
@@ -659,8 +803,15 @@ internal sealed class PostgresWriteSession : IWriteSession
     private NpgsqlBatch NewBatch()
     {
         // Every batch made here is sent once.
+        if (_batchLost)
+        {
+            // Without this, the statement would run on a new connection outside any transaction.
+            throw new StorageUnavailableException(PostgresErrorMessages.Unavailable(_location, "the connection broke during the batch, which was rolled back"));
+        }
+
         Interlocked.Increment(ref _roundTrips);
         SettleReader();
+        EnsureBegun();
         var batch = new NpgsqlBatch(Connection);
         foreach (var statement in _pending)
         {
@@ -673,6 +824,25 @@ internal sealed class PostgresWriteSession : IWriteSession
 
     private void AddNotifications(NpgsqlBatch batch)
     {
+        if (_borrowed is null)
+        {
+            // After our own COMMIT: only the queues that receivers of another store wait on. A receiver adds its row
+            // before its last look at the queue, and this statement reads the rows after our COMMIT, so either that
+            // look saw our messages or this read sees the receiver's row.
+            var every = _notify.Contains("");
+            var names = new string[_notify.Count];
+            _notify.CopyTo(names);
+            var command = new NpgsqlBatchCommand(Sql.NotifyWaiting);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Sql.Channel, NpgsqlDbType = NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = names, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _writerId });
+            command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = every });
+            batch.BatchCommands.Add(command);
+            return;
+        }
+
+        // Inside the app's transaction, which commits later: a receiver could add its row and look between this
+        // statement and that commit, so every queue is notified.
         foreach (var queue in _notify)
         {
             var command = new NpgsqlBatchCommand(Sql.Notify);

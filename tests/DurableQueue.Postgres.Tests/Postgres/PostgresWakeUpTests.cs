@@ -68,6 +68,69 @@ public sealed class PostgresWakeUpTests
         Assert.Equal(id, Assert.Single(await receive.WaitAsync(TestStore.Guard)).Id);
     }
 
+    [Fact]
+    public async Task Commit_OnAQueueNoOtherStoreWaitsOn_SendsNoNotification_OnAWatchedQueueSendsOne()
+    {
+        await using var t = Create();
+        var other = t.OpenSecond();
+        var notifications = new List<string>();
+        await using var listener = t.OpenRaw();
+        listener.Notification += (_, e) => notifications.Add(e.Payload);
+        await using (var listen = new NpgsqlCommand($"LISTEN \"{DurableQueue.Postgres.Storage.PostgresSql.ChannelOf(t.Schema)}\";", listener))
+        {
+            await listen.ExecuteNonQueryAsync();
+        }
+
+        // A receiver of the other store waits on "watched" (its row is written before it waits).
+        var waiting = other.GetQueue("watched").ReceiveAsync(waitTime: TimeSpan.FromMinutes(1)).AsTask();
+        await t.Clock.TimerCreatedAsync(TimeSpan.FromMinutes(1));
+        await ListeningAsync(t, expected: 2);
+        var session = (DurableQueue.Postgres.Storage.PostgresWriteSession)t.Store.Writer.Session;
+        Assert.Equal(1L, await CountAsync(t, $"SELECT count(*) FROM dq_waiters WHERE queue_name = 'watched' AND store <> '{session.StoreId}';"));
+
+        await t.Store.GetQueue("unwatched").EnqueueAsync("nobody waits");
+        var id = await t.Store.GetQueue("watched").EnqueueAsync("awaited");
+
+        Assert.Equal(id, Assert.Single(await waiting.WaitAsync(TestStore.Guard)).Id);
+        // Notifications of one connection's commits arrive in commit order: had the first commit sent one, it would
+        // come before the second's.
+        var deadline = DateTime.UtcNow + TestStore.Guard;
+        while (!notifications.Contains("watched") && DateTime.UtcNow < deadline)
+        {
+            await listener.WaitAsync(TestStore.Guard);
+        }
+
+        Assert.Equal(["watched"], notifications);
+        var driver = (DurableQueue.Postgres.Storage.PostgresDriver)other.Driver;
+        Assert.Equal(1, driver.Announcements); // written once: the look after it found nothing, and the wait went on
+        Assert.Equal(0, driver.FailedAnnouncements);
+    }
+
+    [Fact]
+    public async Task Close_RemovesTheStoresWaitingRows()
+    {
+        await using var t = Create();
+        var other = t.OpenSecond();
+        await other.GetQueue("q").EnqueueAsync("opens the writer's connection");
+        var first = Assert.Single(await other.GetQueue("q").ReceiveAsync());
+        await other.GetQueue("q").AckAsync(first.Receipt);
+        var empty = other.GetQueue("q").ReceiveAsync(waitTime: TimeSpan.FromMinutes(1)).AsTask();
+        await t.Clock.TimerCreatedAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(1L, await CountAsync(t, "SELECT count(*) FROM dq_waiters;"));
+
+        await other.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => empty.WaitAsync(TestStore.Guard));
+        Assert.Equal(0L, await CountAsync(t, "SELECT count(*) FROM dq_waiters;"));
+    }
+
+    private static async Task<long> CountAsync(TestStore t, string sql)
+    {
+        await using var connection = t.OpenRaw();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     private static string ListenerName(TestStore t) => "dq listen dq_" + t.Schema;
 
     /// <summary>Waits until the server shows the expected number of LISTEN connections on the store's channel.</summary>

@@ -19,7 +19,7 @@ public sealed class PostgresSchemaTests(PostgresClusterFixture fixture)
         await using var command = new NpgsqlCommand(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name LIKE 'dq\\_%';", connection);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = harness.Sql.Schema });
-        Assert.Equal(6L, await command.ExecuteScalarAsync()); // schema 2 added dq_queue_settings
+        Assert.Equal(7L, await command.ExecuteScalarAsync()); // schema 2 added dq_queue_settings, schema 3 dq_waiters
     }
 
     [Fact]

@@ -47,6 +47,16 @@ internal interface IStorageDriver : IDisposable
     /// </summary>
     IDisposable WatchForeignCommits(Action onForeignCommit);
 
+    /// <summary>
+    /// Called when a receiver found nothing and is about to wait on a queue, so that commits by other connections wake
+    /// it. Returns true when the backend just told the other connections about this store's waiting receivers (then
+    /// the receiver must look at the queue once more before it waits: a commit made before they knew sent it no
+    /// wake-up). SQLite: nothing to tell (the watcher polls), always false. PostgreSQL: the store's row in
+    /// <c>dq_waiters</c>, written when it is missing or getting old, which commits of other stores read to decide
+    /// whether to NOTIFY.
+    /// </summary>
+    ValueTask<bool> AnnounceWaitAsync(string queueName, CancellationToken cancellationToken);
+
     /// <summary>Runs the periodic maintenance on the write session, between transactions (checkpoints, vacuum).</summary>
     void RunMaintenance(IWriteSession session);
 
