@@ -4,6 +4,7 @@ using System.Diagnostics;
 using DurableQueue.BenchmarkShared;
 using DurableQueue.Postgres;
 using DurableQueue.Testing.Postgres;
+using Npgsql;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -134,6 +135,8 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         }
 
         var queues = stores.ConvertAll(st => st.GetQueue("load"));
+        // Counts the wake-ups the stores send each other during the run, on a connection of its own that only listens.
+        await using var wakeUps = await WakeUpCounter.StartAsync(connectionString, DurableQueue.Postgres.Storage.PostgresSql.ChannelOf(schema));
         var latencies = new List<long>[s.Consumers];
         var acked = 0L;
         using var done = new CancellationTokenSource();
@@ -189,7 +192,7 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         var groupedShare = (double)(stores.Sum(st => st.Writer.GroupedOperations) - grouped0) / Math.Max(1, operations);
         var trips = (double)(stores.Sum(st => st.Writer.Session.RoundTrips) - trips0);
         AnsiConsole.MarkupLineInterpolated(
-            $"  queue end to end: {commits / seconds:N0} commits/s, {(double)operations / Math.Max(1, commits):N1} requests per commit, {groupedShare:P0} of them in set-based groups, {trips / Math.Max(1, commits):N1} round trips per commit, {trips / s.Messages:N2} per message");
+            $"  queue end to end: {commits / seconds:N0} commits/s, {(double)operations / Math.Max(1, commits):N1} requests per commit, {groupedShare:P0} of them in set-based groups, {trips / Math.Max(1, commits):N1} round trips per commit, {trips / s.Messages:N2} per message, {await wakeUps.StopAsync() * 1000.0 / s.Messages:N0} wake-up notifications per 1,000 messages");
         return ("DurableQueue on PostgreSQL", s.Messages / seconds, LatencySummary.From("enqueue to ack", latencies.SelectMany(l => l).ToList()));
     }
 
@@ -254,5 +257,67 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
 
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLineInterpolated($"End to end: DurableQueue / raw = [bold]{medians[1].PerSecond / medians[0].PerSecond:N2}x[/]; single enqueue: DurableQueue / raw insert = [bold]{medians[3].PerSecond / medians[2].PerSecond:N2}x[/].");
+    }
+
+    /// <summary>Counts the notifications on the stores' channel, from a connection that only listens.</summary>
+    private sealed class WakeUpCounter : IAsyncDisposable
+    {
+        private readonly NpgsqlConnection _connection;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _loop;
+        private long _count;
+
+        private WakeUpCounter(NpgsqlConnection connection)
+        {
+            _connection = connection;
+            _connection.Notification += (_, _) => Interlocked.Increment(ref _count);
+            _loop = Task.Run(async () =>
+            {
+                try
+                {
+                    while (true)
+                    {
+                        await _connection.WaitAsync(_stop.Token);
+                    }
+                }
+                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+                {
+                }
+            });
+        }
+
+        public static async Task<WakeUpCounter> StartAsync(string connectionString, string channel)
+        {
+            var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            await using (var listen = new NpgsqlCommand($"LISTEN \"{channel}\";", connection))
+            {
+                await listen.ExecuteNonQueryAsync();
+            }
+
+            return new WakeUpCounter(connection);
+        }
+
+        /// <summary>Stops listening after the notifications already sent have arrived; returns how many came.</summary>
+        public async Task<long> StopAsync()
+        {
+            // A round trip on the listening connection: the server delivers the notifications it holds before the reply.
+            await _stop.CancelAsync();
+            await _loop;
+            await using (var ping = new NpgsqlCommand("SELECT 1;", _connection))
+            {
+                await ping.ExecuteScalarAsync();
+            }
+
+            return Interlocked.Read(ref _count);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await _loop;
+            await _connection.DisposeAsync();
+            _stop.Dispose();
+        }
     }
 }

@@ -172,10 +172,13 @@ public sealed class PostgresGroupedWriteTests
         var q = t.Store.GetQueue("q");
         await q.EnqueueAsync("create");
         await FailInsertsOfAsync(t, "boom");
+        var retries = t.Store.Writer.DeferredRetries;
 
         var failure = await Assert.ThrowsAsync<PostgresException>(async () => await q.EnqueueAsync("boom"));
 
         Assert.Equal(PostgresErrorCodes.CheckViolation, failure.SqlState);
+        // The insert went alone, committing by itself; the server refused it, and it ran again the ordinary way.
+        Assert.Equal(retries + 1, t.Store.Writer.DeferredRetries);
         var after = await q.EnqueueAsync("after");
         var received = await q.ReceiveAsync(maxMessages: 10);
         Assert.Equal(["create", "after"], received.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
