@@ -171,10 +171,13 @@ internal sealed class PostgresSql
         // notifications of one transaction are merged by the server.
         Notify = "SELECT pg_notify($1, $2);";
         // Wake-ups after a COMMIT go only to queues that receivers of another store wait on (dq_waiters), so a queue
-        // nobody waits on elsewhere costs no notification. $1 channel, $2 queue names, $3 this store, $4 every queue.
-        NotifyWaiting =
-            $"SELECT pg_notify($1, w.queue_name) FROM (SELECT DISTINCT queue_name FROM {s}.dq_waiters " +
-            "WHERE store <> $3 AND until > now() AND ($4 OR queue_name = ANY($2))) w;";
+        // nobody waits on elsewhere costs no notification. One statement per queue, with scalar parameters only: the
+        // same check over an array of queue names was planned anew at every execution (the server kept choosing a
+        // custom plan for it), which added about a tenth of a millisecond to every commit that notifies.
+        // $1 channel, $2 queue, $3 this store.
+        NotifyIfWaiting =
+            "SELECT pg_notify($1, $2) " +
+            $"WHERE EXISTS (SELECT 1 FROM {s}.dq_waiters WHERE queue_name = $2 AND store <> $3 AND until > now());";
         // A store's receivers wait on a queue: $1 queue, $2 store, $3 lifetime in milliseconds.
         AnnounceWaiting =
             $"INSERT INTO {s}.dq_waiters (queue_name, store, until) VALUES ($1, $2, now() + $3 * interval '1 millisecond') " +
@@ -372,7 +375,7 @@ internal sealed class PostgresSql
 
     public string Notify { get; }
 
-    public string NotifyWaiting { get; }
+    public string NotifyIfWaiting { get; }
 
     public string AnnounceWaiting { get; }
 

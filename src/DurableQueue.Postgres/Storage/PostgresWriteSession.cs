@@ -544,7 +544,7 @@ internal sealed class PostgresWriteSession : IWriteSession
     {
         _batchOpen = false;
         var (statement, read) = _atCommit[0];
-        NpgsqlBatchCommand? wakeUps = null;
+        var notifying = _notify.Count > 0;
         var committed = false;
         try
         {
@@ -552,18 +552,17 @@ internal sealed class PostgresWriteSession : IWriteSession
             SettleReader();
             using var batch = new NpgsqlBatch(Connection);
             batch.BatchCommands.Add(statement);
-            if (_notify.Count > 0)
+            if (notifying)
             {
                 statement.AppendErrorBarrier = true;
                 AddNotifications(batch);
-                wakeUps = batch.BatchCommands[^1];
             }
 
             using var reader = batch.ExecuteReader();
             read(reader);
-            if (wakeUps is not null)
+            if (notifying)
             {
-                // Reaching the wake-ups' result means the statement's own commit (at the barrier) went through.
+                // Reaching the first wake-up's result means the statement's own commit (at the barrier) went through.
                 committed = reader.NextResult();
             }
 
@@ -571,7 +570,7 @@ internal sealed class PostgresWriteSession : IWriteSession
             {
             }
         }
-        catch (Exception ex) when (committed || (ex is NpgsqlException { BatchCommand: { } failed } && ReferenceEquals(failed, wakeUps)))
+        catch (Exception ex) when (committed || (ex is NpgsqlException { BatchCommand: { } failed } && !ReferenceEquals(failed, statement)))
         {
             Interlocked.Increment(ref _failedWakeUps);
             Trace.TraceWarning("DurableQueue: the batch committed, but its wake-ups failed: {0}", ex.Message);
@@ -829,15 +828,15 @@ internal sealed class PostgresWriteSession : IWriteSession
             // After our own COMMIT: only the queues that receivers of another store wait on. A receiver adds its row
             // before its last look at the queue, and this statement reads the rows after our COMMIT, so either that
             // look saw our messages or this read sees the receiver's row.
-            var every = _notify.Contains("");
-            var names = new string[_notify.Count];
-            _notify.CopyTo(names);
-            var command = new NpgsqlBatchCommand(Sql.NotifyWaiting);
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Sql.Channel, NpgsqlDbType = NpgsqlDbType.Text });
-            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = names, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _writerId });
-            command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = every });
-            batch.BatchCommands.Add(command);
+            foreach (var queue in _notify)
+            {
+                var command = new NpgsqlBatchCommand(Sql.NotifyIfWaiting);
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Sql.Channel, NpgsqlDbType = NpgsqlDbType.Text });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = queue, NpgsqlDbType = NpgsqlDbType.Text });
+                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _writerId });
+                batch.BatchCommands.Add(command);
+            }
+
             return;
         }
 

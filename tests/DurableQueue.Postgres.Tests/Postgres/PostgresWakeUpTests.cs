@@ -107,6 +107,40 @@ public sealed class PostgresWakeUpTests
     }
 
     [Fact]
+    public async Task Commit_TouchingSeveralQueues_NotifiesEachWatchedOneOnly()
+    {
+        await using var t = Create();
+        var other = t.OpenSecond();
+        var notifications = new List<string>();
+        await using var listener = t.OpenRaw();
+        listener.Notification += (_, e) => notifications.Add(e.Payload);
+        await using (var listen = new NpgsqlCommand($"LISTEN \"{DurableQueue.Postgres.Storage.PostgresSql.ChannelOf(t.Schema)}\";", listener))
+        {
+            await listen.ExecuteNonQueryAsync();
+        }
+
+        // Receivers of the other store wait on "a" and "b"; nobody waits on "c".
+        var waitingA = other.GetQueue("a").ReceiveAsync(waitTime: TimeSpan.FromMinutes(1)).AsTask();
+        await t.Clock.TimerCreatedAsync(TimeSpan.FromMinutes(1));
+        var waitingB = other.GetQueue("b").ReceiveAsync(waitTime: TimeSpan.FromMinutes(2)).AsTask();
+        await t.Clock.TimerCreatedAsync(TimeSpan.FromMinutes(2));
+
+        // One commit touches all three.
+        var ids = await t.Store.ExecuteAsync(tx => (tx.Enqueue("a", "for a"), tx.Enqueue("b", "for b"), tx.Enqueue("c", "for c")));
+
+        Assert.Equal(ids.Item1, Assert.Single(await waitingA.WaitAsync(TestStore.Guard)).Id);
+        Assert.Equal(ids.Item2, Assert.Single(await waitingB.WaitAsync(TestStore.Guard)).Id);
+        // The commit's notifications were queued before the receivers woke; a round trip of the listening connection
+        // delivers every notification queued before it.
+        await using (var ping = new NpgsqlCommand("SELECT 1;", listener))
+        {
+            await ping.ExecuteScalarAsync();
+        }
+
+        Assert.Equal(["a", "b"], notifications.Order());
+    }
+
+    [Fact]
     public async Task Close_RemovesTheStoresWaitingRows()
     {
         await using var t = Create();
