@@ -89,8 +89,7 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
             {
                 results.Add(await RawEndToEndAsync(raw, settings));
                 results.Add(await QueueEndToEndAsync(connectionString, settings));
-                results.Add(await RawSingleInsertAsync(raw, settings));
-                results.Add(await QueueSingleEnqueueAsync(connectionString, settings));
+                results.AddRange(await SingleAsync(raw, connectionString, settings));
             }
 
             Print(results, settings);
@@ -208,32 +207,68 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         }
     }
 
-    private static async Task<(string, double, LatencySummary)> RawSingleInsertAsync(RawPostgres raw, PostgresSettings s)
-    {
-        var started = Stopwatch.GetTimestamp();
-        var latencies = await raw.InsertEachAsync(s.Single, () => Body(s.Size));
-        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        return ("raw Npgsql single insert, 1 producer", s.Single / seconds, LatencySummary.From("insert", latencies));
-    }
+    /// <summary>Operations of one kind in a row before the single-caller run switches to the other kind.</summary>
+    private const int SingleChunk = 100;
 
-    private static async Task<(string, double, LatencySummary)> QueueSingleEnqueueAsync(string connectionString, PostgresSettings s)
+    /// <summary>
+    /// One caller awaiting each operation: raw single-insert commits and the store's <c>EnqueueAsync</c>, in alternating
+    /// chunks of <see cref="SingleChunk"/> (the kind that goes first alternates too), so that a checkpoint, an autovacuum
+    /// or a neighbour's burst falls on both alike. Each rate is the kind's operations over the time spent in its chunks.
+    /// </summary>
+    private static async Task<(string, double, LatencySummary)[]> SingleAsync(RawPostgres raw, string connectionString, PostgresSettings s)
     {
         await using var store = QueueStore.OpenPostgres(connectionString, postgres: new PostgresStoreOptions { Schema = "bench_" + Guid.NewGuid().ToString("N")[..8] });
         var queue = store.GetQueue("load");
         await store.ExecuteAsync(_ => 0);
-        var latencies = new List<long>(s.Single);
+        await using var inserter = await raw.OpenInserterAsync();
+        var rawLatencies = new List<long>(s.Single);
+        var queueLatencies = new List<long>(s.Single);
+        long rawTicks = 0, queueTicks = 0;
         var trips0 = store.Writer.Session.RoundTrips;
-        var started = Stopwatch.GetTimestamp();
-        for (var i = 0; i < s.Single; i++)
+        var inline0 = store.Writer.InlineCommits;
+        var commits0 = store.Writer.Commits;
+        for (var chunk = 0; rawLatencies.Count < s.Single || queueLatencies.Count < s.Single; chunk++)
         {
-            var before = Stopwatch.GetTimestamp();
-            await queue.EnqueueAsync(Body(s.Size));
-            latencies.Add(Stopwatch.GetTimestamp() - before);
+            for (var side = 0; side < 2; side++)
+            {
+                var rawSide = (chunk + side) % 2 == 0;
+                var latencies = rawSide ? rawLatencies : queueLatencies;
+                var count = Math.Min(SingleChunk, s.Single - latencies.Count);
+                var started = Stopwatch.GetTimestamp();
+                for (var i = 0; i < count; i++)
+                {
+                    var before = Stopwatch.GetTimestamp();
+                    if (rawSide)
+                    {
+                        await inserter.InsertAsync(Body(s.Size));
+                    }
+                    else
+                    {
+                        await queue.EnqueueAsync(Body(s.Size));
+                    }
+
+                    latencies.Add(Stopwatch.GetTimestamp() - before);
+                }
+
+                if (rawSide)
+                {
+                    rawTicks += Stopwatch.GetTimestamp() - started;
+                }
+                else
+                {
+                    queueTicks += Stopwatch.GetTimestamp() - started;
+                }
+            }
         }
 
-        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        AnsiConsole.MarkupLineInterpolated($"  queue single enqueue: {(double)(store.Writer.Session.RoundTrips - trips0) / s.Single:N2} round trips per enqueue");
-        return ("DurableQueue EnqueueAsync, 1 producer", s.Single / seconds, LatencySummary.From("enqueue", latencies));
+        var commits = Math.Max(1, store.Writer.Commits - commits0);
+        AnsiConsole.MarkupLineInterpolated(
+            $"  queue single enqueue: {(double)(store.Writer.Session.RoundTrips - trips0) / s.Single:N2} round trips per enqueue, {(double)(store.Writer.InlineCommits - inline0) / commits:P0} of the commits run on the caller's thread");
+        return
+        [
+            ("raw Npgsql single insert, 1 producer", s.Single / ((double)rawTicks / Stopwatch.Frequency), LatencySummary.From("insert", rawLatencies)),
+            ("DurableQueue EnqueueAsync, 1 producer", s.Single / ((double)queueTicks / Stopwatch.Frequency), LatencySummary.From("enqueue", queueLatencies)),
+        ];
     }
 
     private static void Print(List<(string Kind, double PerSecond, LatencySummary Latency)> results, PostgresSettings s)

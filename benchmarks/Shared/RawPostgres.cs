@@ -46,6 +46,31 @@ public sealed class RawPostgres : IAsyncDisposable
         return latencies;
     }
 
+    /// <summary>Opens a connection for single inserts, each its own commit (for runs that interleave them with other work).</summary>
+    public async Task<SingleInserter> OpenInserterAsync(long queueId = 2)
+    {
+        var connection = await _dataSource.OpenConnectionAsync();
+        return new SingleInserter(connection, Insert(connection, queueId));
+    }
+
+    /// <summary>One connection inserting one row per commit.</summary>
+    public sealed class SingleInserter(NpgsqlConnection connection, NpgsqlCommand insert) : IAsyncDisposable
+    {
+        private readonly NpgsqlParameter<byte[]> _body = (NpgsqlParameter<byte[]>)insert.Parameters[0];
+
+        public async Task InsertAsync(byte[] body)
+        {
+            _body.TypedValue = body;
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await insert.DisposeAsync();
+            await connection.DisposeAsync();
+        }
+    }
+
     /// <summary>
     /// Producers insert and consumers take until <paramref name="messages"/> rows went through, each operation its own
     /// transaction on a connection per worker. Returns the enqueue-to-delete latencies (the body's first 8 bytes carry
