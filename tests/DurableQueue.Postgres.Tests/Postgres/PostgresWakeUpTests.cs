@@ -74,12 +74,7 @@ public sealed class PostgresWakeUpTests
         await using var t = Create();
         var other = t.OpenSecond();
         var notifications = new List<string>();
-        await using var listener = t.OpenRaw();
-        listener.Notification += (_, e) => notifications.Add(e.Payload);
-        await using (var listen = new NpgsqlCommand($"LISTEN \"{DurableQueue.Postgres.Storage.PostgresSql.ChannelOf(t.Schema)}\";", listener))
-        {
-            await listen.ExecuteNonQueryAsync();
-        }
+        await using var listener = await ListenAsync(t, notifications);
 
         // A receiver of the other store waits on "watched" (its row is written before it waits).
         var waiting = other.GetQueue("watched").ReceiveAsync(waitTime: TimeSpan.FromMinutes(1)).AsTask();
@@ -112,12 +107,7 @@ public sealed class PostgresWakeUpTests
         await using var t = Create();
         var other = t.OpenSecond();
         var notifications = new List<string>();
-        await using var listener = t.OpenRaw();
-        listener.Notification += (_, e) => notifications.Add(e.Payload);
-        await using (var listen = new NpgsqlCommand($"LISTEN \"{DurableQueue.Postgres.Storage.PostgresSql.ChannelOf(t.Schema)}\";", listener))
-        {
-            await listen.ExecuteNonQueryAsync();
-        }
+        await using var listener = await ListenAsync(t, notifications);
 
         // Receivers of the other store wait on "a" and "b"; nobody waits on "c".
         var waitingA = other.GetQueue("a").ReceiveAsync(waitTime: TimeSpan.FromMinutes(1)).AsTask();
@@ -156,6 +146,16 @@ public sealed class PostgresWakeUpTests
 
         await Assert.ThrowsAsync<ObjectDisposedException>(() => empty.WaitAsync(TestStore.Guard));
         Assert.Equal(0L, await CountAsync(t, "SELECT count(*) FROM dq_waiters;"));
+    }
+
+    /// <summary>Opens a connection that listens on the stores' channel and collects the payloads it receives.</summary>
+    private static async Task<NpgsqlConnection> ListenAsync(TestStore t, List<string> notifications)
+    {
+        var listener = t.OpenRaw();
+        listener.Notification += (_, e) => notifications.Add(e.Payload);
+        await using var listen = new NpgsqlCommand($"LISTEN \"{DurableQueue.Postgres.Storage.PostgresSql.ChannelOf(t.Schema)}\";", listener);
+        await listen.ExecuteNonQueryAsync();
+        return listener;
     }
 
     private static async Task<long> CountAsync(TestStore t, string sql)
