@@ -77,7 +77,7 @@ public sealed partial class MessageQueue
                 }
             }
 
-            if (await _store.Driver.AnnounceWaitAsync(Name, cancellationToken).ConfigureAwait(false))
+            if (await _store.Driver.AnnounceWaitAsync(Name, sleep, cancellationToken).ConfigureAwait(false))
             {
                 // Other connections learnt only now that we wait: a commit of theirs before that sent no wake-up.
                 continue;

@@ -21,6 +21,11 @@ internal sealed class PostgresDriver : IStorageDriver
     /// <summary>How old a waiting row may get before a receiver that is about to wait writes it again.</summary>
     private static readonly TimeSpan s_waiterRenewal = TimeSpan.FromSeconds(30);
 
+    // Bounds of the time an announcement may take: at least a moment (a receiver whose wait is nearly over still tells
+    // the others, for its next wait), at most what CancelAfter takes.
+    private static readonly TimeSpan s_shortestAnnouncement = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan s_longestAnnouncement = TimeSpan.FromDays(1);
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _ownsDataSource;
     private readonly PostgresSql _sql;
@@ -125,9 +130,11 @@ internal sealed class PostgresDriver : IStorageDriver
     /// Writes (or renews) this store's row in <c>dq_waiters</c> for the queue, on a pooled connection, committed at once:
     /// commits of other stores NOTIFY only for queues with such a row, so a queue nobody waits on elsewhere costs them
     /// nothing. A row younger than the renewal age is not written again. When the write fails, the receiver waits all
-    /// the same (it is woken by this store's own commits and by the safety poll), and the next wait tries again.
+    /// the same (it is woken by this store's own commits and by the safety poll), and the next wait tries again. So does
+    /// a write that takes longer than the receiver's remaining wait (<paramref name="within"/>, real time): a data source
+    /// whose pooled connections are all in use makes the write wait for one, and a receive must not outlast its wait.
     /// </summary>
-    public async ValueTask<bool> AnnounceWaitAsync(string queueName, CancellationToken cancellationToken)
+    public async ValueTask<bool> AnnounceWaitAsync(string queueName, TimeSpan within, CancellationToken cancellationToken)
     {
         // Real time, as the listener's: a store on a fake clock must still renew its rows.
         var now = TimeProvider.System.GetTimestamp();
@@ -136,23 +143,25 @@ internal sealed class PostgresDriver : IStorageDriver
             return false;
         }
 
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(within < s_shortestAnnouncement ? s_shortestAnnouncement : within > s_longestAnnouncement ? s_longestAnnouncement : within);
         try
         {
-            var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var connection = await _dataSource.OpenConnectionAsync(bounded.Token).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 using var command = new NpgsqlCommand(_sql.AnnounceWaiting, connection);
                 command.Parameters.Add(PostgresCommands.Text(queueName));
                 command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _storeId });
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = (long)_waiterLifetime.TotalMilliseconds });
-                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                await command.ExecuteNonQueryAsync(bounded.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             throw;
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException)
         {
             Interlocked.Increment(ref _failedAnnouncements);
             Trace.TraceWarning(

@@ -131,6 +131,41 @@ public sealed class PostgresWakeUpTests
     }
 
     [Fact]
+    public async Task Receive_NoPooledConnectionFreeForTheWaitingRow_StillEndsAtItsWaitTime()
+    {
+        await using var t = Create();
+        // The app's data source: four connections at most, and a pool wait far longer than the receive's.
+        var builder = new NpgsqlConnectionStringBuilder(t.ConnectionString) { MaxPoolSize = 4, Timeout = 120 };
+        await using var dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
+        await using var store = QueueStore.Open(dataSource, t.Options(), new PostgresStoreOptions { Schema = t.Schema });
+        var queue = store.GetQueue("q");
+        await queue.EnqueueAsync("opens the writer's connection");
+        await queue.AckAsync(Assert.Single(await queue.ReceiveAsync()));
+        await ListeningAsync(t, expected: 2); // this store's listener and the harness store's
+        // The writer and the listener hold two; the app takes the other two.
+        await using var first = await dataSource.OpenConnectionAsync();
+        await using var second = await dataSource.OpenConnectionAsync();
+        var driver = (DurableQueue.Postgres.Storage.PostgresDriver)store.Driver;
+
+        var receive = queue.ReceiveAsync(waitTime: TimeSpan.FromSeconds(2)).AsTask();
+
+        // The row cannot be written within the receive's two seconds: that is given up, and the receiver waits anyway.
+        await t.Clock.TimerCreatedAsync(TimeSpan.FromSeconds(2));
+        Assert.Equal(1, driver.FailedAnnouncements);
+        Assert.Equal(0, driver.Announcements);
+        t.Clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.Empty(await receive.WaitAsync(TestStore.Guard));
+
+        // With a connection free again, the next wait writes the row.
+        await second.CloseAsync();
+        var next = queue.ReceiveAsync(waitTime: TimeSpan.FromSeconds(3)).AsTask();
+        await t.Clock.TimerCreatedAsync(TimeSpan.FromSeconds(3));
+        Assert.Equal(1, driver.Announcements);
+        t.Clock.Advance(TimeSpan.FromSeconds(3));
+        Assert.Empty(await next.WaitAsync(TestStore.Guard));
+    }
+
+    [Fact]
     public async Task Close_RemovesTheStoresWaitingRows()
     {
         await using var t = Create();

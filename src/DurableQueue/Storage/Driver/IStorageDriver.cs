@@ -53,9 +53,12 @@ internal interface IStorageDriver : IDisposable
     /// the receiver must look at the queue once more before it waits: a commit made before they knew sent it no
     /// wake-up). SQLite: nothing to tell (the watcher polls), always false. PostgreSQL: the store's row in
     /// <c>dq_waiters</c>, written when it is missing or getting old, which commits of other stores read to decide
-    /// whether to NOTIFY.
+    /// whether to NOTIFY. Takes at most about <paramref name="within"/> (the receiver's remaining wait, real time; at
+    /// least a moment): an
+    /// announcement that cannot be made in that time (no pooled connection free, a slow server) is given up and counted,
+    /// and the receiver waits all the same.
     /// </summary>
-    ValueTask<bool> AnnounceWaitAsync(string queueName, CancellationToken cancellationToken);
+    ValueTask<bool> AnnounceWaitAsync(string queueName, TimeSpan within, CancellationToken cancellationToken);
 
     /// <summary>Runs the periodic maintenance on the write session, between transactions (checkpoints, vacuum).</summary>
     void RunMaintenance(IWriteSession session);

@@ -74,7 +74,7 @@ internal sealed class SqliteDriver : IStorageDriver
     public IDisposable WatchForeignCommits(Action onForeignCommit) => new DataVersionWatcher(_connections, _options, onForeignCommit);
 
     /// <summary>Nothing to tell: the watcher notices every other connection's commit by itself.</summary>
-    public ValueTask<bool> AnnounceWaitAsync(string queueName, CancellationToken cancellationToken) => ValueTask.FromResult(false);
+    public ValueTask<bool> AnnounceWaitAsync(string queueName, TimeSpan within, CancellationToken cancellationToken) => ValueTask.FromResult(false);
 
     public void RunMaintenance(IWriteSession session) => Maintenance.Run(((SqliteWriteSession)session).SqliteConnection, _options.BusyTimeout);
 
