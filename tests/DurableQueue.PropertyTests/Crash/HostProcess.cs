@@ -23,7 +23,8 @@ internal sealed class HostProcess : IDisposable
     public static string DotNet =>
         Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
 
-    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+    /// <summary>Gets the exit code once the host has exited and every line it printed has been read, else null.</summary>
+    public int? ExitCode => Exited() ? _process.ExitCode : null;
 
     public int ProcessId => _process.Id;
 
@@ -122,7 +123,7 @@ internal sealed class HostProcess : IDisposable
     public async Task WaitForLinesAsync(int count, TimeSpan timeout)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (LineCount < count && !_process.HasExited)
+        while (LineCount < count && !Exited())
         {
             var left = TimeSpan.FromSeconds((deadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency);
             if (left <= TimeSpan.Zero)
@@ -133,6 +134,22 @@ internal sealed class HostProcess : IDisposable
             // Woken by each line; the short cap only notices an exit that prints nothing.
             await _arrived.WaitAsync(left < TimeSpan.FromMilliseconds(200) ? left : TimeSpan.FromMilliseconds(200));
         }
+    }
+
+    /// <summary>
+    /// Gets whether the host exited, after reading what it printed last: the exit can be seen before the last lines of
+    /// its redirected output have been read, and a caller that stops waiting at the exit would miss them.
+    /// </summary>
+    private bool Exited()
+    {
+        if (!_process.HasExited)
+        {
+            return false;
+        }
+
+        // Without a timeout, this also waits until the output and error streams have been read to their end.
+        _process.WaitForExit();
+        return true;
     }
 
     /// <summary>SIGKILL on Linux: no finalizers, no Dispose, no flush beyond what the host already wrote.</summary>
