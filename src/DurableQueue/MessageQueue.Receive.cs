@@ -83,6 +83,13 @@ public sealed partial class MessageQueue
                 continue;
             }
 
+            // Telling them may have taken time (a failed attempt takes up to the whole wait): wait only for the rest.
+            sleep -= clock.GetUtcNow() - now;
+            if (sleep <= TimeSpan.Zero)
+            {
+                continue;
+            }
+
             await WaitForArrivalAsync(arrival, sleep, cancellationToken).ConfigureAwait(false);
         }
     }

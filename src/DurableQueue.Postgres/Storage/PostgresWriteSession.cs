@@ -314,7 +314,7 @@ internal sealed class PostgresWriteSession : IWriteSession
     /// <summary>Begins the open batch's transaction on the connection, if that was not done yet.</summary>
     private void EnsureBegun()
     {
-        if (_batchOpen && _transaction is null && _borrowed is null)
+        if (_batchOpen && _transaction is null)
         {
             // Read committed: each statement sees what other hosts committed before it; FOR UPDATE SKIP LOCKED does the rest.
             _transaction = Connection.BeginTransaction(IsolationLevel.ReadCommitted);

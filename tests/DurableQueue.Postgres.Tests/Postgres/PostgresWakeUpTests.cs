@@ -147,13 +147,18 @@ public sealed class PostgresWakeUpTests
         await using var second = await dataSource.OpenConnectionAsync();
         var driver = (DurableQueue.Postgres.Storage.PostgresDriver)store.Driver;
 
+        var commits = store.Writer.Commits;
         var receive = queue.ReceiveAsync(waitTime: TimeSpan.FromSeconds(2)).AsTask();
+        // Once its look has committed, the receiver is trying to write its row (for two seconds of real time, while
+        // its wait runs on the store's clock): let 1.5 s of that clock pass meanwhile.
+        await WhenAsync(() => store.Writer.Commits > commits);
+        t.Clock.Advance(TimeSpan.FromSeconds(1.5));
 
-        // The row cannot be written within the receive's two seconds: that is given up, and the receiver waits anyway.
-        await t.Clock.TimerCreatedAsync(TimeSpan.FromSeconds(2));
+        // The row cannot be written within the receive's wait: that is given up, and the receiver waits for the rest.
+        await t.Clock.TimerCreatedAsync(TimeSpan.FromSeconds(0.5));
         Assert.Equal(1, driver.FailedAnnouncements);
         Assert.Equal(0, driver.Announcements);
-        t.Clock.Advance(TimeSpan.FromSeconds(2));
+        t.Clock.Advance(TimeSpan.FromSeconds(0.5));
         Assert.Empty(await receive.WaitAsync(TestStore.Guard));
 
         // With a connection free again, the next wait writes the row.
@@ -191,6 +196,17 @@ public sealed class PostgresWakeUpTests
         await using var listen = new NpgsqlCommand($"LISTEN \"{DurableQueue.Postgres.Storage.PostgresSql.ChannelOf(t.Schema)}\";", listener);
         await listen.ExecuteNonQueryAsync();
         return listener;
+    }
+
+    /// <summary>Waits (real time, within the guard) until the condition holds.</summary>
+    private static async Task WhenAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TestStore.Guard;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not come true within the guard.");
+            await Task.Delay(1);
+        }
     }
 
     private static async Task<long> CountAsync(TestStore t, string sql)

@@ -54,9 +54,8 @@ internal interface IStorageDriver : IDisposable
     /// wake-up). SQLite: nothing to tell (the watcher polls), always false. PostgreSQL: the store's row in
     /// <c>dq_waiters</c>, written when it is missing or getting old, which commits of other stores read to decide
     /// whether to NOTIFY. Takes at most about <paramref name="within"/> (the receiver's remaining wait, real time; at
-    /// least a moment): an
-    /// announcement that cannot be made in that time (no pooled connection free, a slow server) is given up and counted,
-    /// and the receiver waits all the same.
+    /// least a moment): an announcement that cannot be made in that time (no pooled connection free, a slow server) is
+    /// given up and counted, and the receiver waits all the same.
     /// </summary>
     ValueTask<bool> AnnounceWaitAsync(string queueName, TimeSpan within, CancellationToken cancellationToken);
 
