@@ -60,6 +60,8 @@ public sealed class PostgresSettings : CommandSettings
         Size < 8 ? ValidationResult.Error("--size must be at least 8 (the enqueue timestamp).")
         : Producers < 1 || Consumers < 1 ? ValidationResult.Error("--producers and --consumers must be at least 1.")
         : Stores < 1 ? ValidationResult.Error("--stores must be at least 1.")
+        : Messages < 1 || Single < 1 ? ValidationResult.Error("--messages and --single must be at least 1.")
+        : Repeat < 1 ? ValidationResult.Error("--repeat must be at least 1.")
         : ValidationResult.Success();
 }
 

@@ -32,14 +32,11 @@ public sealed class RawPostgres : IAsyncDisposable
     public async Task<List<long>> InsertEachAsync(int count, Func<byte[]> body, long queueId = 2)
     {
         var latencies = new List<long>(count);
-        await using var connection = await _dataSource.OpenConnectionAsync();
-        await using var insert = Insert(connection, queueId);
-        var parameter = (NpgsqlParameter<byte[]>)insert.Parameters[0];
+        await using var inserter = await OpenInserterAsync(queueId);
         for (var i = 0; i < count; i++)
         {
             var before = Stopwatch.GetTimestamp();
-            parameter.TypedValue = body();
-            await insert.ExecuteNonQueryAsync();
+            await inserter.InsertAsync(body());
             latencies.Add(Stopwatch.GetTimestamp() - before);
         }
 
