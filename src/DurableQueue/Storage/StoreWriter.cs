@@ -507,7 +507,9 @@ internal sealed class StoreWriter : IDisposable
                 // If it throws after a row change counted (which only a bug or out-of-memory in the in-memory
                 // bookkeeping after the statement can do), its change cannot be undone alone, so the whole batch
                 // fails instead: no caller is told a committed write failed, none that an uncommitted one succeeded.
-                var savepoint = !(operation.WithoutSavepoint && (statementRollback || lone));
+                // A lone request of the library's own (MayLead: never a unit of work running app code) needs no
+                // savepoint at all: if it fails after a change, the whole batch rolls back, and the batch is only it.
+                var savepoint = !((operation.WithoutSavepoint && (statementRollback || lone)) || (lone && operation.MayLead));
                 var changesBeforeOperation = savepoint ? 0 : _session.ChangeCount;
                 if (savepoint)
                 {
