@@ -294,6 +294,12 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
 
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLineInterpolated($"End to end: DurableQueue / raw = [bold]{medians[1].PerSecond / medians[0].PerSecond:N2}x[/]; single enqueue: DurableQueue / raw insert = [bold]{medians[3].PerSecond / medians[2].PerSecond:N2}x[/].");
+
+        // Each round's own ratios (the kinds of a round ran one after the other), so that a slow round shows as such.
+        var perRound = results.Count / s.Repeat;
+        string Ratios(int kind, int baseline) => string.Join(" / ", Enumerable.Range(0, s.Repeat)
+            .Select(r => (results[r * perRound + kind].PerSecond / results[r * perRound + baseline].PerSecond).ToString("N2", System.Globalization.CultureInfo.InvariantCulture)));
+        AnsiConsole.MarkupLineInterpolated($"Per round: end to end {Ratios(1, 0)}; single enqueue {Ratios(3, 2)}.");
     }
 
     /// <summary>Counts the notifications on the stores' channel, from a connection that only listens.</summary>

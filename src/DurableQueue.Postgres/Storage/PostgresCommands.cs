@@ -214,10 +214,14 @@ internal sealed class PostgresCommands : IMessageCommands
         }
 
         var acked = new bool[count];
+        var session = Session(context);
+        // See PostgresSql.PreferIndexes.
+        session.SendWithNext(_sql.PreferIndexes);
         if (context.DeferToCommit && count > 0)
         {
-            // Sent with the COMMIT, which fails unless every receipt matched: all of them are acked, or none.
-            Session(context).ExecuteAtCommit(
+            // Sent with the COMMIT, which fails unless every receipt matched: all of them are acked, or none. (The
+            // transaction ends right after, taking the setting with it.)
+            session.ExecuteAtCommit(
                 _sql.AckManyAll,
                 [
                     new NpgsqlParameter<long[]> { TypedValue = ids },
@@ -237,7 +241,7 @@ internal sealed class PostgresCommands : IMessageCommands
             return acked;
         }
 
-        using (var reader = Session(context).ExecuteReader(
+        using (var reader = session.ExecuteReader(
             _sql.AckMany,
             new NpgsqlParameter<long[]> { TypedValue = ids },
             new NpgsqlParameter<Guid[]> { TypedValue = tokens },
@@ -250,6 +254,7 @@ internal sealed class PostgresCommands : IMessageCommands
             }
         }
 
+        session.SendWithNext(_sql.PlannerDefault);
         return acked;
     }
 

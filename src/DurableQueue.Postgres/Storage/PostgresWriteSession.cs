@@ -364,6 +364,12 @@ internal sealed class PostgresWriteSession : IWriteSession
         _atCommit.Add((command, read));
     }
 
+    /// <summary>
+    /// Holds back a statement without rows (a setting, say) to send in front of the next statement, with the held-back
+    /// transaction control; it reaches the server before any statement that follows, app code's included.
+    /// </summary>
+    public void SendWithNext(string sql) => _pending.Add(sql);
+
     /// <summary>Registers a wake-up for the receivers of a queue in every process; sent with the COMMIT.</summary>
     public void NotifyOnCommit(string queueName) => _notify.Add(queueName);
 
