@@ -257,6 +257,85 @@ public sealed class PostgresGroupedWriteTests
         Assert.Equal(1, (await other.GetCountsAsync()).Leased);
     }
 
+    [Fact]
+    public async Task Acks_InOneBatch_AppSqlLaterInTheBatch_PlansWithTheServersSetting()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        for (var i = 0; i < 3; i++)
+        {
+            await q.EnqueueAsync($"m{i}");
+        }
+
+        var received = await q.ReceiveAsync(maxMessages: 3);
+        Task<IReadOnlyList<MessageReceipt>>? many = null;
+        var (settings, _, commits) = await InOneBatchAsync<string>(t, () =>
+        {
+            // The acks run with sequential scans off; the unit of work after them in the same transaction must not.
+            many = q.AckManyAsync(received.Select(m => m.Receipt)).AsTask();
+            var during = t.Store.ExecuteAsync(tx =>
+            {
+                using var command = tx.Connection.CreateCommand();
+                command.CommandText = "SELECT current_setting('enable_seqscan');";
+                return (string)command.ExecuteScalar()!;
+            }).AsTask();
+            return [during];
+        });
+
+        Assert.Equal(1, commits);
+        Assert.Empty(await many!);
+        Assert.Equal("on", Assert.Single(settings));
+        Assert.Equal(0, (await q.GetCountsAsync()).Leased);
+    }
+
+    [Theory]
+    [InlineData(20)]
+    [InlineData(400)]
+    public async Task AckManyStatement_OnATableItsStatisticsCallEmpty_FindsTheRowsByPrimaryKey(int messages)
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        await q.EnqueueAsync("create");
+        await using var connection = t.OpenRaw();
+        await using (var analyze = new NpgsqlCommand($"DELETE FROM \"{t.Schema}\".dq_messages; ANALYZE \"{t.Schema}\".dq_messages;", connection))
+        {
+            await analyze.ExecuteNonQueryAsync();
+        }
+
+        // Grown after its statistics were taken, as a busy queue's table is most of the time.
+        await q.EnqueueBatchAsync(Enumerable.Range(0, messages).Select(i => new OutgoingMessage(new byte[200])));
+        var received = await q.ReceiveAsync(maxMessages: 6);
+        var sql = new DurableQueue.Postgres.Storage.PostgresSql(t.Schema);
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var prefer = new NpgsqlCommand(sql.PreferIndexes, connection, transaction))
+        {
+            await prefer.ExecuteNonQueryAsync();
+        }
+
+        await using var explain = new NpgsqlCommand("EXPLAIN " + sql.AckMany, connection, transaction)
+        {
+            Parameters =
+            {
+                new NpgsqlParameter<long[]> { TypedValue = received.Select(m => m.Id.Value).ToArray() },
+                new NpgsqlParameter<Guid[]> { TypedValue = received.Select(m => m.Receipt.Token).ToArray() },
+                new NpgsqlParameter<string[]> { TypedValue = received.Select(_ => "q").ToArray() },
+            },
+        };
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(0));
+            }
+        }
+
+        var text = string.Join("\n", plan);
+        Assert.True(text.Contains("dq_messages_pkey", StringComparison.Ordinal), text);
+        Assert.False(text.Contains("Seq Scan on dq_messages", StringComparison.Ordinal), text);
+        Assert.False(text.Contains("dq_messages_ready", StringComparison.Ordinal), text);
+    }
+
     /// <summary>
     /// Holds the writer thread with a unit of work, submits the requests (they queue behind it), lets it go, and returns
     /// their results with how many requests ran in groups and how many commits the requests took.
