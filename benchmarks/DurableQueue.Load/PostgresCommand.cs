@@ -86,15 +86,18 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         try
         {
             await using var raw = await RawPostgres.OpenAsync(connectionString);
+            var cpu = await PostgresCpu.FindAsync(connectionString);
             var results = new List<(string Kind, double PerSecond, LatencySummary Latency)>();
+            var cpuPerMessage = new List<(double ClientUs, double? ServerUs)>();
             for (var run = 0; run < settings.Repeat; run++)
             {
-                results.Add(await RawEndToEndAsync(raw, settings));
-                results.Add(await QueueEndToEndAsync(connectionString, settings));
+                results.Add(await RawEndToEndAsync(raw, settings, cpu, cpuPerMessage));
+                results.Add(await QueueEndToEndAsync(connectionString, settings, cpu, cpuPerMessage));
                 results.AddRange(await SingleAsync(raw, connectionString, settings));
             }
 
             Print(results, settings);
+            PrintCpu(cpuPerMessage, settings);
         }
         finally
         {
@@ -115,16 +118,20 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
     }
 
     /// <summary>The raw floor: every insert and every take is its own transaction (autocommit), on pooled connections.</summary>
-    private static async Task<(string, double, LatencySummary)> RawEndToEndAsync(RawPostgres raw, PostgresSettings s)
+    private static async Task<(string, double, LatencySummary)> RawEndToEndAsync(
+        RawPostgres raw, PostgresSettings s, PostgresCpu cpu, List<(double ClientUs, double? ServerUs)> cpuPerMessage)
     {
+        var cpu0 = cpu.Take();
         var started = Stopwatch.GetTimestamp();
         var latencies = await raw.EndToEndAsync(s.Producers, s.Consumers, s.Messages, () => Body(s.Size));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        cpuPerMessage.Add(PerMessage(cpu0, cpu.Take(), s.Messages));
         return ("raw Npgsql, one transaction per operation", s.Messages / seconds, LatencySummary.From("enqueue to delete", latencies));
     }
 
     /// <summary>The queue end to end: producers await each enqueue, consumers lease up to a batch and ack it at once.</summary>
-    private static async Task<(string, double, LatencySummary)> QueueEndToEndAsync(string connectionString, PostgresSettings s)
+    private static async Task<(string, double, LatencySummary)> QueueEndToEndAsync(
+        string connectionString, PostgresSettings s, PostgresCpu cpu, List<(double ClientUs, double? ServerUs)> cpuPerMessage)
     {
         var schema = "bench_" + Guid.NewGuid().ToString("N")[..8];
         var stores = new List<QueueStore>();
@@ -141,6 +148,7 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         var latencies = new List<long>[s.Consumers];
         var acked = 0L;
         using var done = new CancellationTokenSource();
+        var cpu0 = cpu.Take();
         var started = Stopwatch.GetTimestamp();
         var consumers = Enumerable.Range(0, s.Consumers).Select(c => Task.Run(async () =>
         {
@@ -188,6 +196,7 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         var trips0 = stores.Sum(st => st.Writer.Session.RoundTrips);
         await Task.WhenAll(producers.Concat(consumers));
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        cpuPerMessage.Add(PerMessage(cpu0, cpu.Take(), s.Messages));
         var commits = stores.Sum(st => st.Writer.Commits) - commits0;
         var operations = stores.Sum(st => st.Writer.Operations) - ops0;
         var groupedShare = (double)(stores.Sum(st => st.Writer.GroupedOperations) - grouped0) / Math.Max(1, operations);
@@ -300,6 +309,27 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
         string Ratios(int kind, int baseline) => string.Join(" / ", Enumerable.Range(0, s.Repeat)
             .Select(r => (results[r * perRound + kind].PerSecond / results[r * perRound + baseline].PerSecond).ToString("N2", System.Globalization.CultureInfo.InvariantCulture)));
         AnsiConsole.MarkupLineInterpolated($"Per round: end to end {Ratios(1, 0)}; single enqueue {Ratios(3, 2)}.");
+    }
+
+    private static (double ClientUs, double? ServerUs) PerMessage((TimeSpan Client, TimeSpan? Server) before, (TimeSpan Client, TimeSpan? Server) after, int messages) =>
+        ((after.Client - before.Client).TotalMicroseconds / messages,
+            after.Server is { } server && before.Server is { } server0 ? (server - server0).TotalMicroseconds / messages : null);
+
+    /// <summary>CPU per message end to end, this process and the server (when it runs on this machine): rounds and medians.</summary>
+    private static void PrintCpu(List<(double ClientUs, double? ServerUs)> cpu, PostgresSettings s)
+    {
+        string Describe(int kind)
+        {
+            var rounds = Enumerable.Range(0, s.Repeat).Select(r => cpu[r * 2 + kind]).ToList();
+            var client = Output.Median(rounds.Select(c => c.ClientUs));
+            var server = rounds.All(c => c.ServerUs is not null) ? Output.Median(rounds.Select(c => c.ServerUs!.Value)) : (double?)null;
+            var perRound = string.Join(" / ", rounds.Select(c => string.Create(
+                System.Globalization.CultureInfo.InvariantCulture, $"{c.ClientUs:N0} + {(c.ServerUs is { } v ? v.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "?")}")));
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{client:N0} + {(server is { } v ? v.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "? (the server is not a process on this machine)")} µs (rounds: {perRound})");
+        }
+
+        AnsiConsole.MarkupLineInterpolated($"CPU per message end to end, this process + server, medians: raw {Describe(0)}; DurableQueue {Describe(1)}.");
     }
 
     /// <summary>Counts the notifications on the stores' channel, from a connection that only listens.</summary>

@@ -365,10 +365,10 @@ internal sealed class PostgresWriteSession : IWriteSession
     }
 
     /// <summary>
-    /// Holds back a statement without rows (a setting, say) to send in front of the next statement, with the held-back
-    /// transaction control; it reaches the server before any statement that follows, app code's included.
+    /// Holds back statements without rows (settings, say) to send in front of the next statement, with the held-back
+    /// transaction control; they reach the server before any statement that follows, app code's included.
     /// </summary>
-    public void SendWithNext(string sql) => _pending.Add(sql);
+    public void SendWithNext(string[] statements) => _pending.AddRange(statements);
 
     /// <summary>Registers a wake-up for the receivers of a queue in every process; sent with the COMMIT.</summary>
     public void NotifyOnCommit(string queueName) => _notify.Add(queueName);
