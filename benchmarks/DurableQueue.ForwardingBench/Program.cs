@@ -11,6 +11,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using DurableQueue;
+using DurableQueue.BenchmarkShared;
 using DurableQueue.Forwarding;
 using DurableQueue.Forwarding.Mqtt;
 using DurableQueue.Forwarding.RabbitMq;
@@ -418,28 +419,17 @@ internal sealed record Row(string Target, string Case, double Median, double Rat
 /// <summary>CPU time so far of this process and of the broker's processes (user + system, from /proc).</summary>
 internal static class Cpu
 {
-    private static readonly double s_tick = 1.0 / 100; // USER_HZ: 100 on Linux
-
     public static (TimeSpan Own, TimeSpan Broker) Take(IReadOnlyList<int> brokerPids)
     {
         var own = Process.GetCurrentProcess().TotalProcessorTime;
-        double broker = 0;
+        var broker = TimeSpan.Zero;
         foreach (var pid in brokerPids)
         {
-            try
-            {
-                // Fields after the command's closing parenthesis: state is field 3; utime and stime are fields 14 and 15.
-                var stat = File.ReadAllText($"/proc/{pid}/stat");
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                broker += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * s_tick;
-            }
-            catch (IOException)
-            {
-                // The process ended.
-            }
+            // Zero for a process that ended.
+            broker += ProcStat.Cpu(pid);
         }
 
-        return (own, TimeSpan.FromSeconds(broker));
+        return (own, broker);
     }
 }
 

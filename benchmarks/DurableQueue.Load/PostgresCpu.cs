@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using DurableQueue.BenchmarkShared;
 using Npgsql;
 
 namespace DurableQueue.Load;
@@ -11,8 +12,6 @@ namespace DurableQueue.Load;
 /// </summary>
 internal sealed class PostgresCpu
 {
-    private const double Tick = 1.0 / 100; // USER_HZ: 100 on Linux
-
     private readonly int _postmaster;
 
     private PostgresCpu(int postmaster) => _postmaster = postmaster;
@@ -27,14 +26,13 @@ internal sealed class PostgresCpu
             await connection.OpenAsync();
             await using var command = new NpgsqlCommand("SELECT pg_backend_pid();", connection);
             var backend = (int)(await command.ExecuteScalarAsync())!;
-            if (Fields(backend) is { } fields && ReadComm(backend) == "postgres")
+            if (ProcStat.Fields(backend) is { } fields && ProcStat.Command(backend) == "postgres")
             {
-                // The parent's id is the second field after the command.
-                var parent = int.Parse(fields[1], CultureInfo.InvariantCulture);
-                postmaster = ReadComm(parent) == "postgres" ? parent : 0;
+                var parent = int.Parse(fields[ProcStat.ParentId], CultureInfo.InvariantCulture);
+                postmaster = ProcStat.Command(parent) == "postgres" ? parent : 0;
             }
         }
-        catch (Exception ex) when (ex is NpgsqlException or IOException or UnauthorizedAccessException)
+        catch (NpgsqlException)
         {
             postmaster = 0;
         }
@@ -46,59 +44,22 @@ internal sealed class PostgresCpu
     public (TimeSpan Client, TimeSpan? Server) Take()
     {
         var client = Process.GetCurrentProcess().TotalProcessorTime;
-        if (_postmaster == 0 || Fields(_postmaster) is not { } own)
+        if (_postmaster == 0 || ProcStat.Fields(_postmaster) is not { } own)
         {
             return (client, null);
         }
 
-        // utime, stime, cutime, cstime are fields 14 to 17 of the stat line (11 to 14 after the command).
-        double ticks = Sum(own, 11, 4);
+        var server = ProcStat.Cpu(own, withReapedChildren: true);
+        var postmaster = _postmaster.ToString(CultureInfo.InvariantCulture);
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
             if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-                && Fields(pid) is { } fields && fields[1] == _postmaster.ToString(CultureInfo.InvariantCulture))
+                && ProcStat.Fields(pid) is { } fields && fields[ProcStat.ParentId] == postmaster)
             {
-                ticks += Sum(fields, 11, 2);
+                server += ProcStat.Cpu(fields);
             }
         }
 
-        return (client, TimeSpan.FromSeconds(ticks * Tick));
-    }
-
-    private static long Sum(string[] fields, int from, int count)
-    {
-        long sum = 0;
-        for (var i = from; i < from + count; i++)
-        {
-            sum += long.Parse(fields[i], CultureInfo.InvariantCulture);
-        }
-
-        return sum;
-    }
-
-    /// <summary>The fields of /proc/pid/stat after the command's closing parenthesis (state first), or null.</summary>
-    private static string[]? Fields(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    private static string? ReadComm(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/comm").Trim();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        return (client, server);
     }
 }

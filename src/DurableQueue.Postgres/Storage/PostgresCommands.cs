@@ -215,12 +215,12 @@ internal sealed class PostgresCommands : IMessageCommands
 
         var acked = new bool[count];
         var session = Session(context);
-        // See PostgresSql.PreferIndexes.
-        session.SendWithNext(_sql.PreferIndexes);
         if (context.DeferToCommit && count > 0)
         {
-            // Sent with the COMMIT, which fails unless every receipt matched: all of them are acked, or none. (The
-            // transaction ends right after, taking the setting with it.)
+            // Sent with the COMMIT, which fails unless every receipt matched: all of them are acked, or none. The
+            // settings (see PostgresSql.PreferIndexes) go first in that round trip, and the transaction's end takes
+            // them away.
+            session.SendWithNext(_sql.PreferIndexes, aheadOfHeldBack: true);
             session.ExecuteAtCommit(
                 _sql.AckManyAll,
                 [
@@ -241,6 +241,8 @@ internal sealed class PostgresCommands : IMessageCommands
             return acked;
         }
 
+        // In the request's savepoint, if it has one: rolling back to it takes the settings back too.
+        session.SendWithNext(_sql.PreferIndexes);
         using (var reader = session.ExecuteReader(
             _sql.AckMany,
             new NpgsqlParameter<long[]> { TypedValue = ids },

@@ -366,9 +366,22 @@ internal sealed class PostgresWriteSession : IWriteSession
 
     /// <summary>
     /// Holds back statements without rows (settings, say) to send in front of the next statement, with the held-back
-    /// transaction control; they reach the server before any statement that follows, app code's included.
+    /// transaction control; they reach the server before any statement that follows, app code's included. With
+    /// <paramref name="aheadOfHeldBack"/> they go before the transaction control held back so far, which leaves a
+    /// savepoint that no statement follows free to be dropped unsent (see <see cref="ReleaseSavepoint"/>); only for a
+    /// batch that goes whole with its COMMIT, which commits or fails as one, so no savepoint scopes the statements.
     /// </summary>
-    public void SendWithNext(string[] statements) => _pending.AddRange(statements);
+    public void SendWithNext(string[] statements, bool aheadOfHeldBack = false)
+    {
+        if (aheadOfHeldBack)
+        {
+            _pending.InsertRange(0, statements);
+        }
+        else
+        {
+            _pending.AddRange(statements);
+        }
+    }
 
     /// <summary>Registers a wake-up for the receivers of a queue in every process; sent with the COMMIT.</summary>
     public void NotifyOnCommit(string queueName) => _notify.Add(queueName);
