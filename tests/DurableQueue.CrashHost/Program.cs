@@ -17,6 +17,8 @@
 //          durability (Full|Normal), producers, consumers,
 //          idleMs (consumers stop after that long without a message), schema (PostgreSQL),
 //          start (now, or stdin: after READY, wait for the line GO on stdin, so that several hosts start together),
+//          stop (time: as seconds/enqueues say; or stdin: also end at the line STOP on stdin, so that a test ends the
+//          run once it has seen what it waits for, however long a slow machine took to get there),
 //          awaitConsumerAfter (produce: after that many enqueues, pause until the queue shows a consumer at work, that is
 //          a lease taken or a message settled, so that the two processes are sure to overlap)
 using System.Globalization;
@@ -68,6 +70,20 @@ using var stop = new CancellationTokenSource();
 if (settings.Seconds > 0)
 {
     stop.CancelAfter(TimeSpan.FromSeconds(settings.Seconds));
+}
+
+if (settings.Stop == "stdin")
+{
+    _ = Task.Run(() =>
+    {
+        // End of input (the test process gone) ends the run too.
+        string? line;
+        while ((line = Console.In.ReadLine()) is not null && line != "STOP")
+        {
+        }
+
+        stop.Cancel();
+    });
 }
 
 var workers = new List<Task>();
@@ -159,7 +175,7 @@ if (settings.Mode is "mixed" or "consume")
                 {
                     idle.Restart();
                 }
-                else if (settings.IdleMs > 0 ? idle.ElapsedMilliseconds >= settings.IdleMs : !producing && settings.Seconds == 0)
+                else if (settings.IdleMs > 0 ? idle.ElapsedMilliseconds >= settings.IdleMs : !producing && settings.Seconds == 0 && settings.Stop != "stdin")
                 {
                     return;
                 }
@@ -241,7 +257,7 @@ namespace DurableQueue.CrashHost
 {
     internal sealed record HostSettings(
         string Mode, string File, int Seed, int Enqueues, double Seconds, TimeSpan Visibility, Durability Durability, int Producers, int Consumers, int IdleMs,
-        string Schema, string Start, int AwaitConsumerAfter)
+        string Schema, string Start, string Stop, int AwaitConsumerAfter)
     {
         public static HostSettings Parse(string[] args)
         {
@@ -260,6 +276,7 @@ namespace DurableQueue.CrashHost
                 int.Parse(Get("idleMs", "0"), CultureInfo.InvariantCulture),
                 Get("schema", "durablequeue"),
                 Get("start", "now"),
+                Get("stop", "time"),
                 int.Parse(Get("awaitConsumerAfter", "0"), CultureInfo.InvariantCulture));
         }
     }

@@ -63,7 +63,7 @@ public sealed class PostgresProcessTests(ITestOutputHelper output)
         await PrepareAsync(connectionString, schema);
 
         var hosts = Enumerable.Range(0, 3).Select(i => HostProcess.Start(
-            "mixed", connectionString, [$"schema={schema}", "seconds=9", $"visibilityMs={VisibilityMs}", $"seed={i + 11}", "producers=2", "consumers=2"])).ToList();
+            "mixed", connectionString, [$"schema={schema}", "stop=stdin", $"visibilityMs={VisibilityMs}", $"seed={i + 11}", "producers=2", "consumers=2"])).ToList();
         try
         {
             foreach (var host in hosts)
@@ -81,9 +81,21 @@ public sealed class PostgresProcessTests(ITestOutputHelper output)
 
             await cluster.StartAgainAsync();
             var linesAtStart = hosts.Select(h => h.LineCount).ToList();
+            // The run goes on until every process has confirmed work again (or a minute passed): it is ended by the
+            // test, not by a clock that may run out while a slow machine still restarts the server.
+            foreach (var (host, i) in hosts.Select((h, i) => (h, i)))
+            {
+                await host.WaitForLineAsync(linesAtStart[i], IsProgress, TimeSpan.FromSeconds(60));
+            }
+
             foreach (var host in hosts)
             {
-                Assert.True(await host.WaitForExitAsync(TimeSpan.FromSeconds(60)), "a process did not finish after the server came back");
+                host.Stop();
+            }
+
+            foreach (var host in hosts)
+            {
+                Assert.True(await host.WaitForExitAsync(TimeSpan.FromSeconds(60)), "a process did not finish after it was told to stop");
             }
 
             var logs = hosts.Select(h => HostLog.Parse(h.Lines)).ToList();
@@ -95,8 +107,7 @@ public sealed class PostgresProcessTests(ITestOutputHelper output)
                 $"unexpected error: {e}"));
             Assert.Contains(errors, e => e.Contains("StorageUnavailableException", StringComparison.Ordinal));
             // The processes made progress again after the restart.
-            Assert.All(hosts.Select((h, i) => (h, i)), x => Assert.Contains(
-                x.h.Lines.Skip(linesAtStart[x.i]), l => l.StartsWith("ACK ", StringComparison.Ordinal) || l.StartsWith("ENQ ", StringComparison.Ordinal)));
+            Assert.All(hosts.Select((h, i) => (h, i)), x => Assert.Contains(x.h.Lines.Skip(linesAtStart[x.i]), IsProgress));
             // A settle whose commit reply was lost while the server went down has an unknown outcome (the exception
             // says so): such a message may be gone although no ACK was confirmed.
             var unclear = errors
@@ -116,6 +127,8 @@ public sealed class PostgresProcessTests(ITestOutputHelper output)
             }
         }
     }
+
+    private static bool IsProgress(string line) => line.StartsWith("ACK ", StringComparison.Ordinal) || line.StartsWith("ENQ ", StringComparison.Ordinal);
 
     private static async Task PrepareAsync(string connectionString, string schema)
     {

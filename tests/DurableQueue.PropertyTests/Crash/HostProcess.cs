@@ -96,6 +96,38 @@ internal sealed class HostProcess : IDisposable
         _process.StandardInput.Flush();
     }
 
+    /// <summary>Ends a host started with <c>stop=stdin</c>: it finishes the operations in flight and prints DONE.</summary>
+    public void Stop()
+    {
+        _process.StandardInput.WriteLine("STOP");
+        _process.StandardInput.Flush();
+    }
+
+    /// <summary>
+    /// Waits until a line after the first <paramref name="skip"/> lines matches <paramref name="predicate"/>; returns
+    /// whether one did before the host exited or the timeout passed.
+    /// </summary>
+    public async Task<bool> WaitForLineAsync(int skip, Func<string, bool> predicate, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            var seen = LineCount;
+            if (Lines.Skip(skip).Any(predicate))
+            {
+                return true;
+            }
+
+            var left = TimeSpan.FromSeconds((deadline - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency);
+            if (left <= TimeSpan.Zero || Exited())
+            {
+                return Lines.Skip(skip).Any(predicate);
+            }
+
+            await WaitForLinesAsync(seen + 1, left);
+        }
+    }
+
     /// <summary>Gets when each line of <see cref="Lines"/> arrived here (<see cref="Stopwatch"/> timestamps), in the same order.</summary>
     public IReadOnlyList<long> Arrivals
     {
