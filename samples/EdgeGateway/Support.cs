@@ -199,6 +199,13 @@ internal sealed class LocalBroker : IAsyncDisposable
 
     public async Task<bool> StartAgainAsync()
     {
+        if (_process is { HasExited: false })
+        {
+            // Running already: a second broker could not take the port, and the first would be left behind.
+            return true;
+        }
+
+        _process?.Dispose();
         var info = new ProcessStartInfo(_binary, ["-c", _config]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         var process = Process.Start(info)!;
         var ready = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);

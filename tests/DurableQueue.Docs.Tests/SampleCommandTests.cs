@@ -67,6 +67,37 @@ public sealed class SampleCommandTests : IDisposable
         Assert.True(await run.WaitForExitAsync(s_guard) == 0, $"{command}\n{run.Output}");
         Assert.Contains("recorded", run.Output, StringComparison.Ordinal);
         Assert.Contains("Stopped.", run.Output, StringComparison.Ordinal);
+        Assert.Contains("Started a private mosquitto", run.Output, StringComparison.Ordinal);
+        // The broker the sample started (its config lives under this test's temp folder) went with it.
+        Assert.Empty(ProcessesMentioning(_temp.FullName));
+    }
+
+    /// <summary>The command lines of running processes that contain <paramref name="text"/> (from /proc).</summary>
+    private static List<string> ProcessesMentioning(string text)
+    {
+        var found = new List<string>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out _))
+            {
+                continue;
+            }
+
+            try
+            {
+                var commandLine = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' ');
+                if (commandLine.Contains(text, StringComparison.Ordinal))
+                {
+                    found.Add(commandLine);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The process ended meanwhile, or is not ours to read.
+            }
+        }
+
+        return found;
     }
 
     [Fact]
