@@ -1,6 +1,8 @@
 // Forwarding throughput to a local mosquitto and a local RabbitMQ node (both started here on loopback ports), each
 // beside a raw client baseline in the same run: the same messages published directly with QoS 1 / publisher confirms,
-// with as many unconfirmed at once as the forwarder's window. Also: the local enqueue rate alone, while a forwarder
+// with as many unconfirmed at once as the forwarder's window. "The same messages" means what the forwarder puts on
+// the wire for each: the body, an id of the same form, and the message's header (as an MQTT user property; as an AMQP
+// header, with the timestamp). A second raw row sends a short id only, as this benchmark's baseline did before. Also: the local enqueue rate alone, while a forwarder
 // keeps up with it (live), and while a forwarder drains a backlog. Every figure is a median of alternating rounds;
 // ratios are to the baseline of the same run. Each forwarding case also reports the CPU time it cost per message:
 // this process (client, forwarder and local queue) and the broker's processes, read from /proc.
@@ -25,6 +27,7 @@ var rounds = Arg("--rounds", 5);
 var only = ArgText("--only", "mqtt,rabbit,enqueue").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 const int Window = 1000;
 const int BodyBytes = 100;
+var rawIdPrefix = Guid.NewGuid().ToString("N") + "-";
 var body = Encoding.UTF8.GetBytes(new string('x', BodyBytes));
 var directory = Directory.CreateTempSubdirectory("dq-fwd-bench-").FullName;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -37,19 +40,22 @@ if (only.Contains("mqtt"))
     await using var mosquitto = await Mosquitto.StartAsync();
     brokerPids = [mosquitto.ProcessId];
     var raw = new List<Sample>();
+    var idOnly = new List<Sample>();
     var one = new List<Sample>();
     var eight = new List<Sample>();
     var local = new List<Sample>();
     MqttSink Sink() => new(new MqttSinkOptions { Host = "127.0.0.1", Port = mosquitto.Port, Topic = "bench" });
     for (var round = 0; round < rounds; round++)
     {
-        raw.Add(await MeasureAsync(() => RawMqttAsync(mosquitto.Port)));
+        raw.Add(await MeasureAsync(() => RawMqttAsync(mosquitto.Port, sameMessage: true)));
+        idOnly.Add(await MeasureAsync(() => RawMqttAsync(mosquitto.Port, sameMessage: false)));
         local.Add(await ForwardAsync(new NoopSink(), keys: 1));
         one.Add(await ForwardAsync(Sink(), keys: 1));
         eight.Add(await ForwardAsync(Sink(), keys: 8));
     }
 
-    results.Add(Row.Of("mosquitto", "raw MQTTnet, QoS 1 (baseline)", raw, raw));
+    results.Add(Row.Of("mosquitto", "raw MQTTnet, QoS 1, the forwarder's message: id and header as user properties (baseline)", raw, raw));
+    results.Add(Row.Of("mosquitto", "raw MQTTnet, QoS 1, a short id only (the baseline of earlier runs)", idOnly, raw));
     results.Add(Row.Of("mosquitto", "forwarder, 1 ordering key", one, raw));
     results.Add(Row.Of("mosquitto", "forwarder, 8 ordering keys", eight, raw));
     results.Add(Row.Of("mosquitto", "forwarder to a sink that confirms at once (the local queue's share)", local, raw));
@@ -103,20 +109,23 @@ if (only.Contains("rabbit") || only.Contains("enqueue"))
     if (only.Contains("rabbit"))
     {
         var raw = new List<Sample>();
+        var idOnly = new List<Sample>();
         var one = new List<Sample>();
         var eight = new List<Sample>();
         for (var round = 0; round < rounds; round++)
         {
             // Every case starts on an empty queue, as the raw publisher's does (a queue that still held the last case's
             // messages costs the node more per message).
-            raw.Add(await MeasureAsync(() => RawRabbitAsync(rabbit.Port)));
+            raw.Add(await MeasureAsync(() => RawRabbitAsync(rabbit.Port, sameMessage: true)));
+            idOnly.Add(await MeasureAsync(() => RawRabbitAsync(rabbit.Port, sameMessage: false)));
             one.Add(await ForwardAsync(Sink(), keys: 1));
             await PurgeAsync(rabbit.Port);
             eight.Add(await ForwardAsync(Sink(), keys: 8));
             await PurgeAsync(rabbit.Port);
         }
 
-        results.Add(Row.Of("RabbitMQ", "raw RabbitMQ.Client, confirms (baseline)", raw, raw));
+        results.Add(Row.Of("RabbitMQ", "raw RabbitMQ.Client, confirms, the forwarder's message: id, header, timestamp (baseline)", raw, raw));
+        results.Add(Row.Of("RabbitMQ", "raw RabbitMQ.Client, confirms, a short id only (the baseline of earlier runs)", idOnly, raw));
         results.Add(Row.Of("RabbitMQ", "forwarder, 1 ordering key", one, raw));
         results.Add(Row.Of("RabbitMQ", "forwarder, 8 ordering keys", eight, raw));
     }
@@ -232,7 +241,11 @@ async Task<Sample> LeaseAckAsync()
     });
 }
 
-async Task<(int, TimeSpan)> RawMqttAsync(int port)
+// The raw publishers send what the forwarder sends for each message (sameMessage): an id of the same form (the store's
+// id, a dash, the local id) and the message's one header; or, as the runs before did, only a short id.
+string IdOf(int i, bool sameMessage) => sameMessage ? rawIdPrefix + i.ToString(CultureInfo.InvariantCulture) : i.ToString(CultureInfo.InvariantCulture);
+
+async Task<(int, TimeSpan)> RawMqttAsync(int port, bool sameMessage)
 {
     using var client = new MqttClientFactory().CreateMqttClient();
     var connected = await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port)
@@ -243,8 +256,14 @@ async Task<(int, TimeSpan)> RawMqttAsync(int port)
     for (var i = 0; i < messages; i++)
     {
         await inFlight.WaitAsync();
-        var message = new MqttApplicationMessageBuilder().WithTopic("bench").WithPayload(body).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithUserProperty("message-id", Encoding.UTF8.GetBytes(i.ToString(CultureInfo.InvariantCulture)).AsMemory()).Build();
+        var builder = new MqttApplicationMessageBuilder().WithTopic("bench").WithPayload(body).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithUserProperty("message-id", Encoding.UTF8.GetBytes(IdOf(i, sameMessage)).AsMemory());
+        if (sameMessage)
+        {
+            builder.WithUserProperty("key", Encoding.UTF8.GetBytes("0").AsMemory());
+        }
+
+        var message = builder.Build();
         publishes.Add(PublishAsync(client, message, inFlight));
     }
 
@@ -270,7 +289,7 @@ async Task<(int, TimeSpan)> RawMqttAsync(int port)
     }
 }
 
-async Task<(int, TimeSpan)> RawRabbitAsync(int port)
+async Task<(int, TimeSpan)> RawRabbitAsync(int port, bool sameMessage)
 {
     await using var connection = await new ConnectionFactory { HostName = "127.0.0.1", Port = port }.CreateConnectionAsync();
     await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true, outstandingPublisherConfirmationsRateLimiter: null));
@@ -280,7 +299,13 @@ async Task<(int, TimeSpan)> RawRabbitAsync(int port)
     for (var i = 0; i < messages; i++)
     {
         await inFlight.WaitAsync();
-        var properties = new BasicProperties { MessageId = i.ToString(CultureInfo.InvariantCulture), Persistent = true };
+        var properties = new BasicProperties { MessageId = IdOf(i, sameMessage), Persistent = true };
+        if (sameMessage)
+        {
+            properties.Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+            properties.Headers = new Dictionary<string, object?>(StringComparer.Ordinal) { ["key"] = "0" };
+        }
+
         publishes.Add(PublishAsync(channel.BasicPublishAsync("", "bench", true, properties, body).AsTask(), inFlight));
     }
 
