@@ -2,10 +2,11 @@
 // beside a raw client baseline in the same run: the same messages published directly with QoS 1 / publisher confirms,
 // with as many unconfirmed at once as the forwarder's window. "The same messages" means what the forwarder puts on
 // the wire for each: the body, an id of the same form, and the message's header (as an MQTT user property; as an AMQP
-// header, with the timestamp). A second raw row sends a short id only, as this benchmark's baseline did before. Also: the local enqueue rate alone, while a forwarder
-// keeps up with it (live), and while a forwarder drains a backlog. Every figure is a median of alternating rounds;
-// ratios are to the baseline of the same run. Each forwarding case also reports the CPU time it cost per message:
-// this process (client, forwarder and local queue) and the broker's processes, read from /proc.
+// header, with the timestamp). A second raw row sends a short id only, as this benchmark's baseline did before.
+// Also: the local enqueue rate alone, while a forwarder keeps up with it (live), and while a forwarder drains a
+// backlog. Every figure is a median of alternating rounds; ratios are to the baseline of the same run. Each forwarding
+// case also reports the CPU time it cost per message: this process (client, forwarder and local queue) and the
+// broker's processes, read from /proc.
 //
 //   dotnet run -c Release --project benchmarks/DurableQueue.ForwardingBench [-- --messages 20000 --rounds 5 --only mqtt,rabbit,enqueue]
 //   (for profiling also: --only mqtt1 | local | lease)
