@@ -136,12 +136,15 @@ if (only.Contains("rabbit") || only.Contains("enqueue"))
         // The local enqueue rate (4 producers, one message per enqueue, Durability.Full): alone; while a forwarder
         // keeps up with what they enqueue (live: the link is up, no backlog); and while a forwarder drains a backlog
         // of the same size as fast as it can. To RabbitMQ (whose node shares this machine's two cores), and to a
-        // sink that confirms at once (the forwarder's local work only, as on a device whose broker is elsewhere).
+        // sink that confirms at once (the forwarder's local work only, as on a device whose broker is elsewhere). The
+        // drain again with PaceToArrivals = 2: the forwarder holds its sends to twice the rate the producers enqueue.
         var alone = new List<Sample>();
         var liveRabbit = new List<Sample>();
         var liveLocal = new List<Sample>();
         var drainRabbit = new List<Sample>();
         var drainLocal = new List<Sample>();
+        var pacedRabbit = new List<Sample>();
+        var pacedLocal = new List<Sample>();
         for (var round = 0; round < rounds; round++)
         {
             alone.Add(await EnqueueRateAsync(null, backlog: false));
@@ -151,6 +154,9 @@ if (only.Contains("rabbit") || only.Contains("enqueue"))
             drainRabbit.Add(await EnqueueRateAsync(Sink(), backlog: true));
             drainLocal.Add(await EnqueueRateAsync(new NoopSink(), backlog: true));
             await PurgeAsync(rabbit.Port);
+            pacedRabbit.Add(await EnqueueRateAsync(Sink(), backlog: true, pace: 2));
+            pacedLocal.Add(await EnqueueRateAsync(new NoopSink(), backlog: true, pace: 2));
+            await PurgeAsync(rabbit.Port);
         }
 
         results.Add(Row.Of("local queue", "enqueue alone, 4 producers (baseline)", alone, alone));
@@ -158,6 +164,8 @@ if (only.Contains("rabbit") || only.Contains("enqueue"))
         results.Add(Row.Of("local queue", "enqueue while forwarding them live to a sink that confirms at once", liveLocal, alone));
         results.Add(Row.Of("local queue", "enqueue while draining a backlog to RabbitMQ", drainRabbit, alone));
         results.Add(Row.Of("local queue", "enqueue while draining a backlog to a sink that confirms at once", drainLocal, alone));
+        results.Add(Row.Of("local queue", "enqueue while draining a backlog to RabbitMQ, PaceToArrivals = 2", pacedRabbit, alone));
+        results.Add(Row.Of("local queue", "enqueue while draining a backlog to a sink that confirms at once, PaceToArrivals = 2", pacedLocal, alone));
     }
 }
 
@@ -328,7 +336,7 @@ async Task<(int, TimeSpan)> RawRabbitAsync(int port, bool sameMessage)
     }
 }
 
-async Task<Sample> EnqueueRateAsync(IMessageSink? sink, bool backlog)
+async Task<Sample> EnqueueRateAsync(IMessageSink? sink, bool backlog, double? pace = null)
 {
     var path = Path.Combine(directory, $"enqueue-{Guid.NewGuid():N}.db");
     await using var store = QueueStore.Open(path);
@@ -346,7 +354,7 @@ async Task<Sample> EnqueueRateAsync(IMessageSink? sink, bool backlog)
             }
         }
 
-        forwarder = new Forwarder("bench", queue, sink, new ForwarderOptions { Window = Window, MaxBatchSize = 500 });
+        forwarder = new Forwarder("bench", queue, sink, new ForwarderOptions { Window = Window, MaxBatchSize = 500, PaceToArrivals = pace });
         run = forwarder.RunAsync(stop.Token);
     }
 

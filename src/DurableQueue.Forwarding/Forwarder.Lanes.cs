@@ -129,6 +129,10 @@ public sealed partial class Forwarder
                         {
                             await AcquireAsync(_messageLimiter, _options.MessagesPerSecond, entries.Count, cancellationToken).ConfigureAwait(false);
                             await AcquireAsync(_byteLimiter, _options.BytesPerSecond, entries.Sum(e => (long)e.Message.Body.Length), cancellationToken).ConfigureAwait(false);
+                            if (_pacer is not null)
+                            {
+                                await _pacer.AcquireAsync(entries.Count, cancellationToken).ConfigureAwait(false);
+                            }
                         }
                         catch (OperationCanceledException) when (extra)
                         {

@@ -46,6 +46,7 @@ public sealed partial class Forwarder
     private readonly ConcurrentDictionary<long, string?> _recovered = new();
     private readonly TokenBucketRateLimiter? _messageLimiter;
     private readonly TokenBucketRateLimiter? _byteLimiter;
+    private readonly ArrivalPacer? _pacer;
     private readonly Lock _statusLock = new();
     private readonly KeyValuePair<string, object?>[] _tags;
 
@@ -99,6 +100,7 @@ public sealed partial class Forwarder
         _pipeline = BuildPipeline();
         _messageLimiter = Limiter(_options.MessagesPerSecond);
         _byteLimiter = Limiter(_options.BytesPerSecond);
+        _pacer = _options.PaceToArrivals is { } pace ? new ArrivalPacer(ReadEnteredAsync, pace, _clock, ForwardingDefaults.ArrivalInterval) : null;
         _rateSince = _clock.GetUtcNow();
         _linkSince = _rateSince;
     }
@@ -140,6 +142,7 @@ public sealed partial class Forwarder
             {
                 LinkSince = _linkSince,
                 LastForwardedAt = LastForwardedAt,
+                Pacing = _pacer?.Holding ?? false,
             };
         }
     }
@@ -335,6 +338,20 @@ public sealed partial class Forwarder
         QueueLimit = int.MaxValue,
         QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
     });
+
+    private async ValueTask<long> ReadEnteredAsync(CancellationToken cancellationToken)
+    {
+        var totals = await _queue.Store.GetQueueTotalsAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var total in totals)
+        {
+            if (string.Equals(total.Name, _queue.Name, StringComparison.Ordinal))
+            {
+                return total.Entered;
+            }
+        }
+
+        return 0;
+    }
 
     private static async ValueTask AcquireAsync(TokenBucketRateLimiter? limiter, int? bucket, long permits, CancellationToken cancellationToken)
     {

@@ -72,6 +72,19 @@ public sealed class ForwarderOptions
     [Range(1, int.MaxValue)]
     public int? BytesPerSecond { get; set; }
 
+    /// <summary>
+    /// Gets or sets how fast the forwarder may send while messages keep arriving in its queue, as a multiple of their
+    /// arrival rate, or <see langword="null"/> to send at full speed always. Draining a backlog at full speed takes CPU
+    /// and disk that the app's own enqueues need on a small device; with a pace, the forwarder leaves them room while
+    /// the app writes (a backlog still shrinks by the pace minus one times the arrival rate) and drains at full speed
+    /// in every quarter second without arrivals. The rate counts every process writing to the store, read from the
+    /// queue's running totals on the forwarder's clock. Set it where the app enqueues near what the store can write;
+    /// at low arrival rates it only slows the drain.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    [Range(1.0, 1000.0)]
+    public double? PaceToArrivals { get; set; }
+
     /// <summary>Gets or sets how long the link may be down before the health check reports the forwarder degraded.</summary>
     /// <value>The default value is 1 minute.</value>
     [Range(typeof(TimeSpan), "00:00:00", "3650.00:00:00")]

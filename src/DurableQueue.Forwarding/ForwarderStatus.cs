@@ -32,4 +32,10 @@ public sealed record ForwarderStatus(
 
     /// <summary>Gets when a message was last confirmed by the remote and acked locally, or <see langword="null"/> when none was since the start.</summary>
     public DateTimeOffset? LastForwardedAt { get; init; }
+
+    /// <summary>
+    /// Gets a value indicating whether the forwarder holds its sends back now to the pace of the queue's arrivals
+    /// (<see cref="ForwarderOptions.PaceToArrivals"/>): the app is enqueuing and the forwarder leaves it room.
+    /// </summary>
+    public bool Pacing { get; init; }
 }

@@ -24,6 +24,9 @@ internal static class ForwardingDefaults
     /// <summary>An unchanged status row is written again after this long, so that a reader can tell a running forwarder from a stopped app.</summary>
     public static readonly TimeSpan StatusHeartbeat = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long one measurement of the queue's arrival rate lasts (<see cref="ForwarderOptions.PaceToArrivals"/>).</summary>
+    public static readonly TimeSpan ArrivalInterval = TimeSpan.FromMilliseconds(250);
+
     /// <summary>How long to wait before a write that found the file busy is tried again.</summary>
     public static readonly TimeSpan BusyRetryDelay = TimeSpan.FromMilliseconds(250);
 

@@ -23,6 +23,7 @@ public sealed class ForwarderOptionsTests
         Assert.Equal(TimeSpan.FromSeconds(5), options.BreakDuration);
         Assert.Null(options.MessagesPerSecond);
         Assert.Null(options.BytesPerSecond);
+        Assert.Null(options.PaceToArrivals);
         Assert.Equal(TimeSpan.FromMinutes(1), options.LinkDownDegradedAfter);
         Assert.Null(options.TimeProvider);
     }
