@@ -135,9 +135,10 @@ if (only.Contains("rabbit") || only.Contains("enqueue"))
     {
         // The local enqueue rate (4 producers, one message per enqueue, Durability.Full): alone; while a forwarder
         // keeps up with what they enqueue (live: the link is up, no backlog); and while a forwarder drains a backlog
-        // of the same size as fast as it can. To RabbitMQ (whose node shares this machine's two cores), and to a
-        // sink that confirms at once (the forwarder's local work only, as on a device whose broker is elsewhere). The
-        // drain again with PaceToArrivals = 2: the forwarder holds its sends to twice the rate the producers enqueue.
+        // (16 times what they enqueue) as fast as it can. To RabbitMQ (whose node shares this machine's two cores),
+        // and to a sink that confirms at once (the forwarder's local work only, as on a device whose broker is
+        // elsewhere). The drain again with PaceToArrivals = 2: the forwarder holds its sends to twice the rate the
+        // producers enqueue.
         var alone = new List<Sample>();
         var liveRabbit = new List<Sample>();
         var liveLocal = new List<Sample>();
@@ -348,9 +349,11 @@ async Task<Sample> EnqueueRateAsync(IMessageSink? sink, bool backlog, double? pa
     {
         if (backlog)
         {
-            for (var start = 0; start < messages; start += 1000)
+            // Large enough that even the sink that confirms at once is still draining when the producers finish.
+            var backlogSize = 4 * messages;
+            for (var start = 0; start < backlogSize; start += 1000)
             {
-                await queue.EnqueueBatchAsync(Enumerable.Repeat((ReadOnlyMemory<byte>)body, Math.Min(1000, messages - start)));
+                await queue.EnqueueBatchAsync(Enumerable.Repeat((ReadOnlyMemory<byte>)body, Math.Min(1000, backlogSize - start)));
             }
         }
 
