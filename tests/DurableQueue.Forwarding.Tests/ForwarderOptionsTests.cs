@@ -2,7 +2,9 @@ using DurableQueue.Forwarding.Http;
 using DurableQueue.Forwarding.Mqtt;
 using DurableQueue.Forwarding.RabbitMq;
 using DurableQueue.Forwarding.Tests.Servers;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace DurableQueue.Forwarding.Tests;
 
@@ -52,6 +54,26 @@ public sealed class ForwarderOptionsTests
         builder.AddForwarder("telemetry", f => f.ToMqtt(o => o.Topic = "t"));
         error = Assert.Throws<InvalidOperationException>(() => builder.AddForwarder("telemetry", f => f.ToMqtt(o => o.Topic = "t")));
         Assert.Contains("has a forwarder already", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PaceToArrivals_BindsFromConfiguration_AndAValueBelowOneIsRefusedWithItsName()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["DurableQueue:Forwarders:telemetry:PaceToArrivals"] = "2.5",
+            ["DurableQueue:Forwarders:orders:PaceToArrivals"] = "0.5",
+        }).Build());
+        services.AddDurableQueue(o => o.Path = "unused.db")
+            .AddForwarder("telemetry", f => f.ToMqtt(o => o.Topic = "t"))
+            .AddForwarder("orders", f => f.ToMqtt(o => o.Topic = "t"));
+        using var provider = services.BuildServiceProvider();
+        var options = provider.GetRequiredService<IOptionsMonitor<ForwarderOptions>>();
+        Assert.Equal(2.5, options.Get("telemetry").PaceToArrivals);
+        var error = Assert.Throws<OptionsValidationException>(() => options.Get("orders"));
+        Assert.Contains("Forwarder 'orders'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(ForwarderOptions.PaceToArrivals), error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

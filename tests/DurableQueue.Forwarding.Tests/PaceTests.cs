@@ -140,13 +140,6 @@ public sealed class PaceTests
         }
     }
 
-    [Fact]
-    public void Options_PaceBelowOne_IsRefusedWithItsName()
-    {
-        var error = Assert.Throws<ArgumentException>(() => new ForwarderOptions { PaceToArrivals = 0.5 }.Validate());
-        Assert.Contains(nameof(ForwarderOptions.PaceToArrivals), error.Message, StringComparison.Ordinal);
-    }
-
     /// <summary>Confirms everything, but holds its first call until opened.</summary>
     private sealed class GatedSink : IMessageSink
     {
