@@ -14,8 +14,8 @@ public sealed class PaceTests
     public async Task Pacer_HoldsSendsToTheArrivalsBudget_AndLetsEverythingGoWhenArrivalsStop()
     {
         var clock = new FakeTimeProvider();
-        long entered = 1000;
-        var pacer = new ArrivalPacer(_ => ValueTask.FromResult(Volatile.Read(ref entered)), 2, clock, Interval);
+        var arrivals = new Arrivals(1000);
+        var pacer = arrivals.Pacer(2, clock);
 
         // The first reading only measures: no limit until the next one.
         await pacer.AcquireAsync(500, CancellationToken.None);
@@ -24,7 +24,7 @@ public sealed class PaceTests
 
         // 100 arrivals in one interval at pace 2: a budget of 200. A batch goes whole while any is left.
         clock.Advance(Interval);
-        Volatile.Write(ref entered, 1100);
+        arrivals.Set(1100);
         await pacer.AcquireAsync(150, CancellationToken.None);
         Assert.True(pacer.Paced);
         await pacer.AcquireAsync(100, CancellationToken.None);
@@ -33,7 +33,7 @@ public sealed class PaceTests
         Assert.True(pacer.Holding);
 
         // Another 100 arrivals: 200 more, less the 50 the last batch took beyond the budget.
-        Volatile.Write(ref entered, 1200);
+        arrivals.Set(1200);
         clock.Advance(Interval);
         await held.WaitAsync(Wait.Long);
         Assert.False(pacer.Holding);
@@ -53,19 +53,19 @@ public sealed class PaceTests
     public async Task Pacer_ReadingLongAfterTheLast_StartsANewMeasurement()
     {
         var clock = new FakeTimeProvider();
-        long entered = 0;
-        var pacer = new ArrivalPacer(_ => ValueTask.FromResult(Volatile.Read(ref entered)), 2, clock, Interval);
+        var arrivals = new Arrivals(0);
+        var pacer = arrivals.Pacer(2, clock);
         await pacer.AcquireAsync(1, CancellationToken.None);
 
         // An hour idle, then a burst: the hour says nothing about the rate now, so the burst goes unpaced and is measured from here.
         clock.Advance(TimeSpan.FromHours(1));
-        Volatile.Write(ref entered, 5000);
+        arrivals.Set(5000);
         await pacer.AcquireAsync(5000, CancellationToken.None);
         Assert.False(pacer.Paced);
 
         // The next interval measures the arrivals since that reading.
         clock.Advance(Interval);
-        Volatile.Write(ref entered, 5010);
+        arrivals.Set(5010);
         await pacer.AcquireAsync(5, CancellationToken.None);
         Assert.True(pacer.Paced);
         await pacer.AcquireAsync(15, CancellationToken.None);
@@ -76,14 +76,11 @@ public sealed class PaceTests
     public async Task Pacer_WaitIsCancelled_AndAFailedReadingDoesNotHoldSendsBack()
     {
         var clock = new FakeTimeProvider();
-        long entered = 0;
-        var fail = false;
-        var pacer = new ArrivalPacer(
-            _ => Volatile.Read(ref fail) ? throw new StorageBusyException("busy") : ValueTask.FromResult(Volatile.Read(ref entered)),
-            1, clock, Interval);
+        var arrivals = new Arrivals(0);
+        var pacer = arrivals.Pacer(1, clock);
         await pacer.AcquireAsync(1, CancellationToken.None);
         clock.Advance(Interval);
-        Volatile.Write(ref entered, 4);
+        arrivals.Set(4);
         await pacer.AcquireAsync(4, CancellationToken.None);
 
         using var cancel = new CancellationTokenSource();
@@ -94,7 +91,7 @@ public sealed class PaceTests
         Assert.False(pacer.Holding);
 
         // The store cannot be read: sends go on unpaced rather than wait on a rate nobody can measure.
-        Volatile.Write(ref fail, true);
+        arrivals.Unreadable = true;
         clock.Advance(Interval);
         await pacer.AcquireAsync(1000, CancellationToken.None);
         Assert.False(pacer.Paced);
@@ -104,40 +101,45 @@ public sealed class PaceTests
     public async Task Forwarder_WithAPace_HoldsABacklogWhileTheAppEnqueues_AndDrainsItWhenTheAppStops()
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        var directory = Directory.CreateTempSubdirectory("dq-fwd-pace-").FullName;
-        try
-        {
-            await using var store = QueueStore.Open(Path.Combine(directory, "queue.db"), new QueueStoreOptions { TimeProvider = clock });
-            var queue = store.GetQueue("telemetry");
-            await queue.EnqueueBatchAsync(Enumerable.Range(0, 1000).Select(i => (ReadOnlyMemory<byte>)BitConverter.GetBytes(i)));
+        await using var store = TempStore.Create(new QueueStoreOptions { TimeProvider = clock });
+        var queue = store.Queue();
+        await queue.EnqueueBatchAsync(Enumerable.Range(0, 1000).Select(i => (ReadOnlyMemory<byte>)BitConverter.GetBytes(i)));
 
-            var sink = new GatedSink();
-            var options = new ForwarderOptions { PaceToArrivals = 2, MaxBatchSize = 10, TimeProvider = clock };
-            await using var running = new RunningForwarder(new Forwarder("telemetry", queue, sink, options));
+        var sink = new GatedSink();
+        var options = new ForwarderOptions { PaceToArrivals = 2, MaxBatchSize = 10, TimeProvider = clock };
+        await using var running = new RunningForwarder(new Forwarder("telemetry", queue, sink, options));
 
-            // The first batch takes the first reading (the backlog is no arrival) and waits at the sink. Meanwhile an
-            // interval passes in which the app enqueues 50 messages: at pace 2, the next interval may send 100.
-            await sink.FirstCall.WaitAsync(Wait.Long);
-            clock.Advance(Interval);
-            await queue.EnqueueBatchAsync(Enumerable.Range(1000, 50).Select(i => (ReadOnlyMemory<byte>)BitConverter.GetBytes(i)));
-            sink.Open();
+        // The first batch takes the first reading (the backlog is no arrival) and waits at the sink. Meanwhile an
+        // interval passes in which the app enqueues 50 messages: at pace 2, the next interval may send 100.
+        await sink.FirstCall.WaitAsync(Wait.Long);
+        clock.Advance(Interval);
+        await queue.EnqueueBatchAsync(Enumerable.Range(1000, 50).Select(i => (ReadOnlyMemory<byte>)BitConverter.GetBytes(i)));
+        sink.Open();
 
-            await Wait.UntilAsync(() => running.Forwarder.GetStatus().Pacing, Wait.Long, "the forwarder to hold back to the arrivals' pace");
-            await Wait.UntilAsync(() => running.Forwarder.GetStatus().Forwarded == 110, Wait.Long, "the first batch and the paced 100 to be acked");
-            Assert.Equal(110, sink.Sent);
+        await Wait.UntilAsync(() => running.Forwarder.GetStatus().Pacing, Wait.Long, "the forwarder to hold back to the arrivals' pace");
+        await Wait.UntilAsync(() => running.Forwarder.GetStatus().Forwarded == 110, Wait.Long, "the first batch and the paced 100 to be acked");
+        Assert.Equal(110, sink.Sent);
 
-            // An interval without arrivals: the rest of the backlog goes at full speed.
-            clock.Advance(Interval);
-            await Wait.UntilAsync(() => running.Forwarder.GetStatus().Forwarded == 1050, Wait.Long, "the whole backlog to be forwarded");
-            Assert.False(running.Forwarder.GetStatus().Pacing);
-            Assert.Equal(1050, sink.Sent);
-            Assert.Equal(0, (await queue.GetCountsAsync()).Total);
-        }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(directory, recursive: true);
-        }
+        // An interval without arrivals: the rest of the backlog goes at full speed.
+        clock.Advance(Interval);
+        await Wait.UntilAsync(() => running.Forwarder.GetStatus().Forwarded == 1050, Wait.Long, "the whole backlog to be forwarded");
+        Assert.False(running.Forwarder.GetStatus().Pacing);
+        Assert.Equal(1050, sink.Sent);
+        Assert.Equal(0, (await queue.GetCountsAsync()).Total);
+    }
+
+    /// <summary>A queue's running total of arrivals, as the test sets it, and a pacer that reads it.</summary>
+    private sealed class Arrivals(long entered)
+    {
+        private long _entered = entered;
+
+        /// <summary>Gets or sets a value indicating whether reading the total fails as a busy store does.</summary>
+        public bool Unreadable { get; set; }
+
+        public void Set(long entered) => Volatile.Write(ref _entered, entered);
+
+        public ArrivalPacer Pacer(double factor, TimeProvider clock) => new(
+            _ => Unreadable ? throw new StorageBusyException("busy") : ValueTask.FromResult(Volatile.Read(ref _entered)), factor, clock, Interval);
     }
 
     /// <summary>Confirms everything, but holds its first call until opened.</summary>

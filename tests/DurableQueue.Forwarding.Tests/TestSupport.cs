@@ -17,10 +17,10 @@ internal sealed class TempStore : IAsyncDisposable
 
     public QueueStore Store { get; private set; }
 
-    public static TempStore Create()
+    public static TempStore Create(QueueStoreOptions? options = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("dq-fwd-").FullName;
-        return new TempStore(directory, QueueStore.Open(Path.Combine(directory, "queue.db")));
+        return new TempStore(directory, QueueStore.Open(Path.Combine(directory, "queue.db"), options));
     }
 
     /// <summary>A forwarded queue: many attempts, since a kill while the forwarder holds a message spends one.</summary>
