@@ -259,6 +259,19 @@ public sealed partial class Forwarder
             }
 
             Enqueue(entries);
+            if (received.Count > 0 && received.Count < taken && _options.Linger > TimeSpan.Zero)
+            {
+                // Caught up: the queue had fewer ready messages than there was room for. Let the next ones gather for
+                // a moment, so that a busy app's messages go in one lease and one ack instead of one pair per commit.
+                try
+                {
+                    await Task.Delay(_options.Linger, _clock, stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+            }
         }
     }
 

@@ -26,6 +26,17 @@ public sealed class ForwarderOptions
     public int MaxBatchBytes { get; set; } = ForwardingDefaults.MaxBatchBytes;
 
     /// <summary>
+    /// Gets or sets how long the forwarder waits before it leases again after a lease found fewer ready messages than
+    /// it had room for (it has caught up with the app). Messages that arrive meanwhile go in one lease and one ack
+    /// instead of one pair per commit of the app, which leaves the store's writer and the CPU to the app's own
+    /// enqueues. A message that arrives while the forwarder waits for new ones is leased at once; only those arriving
+    /// within this time after a lease wait for it. <see cref="TimeSpan.Zero"/> leases again at once.
+    /// </summary>
+    /// <value>The default value is 5 milliseconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
+    public TimeSpan Linger { get; set; } = ForwardingDefaults.Linger;
+
+    /// <summary>
     /// Gets or sets the header whose value is a message's ordering key. Messages with the same key reach the remote in
     /// the local queue's order; different keys are sent in parallel. Messages without the header share the key "".
     /// </summary>

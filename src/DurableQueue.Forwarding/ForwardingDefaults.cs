@@ -6,6 +6,7 @@ internal static class ForwardingDefaults
     public const int Window = 256;
     public const int MaxBatchSize = 100;
     public const int MaxBatchBytes = 1024 * 1024;
+    public static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
     public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
     public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);

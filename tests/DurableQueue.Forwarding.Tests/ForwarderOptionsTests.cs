@@ -17,6 +17,7 @@ public sealed class ForwarderOptionsTests
         Assert.Equal(256, options.Window);
         Assert.Equal(100, options.MaxBatchSize);
         Assert.Equal(1024 * 1024, options.MaxBatchBytes);
+        Assert.Equal(TimeSpan.FromMilliseconds(5), options.Linger);
         Assert.Null(options.OrderingKeyHeader);
         Assert.Null(options.OrderingKey);
         Assert.Equal(TimeSpan.FromSeconds(30), options.LeaseDuration);

@@ -15,7 +15,8 @@ public sealed class StatusRowTests
         await store.Store.DisposeAsync();
         await using var fake = QueueStore.Open(path, new QueueStoreOptions { TimeProvider = clock });
         var queue = fake.GetQueue("telemetry");
-        await using var running = new RunningForwarder(new Forwarder("telemetry", queue, new ConfirmAll(), new ForwarderOptions { TimeProvider = clock }));
+        // No linger: the clock stands still while messages go, and a linger waits for it (see LingerTests).
+        await using var running = new RunningForwarder(new Forwarder("telemetry", queue, new ConfirmAll(), new ForwarderOptions { TimeProvider = clock, Linger = TimeSpan.Zero }));
 
         // The first row when the forwarder opens its tables.
         var first = await StatusRow.WaitAsync(path, _ => true, "the first status row");
