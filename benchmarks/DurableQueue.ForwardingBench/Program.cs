@@ -138,10 +138,12 @@ if (only.Contains("rabbit") || only.Contains("enqueue"))
         // (16 times what they enqueue) as fast as it can. To RabbitMQ (whose node shares this machine's two cores),
         // and to a sink that confirms at once (the forwarder's local work only, as on a device whose broker is
         // elsewhere). The drain again with PaceToArrivals = 2: the forwarder holds its sends to twice the rate the
-        // producers enqueue.
+        // producers enqueue. The live cases again with Linger = 0: the forwarder leases again at once when caught up.
         var alone = new List<Sample>();
         var liveRabbit = new List<Sample>();
         var liveLocal = new List<Sample>();
+        var liveRabbitNoLinger = new List<Sample>();
+        var liveLocalNoLinger = new List<Sample>();
         var drainRabbit = new List<Sample>();
         var drainLocal = new List<Sample>();
         var pacedRabbit = new List<Sample>();
@@ -152,6 +154,9 @@ if (only.Contains("rabbit") || only.Contains("enqueue"))
             liveRabbit.Add(await EnqueueRateAsync(Sink(), backlog: false));
             await PurgeAsync(rabbit.Port);
             liveLocal.Add(await EnqueueRateAsync(new NoopSink(), backlog: false));
+            liveRabbitNoLinger.Add(await EnqueueRateAsync(Sink(), backlog: false, linger: TimeSpan.Zero));
+            await PurgeAsync(rabbit.Port);
+            liveLocalNoLinger.Add(await EnqueueRateAsync(new NoopSink(), backlog: false, linger: TimeSpan.Zero));
             drainRabbit.Add(await EnqueueRateAsync(Sink(), backlog: true));
             drainLocal.Add(await EnqueueRateAsync(new NoopSink(), backlog: true));
             await PurgeAsync(rabbit.Port);
@@ -163,6 +168,8 @@ if (only.Contains("rabbit") || only.Contains("enqueue"))
         results.Add(Row.Of("local queue", "enqueue alone, 4 producers (baseline)", alone, alone));
         results.Add(Row.Of("local queue", "enqueue while forwarding them live to RabbitMQ", liveRabbit, alone));
         results.Add(Row.Of("local queue", "enqueue while forwarding them live to a sink that confirms at once", liveLocal, alone));
+        results.Add(Row.Of("local queue", "enqueue while forwarding them live to RabbitMQ, Linger = 0", liveRabbitNoLinger, alone));
+        results.Add(Row.Of("local queue", "enqueue while forwarding them live to a sink that confirms at once, Linger = 0", liveLocalNoLinger, alone));
         results.Add(Row.Of("local queue", "enqueue while draining a backlog to RabbitMQ", drainRabbit, alone));
         results.Add(Row.Of("local queue", "enqueue while draining a backlog to a sink that confirms at once", drainLocal, alone));
         results.Add(Row.Of("local queue", "enqueue while draining a backlog to RabbitMQ, PaceToArrivals = 2", pacedRabbit, alone));
@@ -337,7 +344,7 @@ async Task<(int, TimeSpan)> RawRabbitAsync(int port, bool sameMessage)
     }
 }
 
-async Task<Sample> EnqueueRateAsync(IMessageSink? sink, bool backlog, double? pace = null)
+async Task<Sample> EnqueueRateAsync(IMessageSink? sink, bool backlog, double? pace = null, TimeSpan? linger = null)
 {
     var path = Path.Combine(directory, $"enqueue-{Guid.NewGuid():N}.db");
     await using var store = QueueStore.Open(path);
@@ -357,7 +364,7 @@ async Task<Sample> EnqueueRateAsync(IMessageSink? sink, bool backlog, double? pa
             }
         }
 
-        forwarder = new Forwarder("bench", queue, sink, new ForwarderOptions { Window = Window, MaxBatchSize = 500, PaceToArrivals = pace });
+        forwarder = new Forwarder("bench", queue, sink, new ForwarderOptions { Window = Window, MaxBatchSize = 500, PaceToArrivals = pace, Linger = linger ?? new ForwarderOptions().Linger });
         run = forwarder.RunAsync(stop.Token);
     }
 
