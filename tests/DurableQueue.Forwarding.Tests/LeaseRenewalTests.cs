@@ -1,6 +1,5 @@
 using DurableQueue.Forwarding.Http;
 using DurableQueue.Forwarding.Tests.Servers;
-using Microsoft.Extensions.Time.Testing;
 
 namespace DurableQueue.Forwarding.Tests;
 
@@ -10,7 +9,7 @@ public sealed class LeaseRenewalTests
     [Fact]
     public async Task LinkDown_LeasesAreRenewed_NoAttemptIsSpent_AndNothingIsDeadLettered()
     {
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var clock = Clocks.Fake();
         var directory = Directory.CreateTempSubdirectory("dq-fwd-lease-").FullName;
         try
         {

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Time.Testing;
-
 namespace DurableQueue.Forwarding.Tests;
 
 /// <summary>
@@ -11,7 +9,7 @@ public sealed class LingerTests
     [Fact]
     public async Task CaughtUp_MessagesArrivingWithinTheLinger_WaitForIt_AndGoInOneLease()
     {
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var clock = Clocks.Fake();
         await using var store = TempStore.Create(new QueueStoreOptions { TimeProvider = clock });
         var queue = store.Queue();
         var sink = new RecordingSink();
@@ -36,7 +34,7 @@ public sealed class LingerTests
     [Fact]
     public async Task LingerZero_LeasesAgainAtOnce()
     {
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var clock = Clocks.Fake();
         await using var store = TempStore.Create(new QueueStoreOptions { TimeProvider = clock });
         var queue = store.Queue();
         var sink = new RecordingSink();

@@ -100,7 +100,7 @@ public sealed class PaceTests
     [Fact]
     public async Task Forwarder_WithAPace_HoldsABacklogWhileTheAppEnqueues_AndDrainsItWhenTheAppStops()
     {
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var clock = Clocks.Fake();
         await using var store = TempStore.Create(new QueueStoreOptions { TimeProvider = clock });
         var queue = store.Queue();
         await queue.EnqueueBatchAsync(Enumerable.Range(0, 1000).Select(i => (ReadOnlyMemory<byte>)BitConverter.GetBytes(i)));

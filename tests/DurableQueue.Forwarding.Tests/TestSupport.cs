@@ -1,6 +1,14 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DurableQueue.Forwarding.Tests;
+
+/// <summary>Fake clocks for the tests: they stand still until a test moves them.</summary>
+internal static class Clocks
+{
+    /// <summary>A fake clock at the start of 2026 (UTC).</summary>
+    public static FakeTimeProvider Fake() => new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+}
 
 /// <summary>A store on a temp file in its own temp folder, deleted on dispose.</summary>
 internal sealed class TempStore : IAsyncDisposable
