@@ -356,7 +356,7 @@ async Task<Sample> EnqueueRateAsync(IMessageSink? sink, bool backlog, double? pa
     {
         if (backlog)
         {
-            // Large enough that even the sink that confirms at once is still draining when the producers finish.
+            // 16 times what the producers enqueue: even the sink that confirms at once is still draining when they finish.
             var backlogSize = 4 * messages;
             for (var start = 0; start < backlogSize; start += 1000)
             {
@@ -364,7 +364,13 @@ async Task<Sample> EnqueueRateAsync(IMessageSink? sink, bool backlog, double? pa
             }
         }
 
-        forwarder = new Forwarder("bench", queue, sink, new ForwarderOptions { Window = Window, MaxBatchSize = 500, PaceToArrivals = pace, Linger = linger ?? new ForwarderOptions().Linger });
+        var options = new ForwarderOptions { Window = Window, MaxBatchSize = 500, PaceToArrivals = pace };
+        if (linger is { } wait)
+        {
+            options.Linger = wait;
+        }
+
+        forwarder = new Forwarder("bench", queue, sink, options);
         run = forwarder.RunAsync(stop.Token);
     }
 

@@ -75,7 +75,7 @@ internal sealed class ArrivalPacer
             TimeSpan wait;
             lock (_gate)
             {
-                var due = _measured ? _clock.GetElapsedTime(_readAt) >= _interval : true;
+                var due = !_measured || _clock.GetElapsedTime(_readAt) >= _interval;
                 if (!due)
                 {
                     if (!_paced)

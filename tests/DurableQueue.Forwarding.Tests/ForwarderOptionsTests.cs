@@ -40,6 +40,8 @@ public sealed class ForwarderOptionsTests
         Assert.Contains("Window", error.Message, StringComparison.Ordinal);
         error = Assert.Throws<ArgumentException>(() => new Forwarder("f", store.Queue(), sink, new ForwarderOptions { RetryDelay = TimeSpan.FromSeconds(5), MaxRetryDelay = TimeSpan.FromSeconds(1) }));
         Assert.Contains("MaxRetryDelay", error.Message, StringComparison.Ordinal);
+        error = Assert.Throws<ArgumentException>(() => new Forwarder("f", store.Queue(), sink, new ForwarderOptions { Linger = TimeSpan.FromSeconds(2) }));
+        Assert.Contains("Linger", error.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => new MqttSink(new MqttSinkOptions()));
         Assert.Throws<ArgumentException>(() => new RabbitMqSink(new RabbitMqSinkOptions()));
         Assert.Throws<ArgumentException>(() => new HttpSink(new HttpClient(), new HttpSinkOptions()));
