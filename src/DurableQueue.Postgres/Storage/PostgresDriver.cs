@@ -64,7 +64,7 @@ internal sealed class PostgresDriver : IStorageDriver
 
     public NpgsqlDataSource DataSource => _dataSource;
 
-    public DriverCapabilities Capabilities => new(StatementRollback: false, MemoryTier: false, DatabaseQuota: false, GroupedWrites: true);
+    public DriverCapabilities Capabilities => new(StatementRollback: false, MemoryTier: false, DatabaseQuota: false, GroupedWrites: true, AsyncCommit: true);
 
     public StorageKind Kind => StorageKind.Postgres;
 

@@ -397,6 +397,16 @@ internal sealed class PostgresWriteSession : IWriteSession
     /// </summary>
     public void Commit(bool mark)
     {
+        var commit = CommitAsync(mark, async: false);
+        Debug.Assert(commit.IsCompleted, "A synchronous commit completes before it returns.");
+        commit.GetAwaiter().GetResult();
+    }
+
+    /// <summary><see cref="Commit"/> with the round trip awaited: the calling thread does not block in it.</summary>
+    public ValueTask CommitAsync(bool mark) => CommitAsync(mark, async: true);
+
+    private async ValueTask CommitAsync(bool mark, bool async)
+    {
         if (!_batchOpen)
         {
             throw new InvalidOperationException("No batch transaction is open.");
@@ -414,7 +424,7 @@ internal sealed class PostgresWriteSession : IWriteSession
 
             if (!mark && _pending.Count == 0 && _atCommit.Count == 1)
             {
-                CommitOneStatement();
+                await CommitOneStatementAsync(async).ConfigureAwait(false);
                 return;
             }
 
@@ -431,7 +441,15 @@ internal sealed class PostgresWriteSession : IWriteSession
             if (!mark && _pending.Count == 0 && _notify.Count == 0 && _atCommit.Count == 0)
             {
                 Interlocked.Increment(ref _roundTrips);
-                transaction.Commit();
+                if (async)
+                {
+                    await transaction.CommitAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    transaction.Commit();
+                }
+
                 return;
             }
 
@@ -467,30 +485,44 @@ internal sealed class PostgresWriteSession : IWriteSession
 
             if (_atCommit.Count == 0 && !notifying)
             {
-                batch.ExecuteNonQuery();
+                if (async)
+                {
+                    await batch.ExecuteNonQueryAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    batch.ExecuteNonQuery();
+                }
             }
             else
             {
                 // The held-back statements' rows come first (statements without rows, COMMIT among them, are skipped by
                 // the reader), then the row that follows the COMMIT.
-                using var reader = batch.ExecuteReader();
-                for (var i = 0; i < _atCommit.Count; i++)
+                var reader = async ? await batch.ExecuteReaderAsync().ConfigureAwait(false) : batch.ExecuteReader();
+                try
                 {
-                    if (i > 0)
+                    for (var i = 0; i < _atCommit.Count; i++)
                     {
-                        reader.NextResult();
+                        if (i > 0)
+                        {
+                            await NextResultAsync(reader, async).ConfigureAwait(false);
+                        }
+
+                        _atCommit[i].Read(reader);
                     }
 
-                    _atCommit[i].Read(reader);
-                }
+                    if (notifying)
+                    {
+                        committed = _atCommit.Count == 0 || await NextResultAsync(reader, async).ConfigureAwait(false);
+                    }
 
-                if (notifying)
-                {
-                    committed = _atCommit.Count == 0 || reader.NextResult();
+                    while (await NextResultAsync(reader, async).ConfigureAwait(false))
+                    {
+                    }
                 }
-
-                while (reader.NextResult())
+                finally
                 {
+                    await DisposeAsync(reader, async).ConfigureAwait(false);
                 }
             }
 
@@ -559,7 +591,7 @@ internal sealed class PostgresWriteSession : IWriteSession
     /// committed nothing and fails as a refused commit (<see cref="CommitRefused"/>); a broken connection leaves the
     /// outcome unknown.
     /// </summary>
-    private void CommitOneStatement()
+    private async ValueTask CommitOneStatementAsync(bool async)
     {
         _batchOpen = false;
         var (statement, read) = _atCommit[0];
@@ -577,16 +609,23 @@ internal sealed class PostgresWriteSession : IWriteSession
                 AddNotifications(batch);
             }
 
-            using var reader = batch.ExecuteReader();
-            read(reader);
-            if (notifying)
+            var reader = async ? await batch.ExecuteReaderAsync().ConfigureAwait(false) : batch.ExecuteReader();
+            try
             {
-                // Reaching the first wake-up's result means the statement's own commit (at the barrier) went through.
-                committed = reader.NextResult();
-            }
+                read(reader);
+                if (notifying)
+                {
+                    // Reaching the first wake-up's result means the statement's own commit (at the barrier) went through.
+                    committed = await NextResultAsync(reader, async).ConfigureAwait(false);
+                }
 
-            while (reader.NextResult())
+                while (await NextResultAsync(reader, async).ConfigureAwait(false))
+                {
+                }
+            }
+            finally
             {
+                await DisposeAsync(reader, async).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (committed || (ex is NpgsqlException { BatchCommand: { } failed } && !ReferenceEquals(failed, statement)))
@@ -609,6 +648,20 @@ internal sealed class PostgresWriteSession : IWriteSession
             _notify.Clear();
             _atCommit.Clear();
         }
+    }
+
+    private static ValueTask<bool> NextResultAsync(NpgsqlDataReader reader, bool async) =>
+        async ? new ValueTask<bool>(reader.NextResultAsync()) : new ValueTask<bool>(reader.NextResult());
+
+    private static ValueTask DisposeAsync(NpgsqlDataReader reader, bool async)
+    {
+        if (async)
+        {
+            return reader.DisposeAsync();
+        }
+
+        reader.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>

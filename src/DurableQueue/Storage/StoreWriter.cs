@@ -17,7 +17,9 @@ namespace DurableQueue.Storage;
 /// caller still returns only after its own data is durable. On a backend where every statement is a round trip
 /// (<see cref="DriverCapabilities.GroupedWrites"/>), the plain enqueues and the acks of a batch run as one set-based
 /// statement each (<see cref="WriteGroup"/>), and a batch of nothing but plain enqueues, receives and acks sends all
-/// its statements with the COMMIT, in one round trip.
+/// its statements with the COMMIT, in one round trip. There (<see cref="DriverCapabilities.AsyncCommit"/>) a leader
+/// awaits its commit's round trip instead of blocking in it, and its caller goes on where the reply arrives (see
+/// <see cref="LeadAsync"/>).
 /// </summary>
 /// <remarks>
 /// Only the library's own requests may lead on the caller's thread (<see cref="WriteOperation.MayLead"/>); units of
@@ -37,6 +39,7 @@ internal sealed class StoreWriter : IDisposable
     private readonly Action<WriteContext> _beforeBatch;
     private readonly bool _statementRollback;
     private readonly bool _groupedWrites;
+    private readonly bool _asyncCommit;
     private readonly TimeSpan _busyTimeout;
     private readonly bool _markCommits;
     private readonly Thread _thread;
@@ -69,6 +72,7 @@ internal sealed class StoreWriter : IDisposable
         _session = session;
         _statementRollback = capabilities.StatementRollback;
         _groupedWrites = capabilities.GroupedWrites;
+        _asyncCommit = capabilities.AsyncCommit;
         _markCommits = !capabilities.CommitOutcomeKnown;
         _beforeBatch = beforeBatch;
         _context = new WriteContext(session, commands, timeProvider);
@@ -145,7 +149,15 @@ internal sealed class StoreWriter : IDisposable
 
         if (lead)
         {
-            Lead(operation);
+            if (_asyncCommit && operation.Hold())
+            {
+                // It completes the operation, failures included; the task itself never fails.
+                _ = LeadAsync(operation);
+            }
+            else
+            {
+                Lead(operation);
+            }
         }
         else if (wake)
         {
@@ -159,14 +171,19 @@ internal sealed class StoreWriter : IDisposable
 
     /// <summary>
     /// Gets a value indicating whether this caller is alone: no request had to wait behind a leader lately (for four
-    /// batch durations, at least <see cref="MinQuietTicks"/>) and no work waits for a thread-pool thread. Callers that
-    /// overlap gain from grouping on the writer thread (one commit for all of them, while their threads go on with
-    /// other callers' work) and lose from leading alone in turn; on few cores, many callers are often serialised by the
-    /// scheduler and never overlap at the writer, and the pool's queue is what shows them. So a caller leads on its own
-    /// thread only when alone: one caller at a time always does; many concurrent callers keep the writer's group commit.
+    /// batch durations, at least <see cref="MinQuietTicks"/>) and, where the leader's commit runs on its thread (an
+    /// embedded file), no work waits for a thread-pool thread. Callers that overlap gain from grouping on the writer
+    /// thread (one commit for all of them, while their threads go on with other callers' work) and lose from leading
+    /// alone in turn; on few cores, many callers are often serialised by the scheduler and never overlap at the
+    /// writer's short commit, and the pool's queue is what shows them. So a caller leads on its own thread only when
+    /// alone: one caller at a time always does; many concurrent callers keep the writer's group commit. A leader that
+    /// awaits its commit's round trip (<see cref="DriverCapabilities.AsyncCommit"/>) keeps the write session for that
+    /// whole round trip while its thread is free, so callers waiting for the pool run meanwhile and meet it as
+    /// followers; there the pool's queue is not asked, as it holds the socket completions of every lone round trip and
+    /// would send some lone enqueues (4 to 15 % in the load tool) to the writer thread for nothing.
     /// </summary>
     private bool Quiet() =>
-        Stopwatch.GetTimestamp() - _followedAt > Math.Max(MinQuietTicks, 4 * _cycleTicks) && ThreadPool.PendingWorkItemCount == 0;
+        Stopwatch.GetTimestamp() - _followedAt > Math.Max(MinQuietTicks, 4 * _cycleTicks) && (_asyncCommit || ThreadPool.PendingWorkItemCount == 0);
 
     /// <summary>The shortest quiet spell before a caller may lead again: 250 microseconds.</summary>
     private static readonly long MinQuietTicks = Stopwatch.Frequency / 4_000;
@@ -222,17 +239,12 @@ internal sealed class StoreWriter : IDisposable
     /// </summary>
     private void Lead(WriteOperation operation)
     {
-        var deferred = false;
+        var completed = 0;
         var started = Stopwatch.GetTimestamp();
         try
         {
             _batch.Add(operation);
-            var completed = RunBatch(mayWait: false);
-            deferred = completed < 0;
-            if (completed > 0)
-            {
-                Interlocked.Increment(ref _inlineCommits);
-            }
+            completed = RunBatch(mayWait: false);
         }
         catch (Exception ex)
         {
@@ -241,24 +253,77 @@ internal sealed class StoreWriter : IDisposable
         }
         finally
         {
-            _batch.Clear();
-            bool wake;
-            lock (_gate)
-            {
-                _cycleTicks = Stopwatch.GetTimestamp() - started;
-                if (deferred)
-                {
-                    _first = operation;
-                }
+            EndLead(operation, completed, started);
+        }
+    }
 
-                wake = deferred || _queue.Count > 0 || _completed;
-                _leading = wake;
+    /// <summary>
+    /// <see cref="Lead"/> on a backend whose commit is a round trip (<see cref="DriverCapabilities.AsyncCommit"/>): the
+    /// caller's thread runs the request up to the commit and returns; the rest runs where the commit's reply arrives,
+    /// and the caller is completed there, after the write session was given back (as the caller of a raw asynchronous
+    /// statement is), rather than by a thread blocked in the round trip waking it. The operation holds its completion
+    /// until then (<see cref="WriteOperation.Hold"/>), so that a continuation that runs at once finds the writer idle.
+    /// </summary>
+    private async Task LeadAsync(WriteOperation operation)
+    {
+        var completed = 0;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            _batch.Add(operation);
+            completed = await RunBatchAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Only a bug gets here (RunBatchAsync fails requests, it does not throw): the caller must not wait forever.
+            operation.Fail(ex);
+        }
+        finally
+        {
+            if (completed < 0)
+            {
+                // Not run: it goes to the writer thread, which completes it the ordinary way.
+                operation.Unhold();
+                EndLead(operation, completed, started);
+            }
+            else
+            {
+                EndLead(operation, completed, started);
+                operation.Unhold();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gives the write session back after a caller led: to the writer thread when requests queued meanwhile, when the
+    /// leader's request could not begin without waiting (<paramref name="completed"/> -1: it goes first in line), or
+    /// when the writer is complete; else the writer is idle again.
+    /// </summary>
+    private void EndLead(WriteOperation operation, int completed, long started)
+    {
+        if (completed > 0)
+        {
+            Interlocked.Increment(ref _inlineCommits);
+        }
+
+        _batch.Clear();
+        var deferred = completed < 0;
+        bool wake;
+        lock (_gate)
+        {
+            _cycleTicks = Stopwatch.GetTimestamp() - started;
+            if (deferred)
+            {
+                _first = operation;
             }
 
-            if (wake)
-            {
-                _handOff.Release();
-            }
+            wake = deferred || _queue.Count > 0 || _completed;
+            _leading = wake;
+        }
+
+        if (wake)
+        {
+            _handOff.Release();
         }
     }
 
@@ -415,6 +480,71 @@ internal sealed class StoreWriter : IDisposable
     /// </summary>
     private int RunBatch(bool mayWait = true, bool mayDefer = true)
     {
+        var run = StartBatch(mayWait, mayDefer);
+        if (run.ReadyToCommit)
+        {
+            try
+            {
+                _session.Commit(run.Mark);
+                run.Committed = true;
+            }
+            catch (Exception ex)
+            {
+                Failed(ref run, ex);
+            }
+        }
+
+        return EndBatch(ref run, mayWait);
+    }
+
+    /// <summary>
+    /// <see cref="RunBatch"/> for a leader on a backend whose commit is a round trip (<see
+    /// cref="DriverCapabilities.AsyncCommit"/>): the same steps, but the caller's thread does not block in the commit's
+    /// round trip; what follows the commit runs where its reply arrives. Never waits for another connection's lock.
+    /// </summary>
+    private async Task<int> RunBatchAsync()
+    {
+        var run = StartBatch(mayWait: false, mayDefer: true);
+        if (run.ReadyToCommit)
+        {
+            try
+            {
+                await _session.CommitAsync(run.Mark).ConfigureAwait(false);
+                run.Committed = true;
+            }
+            catch (Exception ex)
+            {
+                Failed(ref run, ex);
+            }
+        }
+
+        return EndBatch(ref run, mayWait: false);
+    }
+
+    /// <summary>What a batch did up to its commit, for <see cref="EndBatch"/>.</summary>
+    private struct BatchRun
+    {
+        // Begun: the transaction was begun (else Result is the outcome, and nothing else applies).
+        public bool Begun;
+        public int Result;
+        public bool Mark;
+        public bool Deferred;
+        public bool CommitSent;
+        public bool TierChanged;
+        public bool Committed;
+        public bool Retry;
+        public int Grouped;
+        public Exception? Failure;
+
+        public readonly bool ReadyToCommit => Begun && Failure is null;
+    }
+
+    /// <summary>
+    /// Begins the batch's transaction and runs its requests, up to the commit; a failure on the way is kept in the
+    /// result for <see cref="EndBatch"/>.
+    /// </summary>
+    private BatchRun StartBatch(bool mayWait, bool mayDefer)
+    {
         // Cancellation is honoured until an operation is taken into a batch; after that it may commit.
         _batch.RemoveAll(static op =>
         {
@@ -426,19 +556,13 @@ internal sealed class StoreWriter : IDisposable
 
             return false;
         });
+        var run = default(BatchRun);
         if (_batch.Count == 0)
         {
-            return 0;
+            return run;
         }
 
         Array.Clear(_failures);
-        Exception? batchFailure = null;
-        var committed = false;
-        var grouped = 0;
-        var tierChanged = false;
-        var deferred = false;
-        var commitSent = false;
-        var retry = false;
         try
         {
             if (!mayWait)
@@ -446,21 +570,23 @@ internal sealed class StoreWriter : IDisposable
                 if (!_session.TryBegin())
                 {
                     // Another connection holds the write lock: the caller must not block on it; the writer thread waits.
-                    return -1;
+                    run.Result = -1;
+                    return run;
                 }
             }
             else if (!Begin())
             {
                 // Every request of the batch waited out its BusyTimeout and was failed with StorageBusyException.
-                return 0;
+                return run;
             }
         }
         catch (Exception ex)
         {
             FailAll(_session.Map(ex));
-            return 0;
+            return run;
         }
 
+        run.Begun = true;
         try
         {
             _context.StartBatch();
@@ -469,7 +595,7 @@ internal sealed class StoreWriter : IDisposable
             BeginTierStep();
             _context.Observer?.BatchStarting(_context);
             _beforeBatch(_context);
-            tierChanged = EndTierStep();
+            run.TierChanged = EndTierStep();
             var markCommit = false;
             // A request alone in its batch, after a start that changed nothing, fails alone without a savepoint too: if it
             // fails, the whole transaction rolls back and takes nothing else with it (see below).
@@ -477,23 +603,23 @@ internal sealed class StoreWriter : IDisposable
             if (_groupedWrites)
             {
                 GatherGroups();
-                deferred = mayDefer && _batch.TrueForAll(static operation => operation.Group is { DefersToCommit: true });
+                run.Deferred = mayDefer && _batch.TrueForAll(static operation => operation.Group is { DefersToCommit: true });
             }
 
-            if (deferred)
+            if (run.Deferred)
             {
                 // Every request of the batch can send its statements with the COMMIT: the whole batch is one round trip.
                 // If the server refuses any statement, nothing commits, and the batch runs again the ordinary way below
                 // (each request in its own savepoint), so that a failing request fails alone with its own error.
                 RunDeferred();
-                grouped = _batch.Count;
+                run.Grouped = _batch.Count;
             }
 
             var ungroupedUntil = 0;
-            for (var i = deferred ? _batch.Count : 0; i < _batch.Count; i++)
+            for (var i = run.Deferred ? _batch.Count : 0; i < _batch.Count; i++)
             {
                 var operation = _batch[i];
-                if (i >= ungroupedUntil && operation.Group is { } group && TryRunGroup(group, ref i, ref ungroupedUntil, ref grouped))
+                if (i >= ungroupedUntil && operation.Group is { } group && TryRunGroup(group, ref i, ref ungroupedUntil, ref run.Grouped))
                 {
                     continue;
                 }
@@ -525,12 +651,12 @@ internal sealed class StoreWriter : IDisposable
                         _session.ReleaseSavepoint(SavepointNames.Request);
                     }
 
-                    tierChanged |= EndTierStep();
+                    run.TierChanged |= EndTierStep();
                 }
                 catch (Exception ex)
                 {
                     var operationChangedTier = EndTierStep();
-                    tierChanged |= operationChangedTier;
+                    run.TierChanged |= operationChangedTier;
                     if (!_session.TransactionActive)
                     {
                         // SQLITE_FULL, IOERR and friends can end the whole transaction: the batch is lost.
@@ -561,48 +687,67 @@ internal sealed class StoreWriter : IDisposable
             // The marker lets an unclear COMMIT be re-read; a batch that changed nothing cannot be unclear, and neither
             // can a commit on a backend that never reports a landed commit as failed (CommitOutcomeKnown). A backend
             // that cannot count changes marks every batch. A deferred batch is not marked: its results come with the
-            // COMMIT's reply, so when that reply is lost they are lost too, and its callers fail whether it landed or not.
+            // COMMIT, so when that reply is lost they are lost too, and its callers fail whether it landed or not.
             var changed = changesBefore < 0 || _session.ChangeCount != changesBefore;
-            commitSent = true;
-            _session.Commit(mark: _markCommits && !deferred && (changed || markCommit));
-            committed = true;
+            run.Mark = _markCommits && !run.Deferred && (changed || markCommit);
+            run.CommitSent = true;
         }
         catch (Exception ex)
         {
-            batchFailure = _session.Map(ex);
-            // A deferred batch runs again the ordinary way when nothing of it committed: the server refused a statement
-            // sent with the COMMIT, or building the statements failed before anything was sent. A broken connection is
-            // not retried: the outcome of its COMMIT is unknown.
-            retry = deferred && (commitSent ? _session.CommitRefused(ex) : batchFailure is not StorageUnavailableException);
+            Failed(ref run, ex);
         }
 
-        if (!committed)
+        return run;
+    }
+
+    /// <summary>Records why the batch did not commit, and whether it runs again.</summary>
+    private void Failed(ref BatchRun run, Exception exception)
+    {
+        run.Failure = _session.Map(exception);
+        // A deferred batch runs again the ordinary way when nothing of it committed: the server refused a statement
+        // sent with the COMMIT, or building the statements failed before anything was sent. A broken connection is
+        // not retried: the outcome of its COMMIT is unknown.
+        run.Retry = run.Deferred && (run.CommitSent ? _session.CommitRefused(exception) : run.Failure is not StorageUnavailableException);
+    }
+
+    /// <summary>
+    /// Ends the batch after its commit (or after the failure that stopped it): completes its callers and returns how
+    /// many (as <see cref="RunBatch"/> does).
+    /// </summary>
+    private int EndBatch(ref BatchRun run, bool mayWait)
+    {
+        if (!run.Begun)
+        {
+            return run.Result;
+        }
+
+        if (!run.Committed)
         {
             _session.Rollback();
             _context.ClearAfterCommit();
-            if (tierChanged)
+            if (run.TierChanged)
             {
                 _context.Observer!.RolledBack();
             }
 
-            if (retry)
+            if (run.Retry)
             {
                 Interlocked.Increment(ref _deferredRetries);
                 return RunBatch(mayWait, mayDefer: false);
             }
 
-            FailAll(batchFailure ?? new DurableQueueException("The batch did not commit."));
+            FailAll(run.Failure ?? new DurableQueueException("The batch did not commit."));
             return 0;
         }
 
         Interlocked.Increment(ref _commits);
-        if (deferred)
+        if (run.Deferred)
         {
             Interlocked.Increment(ref _deferredCommits);
         }
 
         Interlocked.Add(ref _operations, _batch.Count);
-        Interlocked.Add(ref _groupedOperations, grouped);
+        Interlocked.Add(ref _groupedOperations, run.Grouped);
         _context.RunAfterCommit(static ex => Trace.TraceError("DurableQueue: an after-commit action failed: {0}", ex));
         for (var i = 0; i < _batch.Count; i++)
         {

@@ -49,6 +49,19 @@ internal abstract class WriteOperation
     /// </summary>
     public virtual bool GroupsAlone => false;
 
+    /// <summary>
+    /// Makes <see cref="Succeed"/> and <see cref="Fail"/> keep the outcome instead of completing the caller, until
+    /// <see cref="Unhold"/>; returns false when the operation cannot (then it completes its caller at once, as always).
+    /// A leader whose commit completes on another thread holds its request, so that the caller's continuation, which
+    /// runs on that thread, starts only after the leader gave the write session back.
+    /// </summary>
+    public virtual bool Hold() => false;
+
+    /// <summary>Ends <see cref="Hold"/>: completes the caller now if the outcome is known, on this thread when it awaits already.</summary>
+    public virtual void Unhold()
+    {
+    }
+
     /// <summary>Runs the operation; throwing rolls back its savepoint and fails it alone.</summary>
     public abstract void Execute(WriteContext context);
 
@@ -62,8 +75,9 @@ internal abstract class WriteOperation
 
 /// <summary>
 /// A request with a result. Its caller awaits <see cref="ValueTask"/>: completed already when the caller led the
-/// commit itself; otherwise its continuation runs on the caller's scheduling context or the thread pool, never on the
-/// thread that completed it (which may hold the write session).
+/// commit itself; otherwise its continuation runs on the caller's scheduling context or the thread pool, never on a
+/// thread that holds the write session (a held request's continuation may run on the thread that ended the hold, after
+/// it gave the session back; see <see cref="WriteOperation.Hold"/>).
 /// </summary>
 internal sealed class WriteOperation<T> : WriteOperation, IValueTaskSource<T>
 {
@@ -71,6 +85,9 @@ internal sealed class WriteOperation<T> : WriteOperation, IValueTaskSource<T>
     private ManualResetValueTaskSourceCore<T> _core = new() { RunContinuationsAsynchronously = true };
     private T? _result;
     private int _completed;
+    private bool _holding;
+    private bool _held;
+    private Exception? _heldFailure;
 
     public WriteOperation(
         Func<WriteContext, T> work, CancellationToken cancellationToken, bool alwaysMarksCommit = false, bool withoutSavepoint = false, bool mayLead = false,
@@ -110,6 +127,12 @@ internal sealed class WriteOperation<T> : WriteOperation, IValueTaskSource<T>
     {
         if (Interlocked.Exchange(ref _completed, 1) == 0)
         {
+            if (_holding)
+            {
+                _held = true;
+                return;
+            }
+
             _core.SetResult(_result!);
         }
     }
@@ -118,7 +141,42 @@ internal sealed class WriteOperation<T> : WriteOperation, IValueTaskSource<T>
     {
         if (Interlocked.Exchange(ref _completed, 1) == 0)
         {
+            if (_holding)
+            {
+                _held = true;
+                _heldFailure = exception;
+                return;
+            }
+
             _core.SetException(exception);
+        }
+    }
+
+    public override bool Hold()
+    {
+        _holding = true;
+        return true;
+    }
+
+    public override void Unhold()
+    {
+        _holding = false;
+        if (!_held)
+        {
+            return;
+        }
+
+        _held = false;
+        // The thread that ends the hold gave the write session back and holds nothing: the caller may go on here, as
+        // it would after a raw asynchronous statement (its own scheduling context, if it captured one, still applies).
+        _core.RunContinuationsAsynchronously = false;
+        if (_heldFailure is { } failure)
+        {
+            _core.SetException(failure);
+        }
+        else
+        {
+            _core.SetResult(_result!);
         }
     }
 

@@ -166,6 +166,40 @@ public sealed class PostgresGroupedWriteTests
     }
 
     [Fact]
+    public async Task Enqueue_Alone_WhileItsInsertWaitsOnTheServer_ReturnsToTheCallerAtOnce()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        await q.EnqueueAsync("create");
+        await using var locker = t.OpenRaw();
+        await using var hold = await locker.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand($"LOCK TABLE \"{t.Schema}\".dq_messages IN EXCLUSIVE MODE;", locker, hold))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+
+        // A caller alone leads the commit, and awaits its round trip rather than blocking in it: the call returns while
+        // the insert waits for the table lock. (Led on the caller's thread with a blocking round trip, the call would
+        // return only when the lock wait timed out, with the enqueue failed.)
+        var pending = q.EnqueueAsync("waited");
+
+        Assert.False(pending.IsCompleted);
+        await UntilAsync(async () =>
+        {
+            await using var waiting = new NpgsqlCommand(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation " +
+                $"WHERE NOT l.granted AND c.relname = 'dq_messages' AND c.relnamespace = '\"{t.Schema}\"'::regnamespace;", locker, hold);
+            return (long)(await waiting.ExecuteScalarAsync())! == 1;
+        }, "the insert waits for the table lock");
+        Assert.False(pending.IsCompleted);
+        await hold.RollbackAsync();
+        var id = await pending.AsTask().WaitAsync(TestStore.Guard);
+        var received = await q.ReceiveAsync(maxMessages: 10);
+        Assert.Equal(["create", "waited"], received.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+        Assert.Equal(id, received[1].Id);
+    }
+
+    [Fact]
     public async Task Enqueue_Alone_Failing_FailsWithItsOwnErrorAndLeavesNothing()
     {
         await using var t = TestStore.Create();
@@ -389,6 +423,21 @@ public sealed class PostgresGroupedWriteTests
     }
 
     /// <summary>Makes the server refuse (as a broken check) the insert of a message whose body is <paramref name="body"/>.</summary>
+    /// <summary>Polls a condition the server makes true (another connection's wait); fails after <see cref="TestStore.Guard"/>.</summary>
+    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = Environment.TickCount64 + (long)TestStore.Guard.TotalMilliseconds;
+        while (!await condition())
+        {
+            if (Environment.TickCount64 > deadline)
+            {
+                throw new TimeoutException($"Timed out waiting until {what}.");
+            }
+
+            await Task.Delay(5);
+        }
+    }
+
     private static async Task FailInsertsOfAsync(TestStore t, string body)
     {
         await using var connection = t.OpenRaw();

@@ -102,8 +102,13 @@ internal enum StorageKind
 /// worth it where each statement is a round trip to a server (PostgreSQL), not on an embedded file, where a statement
 /// costs microseconds and a savepoint per group would cost more than it saves.
 /// </param>
+/// <param name="AsyncCommit">
+/// A caller that leads a commit awaits its round trip instead of blocking in it (<see cref="IWriteSession.CommitAsync"/>):
+/// worth it where the commit waits for a server's reply, not on an embedded file, whose commit is a call on the caller's
+/// thread.
+/// </param>
 internal readonly record struct DriverCapabilities(
-    bool StatementRollback, bool MemoryTier, bool DatabaseQuota, bool CommitOutcomeKnown = false, bool GroupedWrites = false);
+    bool StatementRollback, bool MemoryTier, bool DatabaseQuota, bool CommitOutcomeKnown = false, bool GroupedWrites = false, bool AsyncCommit = false);
 
 /// <summary>
 /// The writer's connection and the control of its batch transaction. Used by one thread at a time: the writer thread,
@@ -179,6 +184,16 @@ internal interface IWriteSession : IDisposable
     /// marker shows the commit landed, and throws when it did not.
     /// </summary>
     void Commit(bool mark);
+
+    /// <summary>
+    /// <see cref="Commit"/>, awaiting the round trip where the backend has one (see <see cref="DriverCapabilities.AsyncCommit"/>);
+    /// the default commits on the calling thread.
+    /// </summary>
+    ValueTask CommitAsync(bool mark)
+    {
+        Commit(mark);
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>
     /// Returns whether <paramref name="exception"/>, thrown by <see cref="Commit"/>, means that the server refused a
