@@ -16,7 +16,8 @@ public sealed class ForwarderRegistry : IForwarderStatusSource
     IReadOnlyList<ForwarderSummary> IForwarderStatusSource.GetForwarderSummaries() =>
     [
         .. GetStatuses().Select(s => new ForwarderSummary(
-            s.Name, s.QueueName, s.Link.ToString(), s.LinkSince, s.LastError, s.LastErrorAt, s.Forwarded, s.LastForwardedAt, s.ForwardedPerSecond, s.Lag, s.InFlight)),
+            s.Name, s.QueueName, s.Link.ToString(), s.LinkSince, s.LastError, s.LastErrorAt, s.Forwarded, s.LastForwardedAt, s.ForwardedPerSecond, s.Lag, s.InFlight,
+            s.Pacing)),
     ];
 
     /// <summary>Gets a running forwarder by name.</summary>

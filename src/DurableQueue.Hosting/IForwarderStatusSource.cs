@@ -23,6 +23,7 @@ public interface IForwarderStatusSource
 /// <param name="ForwardedPerSecond">Messages forwarded per second, recently.</param>
 /// <param name="Lag">The age of the oldest message not yet forwarded (zero when none waits).</param>
 /// <param name="InFlight">Messages held now: sent or about to be, not yet acked locally.</param>
+/// <param name="Pacing">Whether a send waits now for the pace of the queue's arrivals (the forwarder leaves the app room).</param>
 public sealed record ForwarderSummary(
     string Name,
     string QueueName,
@@ -34,4 +35,5 @@ public sealed record ForwarderSummary(
     DateTimeOffset? LastForwardedAt,
     double ForwardedPerSecond,
     TimeSpan Lag,
-    int InFlight);
+    int InFlight,
+    bool Pacing = false);

@@ -1,4 +1,5 @@
 using DurableQueue.Forwarding;
+using DurableQueue.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -26,6 +27,23 @@ public sealed partial class DashboardBrowserTests
         Assert.Equal(0, await section.Locator("b").CountAsync());
         await Expect(row.GetByRole(AriaRole.Link, new() { Name = "telemetry" })).ToBeVisibleAsync();
         await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotFolder, "overview-forwarders.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task Overview_AForwarderThatWaitsForThePace_IsMarkedPacing_OnlyThatOne()
+    {
+        var source = new FixedForwarderStatusSource(
+            FixedForwarderStatusSource.Summary("telemetry", pacing: true),
+            FixedForwarderStatusSource.Summary("orders", pacing: false));
+        await using var live = await LiveDashboard.StartAsync(services: s => s.AddSingleton<IForwarderStatusSource>(source));
+        var page = await browser.NewPageAsync();
+
+        await page.GotoAsync(live.Url("/queues"));
+
+        var section = page.Locator("#forwarders");
+        await Expect(section.Locator("tr[data-forwarder='telemetry'] td").Nth(1)).ToHaveTextAsync("Up (pacing)");
+        await Expect(section.Locator("tr[data-forwarder='orders'] td").Nth(1)).ToHaveTextAsync("Up");
+        await Expect(section.Locator("[data-pacing]")).ToHaveCountAsync(1);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using DurableQueue.Forwarding;
+using DurableQueue.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace DurableQueue.Dashboard.Tests;
@@ -46,6 +47,31 @@ public sealed class DashboardForwarderTests
         var raw = await response.Content.ReadAsStringAsync();
         Assert.DoesNotContain("<b>", raw, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Forwarders_SaysWhichOneWaitsForThePaceOfItsArrivals()
+    {
+        var source = new FixedForwarderStatusSource(
+            FixedForwarderStatusSource.Summary("telemetry", pacing: true),
+            FixedForwarderStatusSource.Summary("orders", pacing: false));
+        await using var app = new DashboardFactory(services: s => s.AddSingleton<IForwarderStatusSource>(source));
+
+        var body = await app.Local().GetFromJsonAsync<JsonElement>("/queues/api/forwarders");
+
+        var items = body.GetProperty("items").EnumerateArray().ToDictionary(i => i.GetProperty("name").GetString()!, StringComparer.Ordinal);
+        Assert.True(items["telemetry"].GetProperty("pacing").GetBoolean());
+        Assert.False(items["orders"].GetProperty("pacing").GetBoolean());
+        Assert.Equal(3, items["telemetry"].GetProperty("inFlight").GetInt32());
+    }
+}
+
+/// <summary>A status source with fixed forwarders, for the states a live forwarder reaches only with time.</summary>
+internal sealed class FixedForwarderStatusSource(params ForwarderSummary[] summaries) : IForwarderStatusSource
+{
+    public static ForwarderSummary Summary(string name, bool pacing) => new(
+        name, name, "Up", new DateTimeOffset(2026, 3, 1, 11, 0, 0, TimeSpan.Zero), null, null, 40, null, 12.5, TimeSpan.FromSeconds(2), 3, pacing);
+
+    public IReadOnlyList<ForwarderSummary> GetForwarderSummaries() => summaries;
 }
 
 /// <summary>A remote that is never reachable; its error has markup, which must stay text.</summary>

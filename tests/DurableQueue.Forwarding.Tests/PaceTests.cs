@@ -1,3 +1,4 @@
+using DurableQueue.Hosting;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DurableQueue.Forwarding.Tests;
@@ -120,10 +121,17 @@ public sealed class PaceTests
         await Wait.UntilAsync(() => running.Forwarder.GetStatus().Forwarded == 110, Wait.Long, "the first batch and the paced 100 to be acked");
         Assert.Equal(110, sink.Sent);
 
+        // Status pages see the pace too: while the clock stands still, the send that waits for it goes on waiting.
+        var registry = new ForwarderRegistry();
+        registry.Add(running.Forwarder);
+        await Wait.UntilAsync(() => running.Forwarder.GetStatus().Pacing, Wait.Long, "the next send to wait for the pace");
+        Assert.True(Assert.Single(((IForwarderStatusSource)registry).GetForwarderSummaries()).Pacing);
+
         // An interval without arrivals: the rest of the backlog goes at full speed.
         clock.Advance(Interval);
         await Wait.UntilAsync(() => running.Forwarder.GetStatus().Forwarded == 1050, Wait.Long, "the whole backlog to be forwarded");
         Assert.False(running.Forwarder.GetStatus().Pacing);
+        Assert.False(Assert.Single(((IForwarderStatusSource)registry).GetForwarderSummaries()).Pacing);
         Assert.Equal(1050, sink.Sent);
         Assert.Equal(0, (await queue.GetCountsAsync()).Total);
     }

@@ -329,13 +329,14 @@
       try {
         const items = (await get('api/forwarders')).items;
         root.hidden = !items.length;
-        slot.replaceChildren(table('Forwarders and their links; the lag is the age of the oldest message not yet forwarded.', [
+        slot.replaceChildren(table('Forwarders and their links (pacing: holding sends to the pace of the app\'s arrivals); the lag is the age of the oldest message not yet forwarded.', [
           { label: 'Forwarder' }, { label: 'Queue' }, { label: 'Link' }, { label: 'Since' }, { label: 'Forwarded', num: true },
           { label: 'Per second', num: true }, { label: 'Last forwarded' }, { label: 'Lag', num: true }, { label: 'In flight', num: true }, { label: 'Last error' },
         ], items.map((f) => h('tr', { 'data-forwarder': f.name },
           h('th', { scope: 'row', text: f.name }),
           h('td', null, h('a', { href: queueHref(f.queue), text: f.queue })),
-          h('td', { class: `link-${f.link.toLowerCase()}`, text: f.link }),
+          h('td', { class: `link-${f.link.toLowerCase()}` }, f.link,
+            f.pacing ? [' ', h('span', { class: 'note', 'data-pacing': '', title: 'A send waits for the pace of the app\'s arrivals', text: '(pacing)' })] : null),
           h('td', null, time(f.linkSince)),
           h('td', { class: 'num', text: fmtNumber(f.forwarded) }),
           h('td', { class: 'num', text: fmtRate(f.forwardedPerSecond) }),

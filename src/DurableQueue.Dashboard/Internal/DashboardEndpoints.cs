@@ -424,7 +424,7 @@ internal sealed class DashboardEndpoints
         var source = http.RequestServices.GetService(typeof(IForwarderStatusSource)) as IForwarderStatusSource;
         var items = source?.GetForwarderSummaries().Select(f => new ForwarderDto(
             f.Name, f.QueueName, f.Link, f.LinkSince, f.LastError, f.LastErrorAt, f.Forwarded, f.LastForwardedAt, f.ForwardedPerSecond,
-            f.Lag.TotalSeconds, f.InFlight)).ToList() ?? [];
+            f.Lag.TotalSeconds, f.InFlight, f.Pacing)).ToList() ?? [];
         return Results.Json(new ForwardersDto(items), DashboardJson.Default.ForwardersDto);
     }
 

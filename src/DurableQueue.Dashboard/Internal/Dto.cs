@@ -62,10 +62,10 @@ internal sealed record PurgeRequest(string? Confirm);
 
 internal sealed record CountDto(long Count);
 
-// Link: "Unknown", "Up" or "Down". Errors travel as JSON strings and become text on the page.
+// Link: "Unknown", "Up" or "Down"; Pacing: a send waits now for the pace of the queue's arrivals. Errors travel as JSON strings and become text on the page.
 internal sealed record ForwarderDto(
     string Name, string Queue, string Link, DateTimeOffset LinkSince, string? LastError, DateTimeOffset? LastErrorAt, long Forwarded,
-    DateTimeOffset? LastForwardedAt, double ForwardedPerSecond, double LagSeconds, int InFlight);
+    DateTimeOffset? LastForwardedAt, double ForwardedPerSecond, double LagSeconds, int InFlight, bool Pacing);
 
 internal sealed record ForwardersDto(List<ForwarderDto> Items);
 
