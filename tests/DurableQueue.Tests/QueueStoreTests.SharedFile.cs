@@ -217,7 +217,9 @@ public sealed partial class QueueStoreTests
     private static void AssertOneWait(TimeSpan waited, TimeSpan busyTimeout)
     {
         Assert.True(waited >= busyTimeout * 0.95, $"gave up after {waited.TotalMilliseconds:0} ms, before the {busyTimeout.TotalMilliseconds:0} ms timeout");
-        Assert.True(waited < busyTimeout * 1.6, $"waited {waited.TotalMilliseconds:0} ms for a {busyTimeout.TotalMilliseconds:0} ms timeout");
+        // Below two timeouts (a second wait would make at least that), with room for a loaded machine: a run with other
+        // work on it once measured 1.63 times the timeout for one wait.
+        Assert.True(waited < busyTimeout * 1.9, $"waited {waited.TotalMilliseconds:0} ms for a {busyTimeout.TotalMilliseconds:0} ms timeout");
     }
 
     /// <summary>The message names the time the operation waited, not the configured timeout.</summary>
