@@ -670,6 +670,9 @@ internal sealed class PostgresWriteSession : IWriteSession
     /// </summary>
     public bool CommitRefused(Exception exception) => exception is PostgresException && !PostgresErrors.IsUnreachable(exception);
 
+    public bool IsTransientConflict(Exception exception) =>
+        exception is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure };
+
     public void Rollback()
     {
         var transaction = _transaction;

@@ -52,6 +52,9 @@ internal sealed class StoreWriter : IDisposable
     private long _groupedOperations;
     private long _deferredRetries;
     private long _deferredCommits;
+    private long _conflictRetries;
+    // Set per batch: a lock conflict the server breaks by failing the batch runs it again (see StartBatch).
+    private bool _retriesConflicts;
 
     // Under _gate: a thread (a caller, or the writer thread after a hand-off) holds the write session; the writer
     // accepts no more requests; requests waiting in the queue (also read without the lock by the linger).
@@ -97,6 +100,9 @@ internal sealed class StoreWriter : IDisposable
 
     /// <summary>Gets how many batches went whole with their COMMIT, in one round trip, and committed.</summary>
     public long DeferredCommits => Interlocked.Read(ref _deferredCommits);
+
+    /// <summary>Gets how many times a batch ran again because the server failed it to break a lock conflict (see <see cref="IWriteSession.IsTransientConflict"/>).</summary>
+    public long ConflictRetries => Interlocked.Read(ref _conflictRetries);
 
     /// <summary>Gets how many batches sent with their COMMIT were refused by the server and ran again the ordinary way.</summary>
     public long DeferredRetries => Interlocked.Read(ref _deferredRetries);
@@ -478,9 +484,9 @@ internal sealed class StoreWriter : IDisposable
     /// Runs the batch in one transaction; returns how many callers it completed (succeeded or failed alone), or -1 when
     /// <paramref name="mayWait"/> is false and the transaction could not begin without waiting (nothing was done).
     /// </summary>
-    private int RunBatch(bool mayWait = true, bool mayDefer = true)
+    private int RunBatch(bool mayWait = true, bool mayDefer = true, int conflicts = 0)
     {
-        var run = StartBatch(mayWait, mayDefer);
+        var run = StartBatch(mayWait, mayDefer, conflicts);
         if (run.ReadyToCommit)
         {
             try
@@ -504,7 +510,7 @@ internal sealed class StoreWriter : IDisposable
     /// </summary>
     private async Task<int> RunBatchAsync()
     {
-        var run = StartBatch(mayWait: false, mayDefer: true);
+        var run = StartBatch(mayWait: false, mayDefer: true, conflicts: 0);
         if (run.ReadyToCommit)
         {
             try
@@ -526,6 +532,8 @@ internal sealed class StoreWriter : IDisposable
     {
         // Begun: the transaction was begun (else Result is the outcome, and nothing else applies).
         public bool Begun;
+        // How many times this batch already ran again after the server failed it to break a lock conflict.
+        public int Conflicts;
         public int Result;
         public bool Mark;
         public bool Deferred;
@@ -533,6 +541,7 @@ internal sealed class StoreWriter : IDisposable
         public bool TierChanged;
         public bool Committed;
         public bool Retry;
+        public bool Conflict;
         public int Grouped;
         public Exception? Failure;
 
@@ -543,7 +552,7 @@ internal sealed class StoreWriter : IDisposable
     /// Begins the batch's transaction and runs its requests, up to the commit; a failure on the way is kept in the
     /// result for <see cref="EndBatch"/>.
     /// </summary>
-    private BatchRun StartBatch(bool mayWait, bool mayDefer)
+    private BatchRun StartBatch(bool mayWait, bool mayDefer, int conflicts)
     {
         // Cancellation is honoured until an operation is taken into a batch; after that it may commit.
         _batch.RemoveAll(static op =>
@@ -556,11 +565,19 @@ internal sealed class StoreWriter : IDisposable
 
             return false;
         });
-        var run = default(BatchRun);
+        var run = new BatchRun { Conflicts = conflicts };
         if (_batch.Count == 0)
         {
             return run;
         }
+
+        // A lock conflict that the server breaks by failing this batch (a deadlock between writers of two stores, say)
+        // rolls the whole batch back and runs it again, up to MaxConflictRetries times: nothing of it committed, and the
+        // rollback released what the other transaction waited for (rolled back to a request's savepoint only, the batch
+        // would keep the locks it took before). Only a batch of the library's own requests: a unit of work's callback is
+        // the app's code, which may do more than its SQL, and is not run a second time behind the app's back; there a
+        // conflict fails the request alone, as any error does.
+        _retriesConflicts = conflicts < MaxConflictRetries && _batch.TrueForAll(static op => op.MayLead);
 
         Array.Clear(_failures);
         try
@@ -657,9 +674,10 @@ internal sealed class StoreWriter : IDisposable
                 {
                     var operationChangedTier = EndTierStep();
                     run.TierChanged |= operationChangedTier;
-                    if (!_session.TransactionActive)
+                    if (!_session.TransactionActive || (_retriesConflicts && _session.IsTransientConflict(ex)))
                     {
-                        // SQLITE_FULL, IOERR and friends can end the whole transaction: the batch is lost.
+                        // SQLITE_FULL, IOERR and friends can end the whole transaction: the batch is lost. A lock
+                        // conflict fails the whole batch, which runs again (see _retriesConflicts).
                         throw;
                     }
 
@@ -708,7 +726,13 @@ internal sealed class StoreWriter : IDisposable
         // sent with the COMMIT, or building the statements failed before anything was sent. A broken connection is
         // not retried: the outcome of its COMMIT is unknown.
         run.Retry = run.Deferred && (run.CommitSent ? _session.CommitRefused(exception) : run.Failure is not StorageUnavailableException);
+        // A lock conflict the server broke by failing this batch runs it again (see _retriesConflicts).
+        run.Conflict = _retriesConflicts && _session.IsTransientConflict(exception);
+        run.Retry |= run.Conflict;
     }
+
+    /// <summary>How many times a batch runs again after the server failed it to break a lock conflict.</summary>
+    private const int MaxConflictRetries = 3;
 
     /// <summary>
     /// Ends the batch after its commit (or after the failure that stopped it): completes its callers and returns how
@@ -732,8 +756,14 @@ internal sealed class StoreWriter : IDisposable
 
             if (run.Retry)
             {
+                if (run.Conflict)
+                {
+                    Interlocked.Increment(ref _conflictRetries);
+                    return RunBatch(mayWait, mayDefer: false, run.Conflicts + 1);
+                }
+
                 Interlocked.Increment(ref _deferredRetries);
-                return RunBatch(mayWait, mayDefer: false);
+                return RunBatch(mayWait, mayDefer: false, run.Conflicts);
             }
 
             FailAll(run.Failure ?? new DurableQueueException("The batch did not commit."));
@@ -878,8 +908,8 @@ internal sealed class StoreWriter : IDisposable
         catch (Exception ex)
         {
             // Asked here, not in an exception filter: a filter runs before the provider's own clean-up of the failed
-            // statement has run.
-            if (!_session.TransactionActive)
+            // statement has run. A lock conflict fails the whole batch, which runs again (see _retriesConflicts).
+            if (!_session.TransactionActive || (_retriesConflicts && _session.IsTransientConflict(ex)))
             {
                 throw;
             }

@@ -46,7 +46,8 @@ public sealed class CapacityConcurrencyTests
                     catch (StorageBusyException)
                     {
                         // Retryable by contract, nothing was changed: on PostgreSQL the two stores' writers can meet in
-                        // a deadlock the server breaks by failing one of them (seen once, under a heavily loaded run).
+                        // a deadlock the server breaks by failing one of them (seen once, under a heavily loaded run);
+                        // the writer runs such a batch again itself, and reports it only when that keeps happening.
                     }
                 }
             }

@@ -201,6 +201,14 @@ internal interface IWriteSession : IDisposable
     /// </summary>
     bool CommitRefused(Exception exception) => false;
 
+    /// <summary>
+    /// Returns whether <paramref name="exception"/> means that the server broke a lock conflict between this batch and
+    /// another connection's transaction by failing this one (a deadlock, a serialization failure): nothing of the batch
+    /// may commit, but the same batch run again from its start can succeed, since rolling it back released what the
+    /// other transaction waited for. A lock wait that timed out is not one (its bound is the store's BusyTimeout).
+    /// </summary>
+    bool IsTransientConflict(Exception exception) => false;
+
     /// <summary>Rolls the batch back if it is still open; never throws.</summary>
     void Rollback();
 

@@ -1,0 +1,130 @@
+using System.Text;
+using DurableQueue.Tests;
+using Npgsql;
+
+namespace DurableQueue.Postgres.Tests.Postgres;
+
+/// <summary>
+/// A deadlock between the store's writer and another connection, broken by the server by failing the writer's batch:
+/// the batch runs again and its requests succeed, except a unit of work, whose callback (the app's code) is not run a
+/// second time. The deadlock is made for certain: a trigger on the queue's table locks two rows of a table of the test's
+/// own, in order, and another connection holds the second and then asks for the first. The writer began to wait first,
+/// so its backend is the one that finds the cycle (at the server's deadlock_timeout; the other connection's is made
+/// longer) and fails.
+/// </summary>
+public sealed class PostgresConflictTests
+{
+    [Fact]
+    public async Task Enqueue_FailedByTheServerToBreakADeadlock_RunsAgainAndSucceeds()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        await q.EnqueueAsync("create");
+        await LockTwoRowsOnInsertAsync(t);
+        var retries = t.Store.Writer.ConflictRetries;
+        await using var other = t.OpenRaw();
+        await using var hold = await BeginOtherAsync(other);
+        await LockRowAsync(other, hold, 2);
+
+        // A deduplicated enqueue runs its insert on its own (not held back for the COMMIT), as a bounded one does; a
+        // caller that leads runs it on its own thread, so it goes on a thread of its own here.
+        var pending = Task.Run(() => q.EnqueueAsync("deadlocked", new EnqueueOptions { DeduplicationKey = "k" }).AsTask());
+        await UntilWaitingAsync(other, hold, t.Schema);
+        // Closes the cycle: the server fails the writer's insert, whose rollback frees row 1 for this connection.
+        await LockRowAsync(other, hold, 1);
+        await hold.CommitAsync();
+
+        var id = await pending.WaitAsync(TestStore.Guard);
+        Assert.Equal(retries + 1, t.Store.Writer.ConflictRetries);
+        var received = await q.ReceiveAsync(maxMessages: 10);
+        Assert.Equal(["create", "deadlocked"], received.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+        Assert.Equal(id, received[1].Id);
+    }
+
+    [Fact]
+    public async Task UnitOfWork_FailedByTheServerToBreakADeadlock_FailsOnceWithStorageBusy()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        await q.EnqueueAsync("create");
+        await LockTwoRowsOnInsertAsync(t);
+        var retries = t.Store.Writer.ConflictRetries;
+        await using var other = t.OpenRaw();
+        await using var hold = await BeginOtherAsync(other);
+        await LockRowAsync(other, hold, 2);
+
+        var calls = 0;
+        var pending = t.Store.ExecuteAsync(tx =>
+        {
+            Interlocked.Increment(ref calls);
+            tx.Enqueue("q", "in a unit of work");
+        }).AsTask();
+        await UntilWaitingAsync(other, hold, t.Schema);
+        await LockRowAsync(other, hold, 1);
+        await hold.CommitAsync();
+
+        var failure = await Assert.ThrowsAsync<StorageBusyException>(() => pending.WaitAsync(TestStore.Guard));
+        Assert.Equal(PostgresErrorCodes.DeadlockDetected, Assert.IsType<PostgresException>(failure.InnerException).SqlState);
+        Assert.Equal(1, calls);
+        Assert.Equal(retries, t.Store.Writer.ConflictRetries);
+        Assert.Equal(1, (await q.GetCountsAsync()).Total);
+    }
+
+    /// <summary>Every insert into the queue's table locks row 1, then row 2, of the test's table.</summary>
+    private static async Task LockTwoRowsOnInsertAsync(TestStore t)
+    {
+        await using var connection = t.OpenRaw();
+        await using var command = new NpgsqlCommand(
+            $"CREATE TABLE \"{t.Schema}\".test_lock (k int PRIMARY KEY); INSERT INTO \"{t.Schema}\".test_lock VALUES (1), (2); " +
+            $"CREATE FUNCTION \"{t.Schema}\".lock_two() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+            $"PERFORM 1 FROM \"{t.Schema}\".test_lock WHERE k = 1 FOR UPDATE; " +
+            $"PERFORM 1 FROM \"{t.Schema}\".test_lock WHERE k = 2 FOR UPDATE; RETURN NEW; END $$; " +
+            $"CREATE TRIGGER lock_two AFTER INSERT ON \"{t.Schema}\".dq_messages FOR EACH ROW EXECUTE FUNCTION \"{t.Schema}\".lock_two();",
+            connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>
+    /// Begins the other connection's transaction. Its backend looks for a deadlock only after a long wait, so that the
+    /// writer's backend, which also began to wait first, is the one that finds the cycle even on a loaded machine.
+    /// </summary>
+    private static async Task<NpgsqlTransaction> BeginOtherAsync(NpgsqlConnection connection)
+    {
+        var transaction = await connection.BeginTransactionAsync();
+        await using var command = new NpgsqlCommand("SET LOCAL deadlock_timeout = '20s';", connection, transaction);
+        await command.ExecuteNonQueryAsync();
+        return transaction;
+    }
+
+    private static async Task LockRowAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int key)
+    {
+        await using var command = new NpgsqlCommand($"SELECT 1 FROM test_lock WHERE k = {key} FOR UPDATE;", connection, transaction);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Waits until another backend waits for a row this connection's transaction holds.</summary>
+    private static async Task UntilWaitingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema)
+    {
+        var deadline = Environment.TickCount64 + (long)TestStore.Guard.TotalMilliseconds;
+        while (true)
+        {
+            await using var command = new NpgsqlCommand(
+                // A row lock is waited for on the holder's transaction id: this connection's (the test cluster's xids
+                // have no epoch, so the 32-bit id and txid_current() agree).
+                "SELECT count(*) FROM pg_locks l WHERE NOT l.granted AND l.locktype = 'transactionid' " +
+                "AND l.transactionid::text::bigint = txid_current();",
+                connection, transaction);
+            if ((long)(await command.ExecuteScalarAsync())! > 0)
+            {
+                return;
+            }
+
+            if (Environment.TickCount64 > deadline)
+            {
+                throw new TimeoutException($"Timed out waiting until the writer waits for row 2 of {schema}.test_lock.");
+            }
+
+            await Task.Delay(5);
+        }
+    }
+}
