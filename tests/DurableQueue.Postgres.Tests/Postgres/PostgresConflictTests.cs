@@ -20,19 +20,13 @@ public sealed class PostgresConflictTests
         await using var t = TestStore.Create();
         var q = t.Store.GetQueue("q");
         await q.EnqueueAsync("create");
-        await LockTwoRowsOnInsertAsync(t);
         var retries = t.Store.Writer.ConflictRetries;
-        await using var other = t.OpenRaw();
-        await using var hold = await BeginOtherAsync(other);
-        await LockRowAsync(other, hold, 2);
+        await using var deadlock = await Deadlock.ArrangeAsync(t);
 
         // A deduplicated enqueue runs its insert on its own (not held back for the COMMIT), as a bounded one does; a
         // caller that leads runs it on its own thread, so it goes on a thread of its own here.
         var pending = Task.Run(() => q.EnqueueAsync("deadlocked", new EnqueueOptions { DeduplicationKey = "k" }).AsTask());
-        await UntilWaitingAsync(other, hold, t.Schema);
-        // Closes the cycle: the server fails the writer's insert, whose rollback frees row 1 for this connection.
-        await LockRowAsync(other, hold, 1);
-        await hold.CommitAsync();
+        await deadlock.CloseAsync();
 
         var id = await pending.WaitAsync(TestStore.Guard);
         Assert.Equal(retries + 1, t.Store.Writer.ConflictRetries);
@@ -47,11 +41,8 @@ public sealed class PostgresConflictTests
         await using var t = TestStore.Create();
         var q = t.Store.GetQueue("q");
         await q.EnqueueAsync("create");
-        await LockTwoRowsOnInsertAsync(t);
         var retries = t.Store.Writer.ConflictRetries;
-        await using var other = t.OpenRaw();
-        await using var hold = await BeginOtherAsync(other);
-        await LockRowAsync(other, hold, 2);
+        await using var deadlock = await Deadlock.ArrangeAsync(t);
 
         var calls = 0;
         var pending = t.Store.ExecuteAsync(tx =>
@@ -59,9 +50,7 @@ public sealed class PostgresConflictTests
             Interlocked.Increment(ref calls);
             tx.Enqueue("q", "in a unit of work");
         }).AsTask();
-        await UntilWaitingAsync(other, hold, t.Schema);
-        await LockRowAsync(other, hold, 1);
-        await hold.CommitAsync();
+        await deadlock.CloseAsync();
 
         var failure = await Assert.ThrowsAsync<StorageBusyException>(() => pending.WaitAsync(TestStore.Guard));
         Assert.Equal(PostgresErrorCodes.DeadlockDetected, Assert.IsType<PostgresException>(failure.InnerException).SqlState);
@@ -70,40 +59,66 @@ public sealed class PostgresConflictTests
         Assert.Equal(1, (await q.GetCountsAsync()).Total);
     }
 
-    /// <summary>Every insert into the queue's table locks row 1, then row 2, of the test's table.</summary>
-    private static async Task LockTwoRowsOnInsertAsync(TestStore t)
-    {
-        await using var connection = t.OpenRaw();
-        await using var command = new NpgsqlCommand(
-            $"CREATE TABLE \"{t.Schema}\".test_lock (k int PRIMARY KEY); INSERT INTO \"{t.Schema}\".test_lock VALUES (1), (2); " +
-            $"CREATE FUNCTION \"{t.Schema}\".lock_two() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
-            $"PERFORM 1 FROM \"{t.Schema}\".test_lock WHERE k = 1 FOR UPDATE; " +
-            $"PERFORM 1 FROM \"{t.Schema}\".test_lock WHERE k = 2 FOR UPDATE; RETURN NEW; END $$; " +
-            $"CREATE TRIGGER lock_two AFTER INSERT ON \"{t.Schema}\".dq_messages FOR EACH ROW EXECUTE FUNCTION \"{t.Schema}\".lock_two();",
-            connection);
-        await command.ExecuteNonQueryAsync();
-    }
-
     /// <summary>
-    /// Begins the other connection's transaction. Its backend looks for a deadlock only after a long wait, so that the
-    /// writer's backend, which also began to wait first, is the one that finds the cycle even on a loaded machine.
+    /// Every insert into the queue's table locks row 1, then row 2, of a table of the test's own; another connection
+    /// holds row 2 in an open transaction. <see cref="CloseAsync"/> waits until the writer waits for row 2 (holding row
+    /// 1), asks for row 1 (the cycle: the server fails the writer's statement, whose rollback frees row 1) and commits.
     /// </summary>
-    private static async Task<NpgsqlTransaction> BeginOtherAsync(NpgsqlConnection connection)
+    private sealed class Deadlock : IAsyncDisposable
     {
-        var transaction = await connection.BeginTransactionAsync();
-        await using var command = new NpgsqlCommand("SET LOCAL deadlock_timeout = '20s';", connection, transaction);
-        await command.ExecuteNonQueryAsync();
-        return transaction;
-    }
+        private readonly NpgsqlConnection _other;
+        private readonly NpgsqlTransaction _hold;
 
-    private static async Task LockRowAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, int key)
-    {
-        await using var command = new NpgsqlCommand($"SELECT 1 FROM test_lock WHERE k = {key} FOR UPDATE;", connection, transaction);
-        await command.ExecuteNonQueryAsync();
+        private Deadlock(NpgsqlConnection other, NpgsqlTransaction hold)
+        {
+            _other = other;
+            _hold = hold;
+        }
+
+        public static async Task<Deadlock> ArrangeAsync(TestStore t)
+        {
+            var other = t.OpenRaw();
+            await using (var setup = new NpgsqlCommand(
+                $"CREATE TABLE \"{t.Schema}\".test_lock (k int PRIMARY KEY); INSERT INTO \"{t.Schema}\".test_lock VALUES (1), (2); " +
+                $"CREATE FUNCTION \"{t.Schema}\".lock_two() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+                $"PERFORM 1 FROM \"{t.Schema}\".test_lock WHERE k = 1 FOR UPDATE; " +
+                $"PERFORM 1 FROM \"{t.Schema}\".test_lock WHERE k = 2 FOR UPDATE; RETURN NEW; END $$; " +
+                $"CREATE TRIGGER lock_two AFTER INSERT ON \"{t.Schema}\".dq_messages FOR EACH ROW EXECUTE FUNCTION \"{t.Schema}\".lock_two();",
+                other))
+            {
+                await setup.ExecuteNonQueryAsync();
+            }
+
+            var hold = await other.BeginTransactionAsync();
+            // This backend looks for a deadlock only after a long wait, so that the writer's backend, which also began
+            // to wait first, is the one that finds the cycle even on a loaded machine.
+            await RunAsync(other, hold, "SET LOCAL deadlock_timeout = '20s';");
+            await RunAsync(other, hold, "SELECT 1 FROM test_lock WHERE k = 2 FOR UPDATE;");
+            return new Deadlock(other, hold);
+        }
+
+        public async Task CloseAsync()
+        {
+            await UntilWaitingAsync(_other, _hold);
+            await RunAsync(_other, _hold, "SELECT 1 FROM test_lock WHERE k = 1 FOR UPDATE;");
+            await _hold.CommitAsync();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _hold.DisposeAsync();
+            await _other.DisposeAsync();
+        }
+
+        private static async Task RunAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
+        {
+            await using var command = new NpgsqlCommand(sql, connection, transaction);
+            await command.ExecuteNonQueryAsync();
+        }
     }
 
     /// <summary>Waits until another backend waits for a row this connection's transaction holds.</summary>
-    private static async Task UntilWaitingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema)
+    private static async Task UntilWaitingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction)
     {
         var deadline = Environment.TickCount64 + (long)TestStore.Guard.TotalMilliseconds;
         while (true)
@@ -121,7 +136,7 @@ public sealed class PostgresConflictTests
 
             if (Environment.TickCount64 > deadline)
             {
-                throw new TimeoutException($"Timed out waiting until the writer waits for row 2 of {schema}.test_lock.");
+                throw new TimeoutException("Timed out waiting until the writer waits for row 2 of test_lock.");
             }
 
             await Task.Delay(5);
