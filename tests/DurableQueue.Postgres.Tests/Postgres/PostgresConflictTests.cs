@@ -118,28 +118,17 @@ public sealed class PostgresConflictTests
     }
 
     /// <summary>Waits until another backend waits for a row this connection's transaction holds.</summary>
-    private static async Task UntilWaitingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction)
-    {
-        var deadline = Environment.TickCount64 + (long)TestStore.Guard.TotalMilliseconds;
-        while (true)
-        {
-            await using var command = new NpgsqlCommand(
+    private static Task UntilWaitingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction) =>
+        ServerPoll.UntilAsync(
+            async () =>
+            {
                 // A row lock is waited for on the holder's transaction id: this connection's (the test cluster's xids
                 // have no epoch, so the 32-bit id and txid_current() agree).
-                "SELECT count(*) FROM pg_locks l WHERE NOT l.granted AND l.locktype = 'transactionid' " +
-                "AND l.transactionid::text::bigint = txid_current();",
-                connection, transaction);
-            if ((long)(await command.ExecuteScalarAsync())! > 0)
-            {
-                return;
-            }
-
-            if (Environment.TickCount64 > deadline)
-            {
-                throw new TimeoutException("Timed out waiting until the writer waits for row 2 of test_lock.");
-            }
-
-            await Task.Delay(5);
-        }
-    }
+                await using var command = new NpgsqlCommand(
+                    "SELECT count(*) FROM pg_locks l WHERE NOT l.granted AND l.locktype = 'transactionid' " +
+                    "AND l.transactionid::text::bigint = txid_current();",
+                    connection, transaction);
+                return (long)(await command.ExecuteScalarAsync())! > 0;
+            },
+            "the writer waits for row 2 of test_lock");
 }

@@ -184,7 +184,7 @@ public sealed class PostgresGroupedWriteTests
         var pending = q.EnqueueAsync("waited");
 
         Assert.False(pending.IsCompleted);
-        await UntilAsync(async () =>
+        await ServerPoll.UntilAsync(async () =>
         {
             await using var waiting = new NpgsqlCommand(
                 "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation " +
@@ -423,21 +423,6 @@ public sealed class PostgresGroupedWriteTests
     }
 
     /// <summary>Makes the server refuse (as a broken check) the insert of a message whose body is <paramref name="body"/>.</summary>
-    /// <summary>Polls a condition the server makes true (another connection's wait); fails after <see cref="TestStore.Guard"/>.</summary>
-    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = Environment.TickCount64 + (long)TestStore.Guard.TotalMilliseconds;
-        while (!await condition())
-        {
-            if (Environment.TickCount64 > deadline)
-            {
-                throw new TimeoutException($"Timed out waiting until {what}.");
-            }
-
-            await Task.Delay(5);
-        }
-    }
-
     private static async Task FailInsertsOfAsync(TestStore t, string body)
     {
         await using var connection = t.OpenRaw();
