@@ -29,7 +29,9 @@ public sealed class PostgresConflictTests
         await deadlock.CloseAsync();
 
         var id = await pending.WaitAsync(TestStore.Guard);
-        Assert.Equal(retries + 1, t.Store.Writer.ConflictRetries);
+        // At least once; on a loaded machine the batch's second run can lock row 1 again before the other connection,
+        // woken by the rollback, takes it, and so deadlock once more (the writer retries up to three times).
+        Assert.InRange(t.Store.Writer.ConflictRetries - retries, 1, 3);
         var received = await q.ReceiveAsync(maxMessages: 10);
         Assert.Equal(["create", "deadlocked"], received.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
         Assert.Equal(id, received[1].Id);
