@@ -19,8 +19,7 @@ namespace DurableQueue.Storage;
 /// statement each (<see cref="WriteGroup"/>), and a batch of nothing but plain enqueues, receives and acks sends all
 /// its statements with the COMMIT, in one round trip. There (<see cref="DriverCapabilities.AsyncCommit"/>) a leader
 /// awaits its commit's round trip instead of blocking in it, and its caller goes on where the reply arrives (see
-/// <see cref="LeadAsync"/>); and the writer thread hands such one-round-trip batches to a chain on the thread pool
-/// that awaits each commit and takes the next batch where the reply arrives (see <see cref="DrainAsync"/>).
+/// <see cref="LeadAsync"/>).
 /// </summary>
 /// <remarks>
 /// Only the library's own requests may lead on the caller's thread (<see cref="WriteOperation.MayLead"/>); units of
@@ -54,7 +53,6 @@ internal sealed class StoreWriter : IDisposable
     private long _deferredRetries;
     private long _deferredCommits;
     private long _conflictRetries;
-    private long _awaitedBatches;
     // Set per batch: a lock conflict the server breaks by failing the batch runs it again (see StartBatch).
     private bool _retriesConflicts;
 
@@ -105,12 +103,6 @@ internal sealed class StoreWriter : IDisposable
 
     /// <summary>Gets how many times a batch ran again because the server failed it to break a lock conflict (see <see cref="IWriteSession.IsTransientConflict"/>).</summary>
     public long ConflictRetries => Interlocked.Read(ref _conflictRetries);
-
-    /// <summary>
-    /// Gets how many batches of queued requests committed with their round trip awaited on the thread pool (see
-    /// <see cref="DrainAsync"/>) rather than on the writer thread blocked in it.
-    /// </summary>
-    public long AwaitedBatches => Interlocked.Read(ref _awaitedBatches);
 
     /// <summary>Gets how many batches sent with their COMMIT were refused by the server and ran again the ordinary way.</summary>
     public long DeferredRetries => Interlocked.Read(ref _deferredRetries);
@@ -285,7 +277,7 @@ internal sealed class StoreWriter : IDisposable
         try
         {
             _batch.Add(operation);
-            completed = await RunBatchAsync(mayWait: false).ConfigureAwait(false);
+            completed = await RunBatchAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -428,121 +420,17 @@ internal sealed class StoreWriter : IDisposable
                 continue;
             }
 
-            if (_asyncCommit && _batch.TrueForAll(SendsWithCommit))
-            {
-                // The chain owns the write session and the batch from here, and gives them back; this thread parks.
-                _ = DrainAsync();
-                return true;
-            }
-
             var started = Stopwatch.GetTimestamp();
-            EndCycle(RunBatch(), started);
-        }
-    }
-
-    /// <summary>After a batch of queued requests: clears it, keeps how long it took, and lingers for the callers it completed.</summary>
-    private void EndCycle(int completed, long started)
-    {
-        _batch.Clear();
-        var cycle = Stopwatch.GetTimestamp() - started;
-        lock (_gate)
-        {
-            _cycleTicks = cycle;
-        }
-
-        Linger(completed, cycle);
-    }
-
-    /// <summary>
-    /// Gets a value indicating whether a queued request runs in a batch that is one round trip with nothing blocking
-    /// before it: a library request (no app code) whose group sends its statements with the COMMIT. Only such batches
-    /// run on <see cref="DrainAsync"/>'s chain, so a thread-pool thread never runs app code or blocks in a round trip for
-    /// the writer (a batch the server refuses runs again the ordinary way, as a leader's does; that is rare).
-    /// </summary>
-    private static readonly Predicate<WriteOperation> SendsWithCommit = static operation => operation.MayLead && operation.Group is { DefersToCommit: true };
-
-    /// <summary>
-    /// Runs batches of queued requests that are each one round trip (<see cref="SendsWithCommit"/>) on a backend whose
-    /// commit is a round trip (<see cref="DriverCapabilities.AsyncCommit"/>), awaiting each commit instead of blocking
-    /// the writer thread in it: the statements go out whole on the thread that builds them, and what follows the commit
-    /// (completing the callers, lingering for their next requests, building the next batch) runs where the reply
-    /// arrives. A blocked writer thread costs two more thread wake-ups per cycle: the driver writes the batch's later
-    /// statements on a task of their own when called synchronously, and a blocking read is woken by the socket
-    /// engine's thread. It takes the next batch when the whole of it qualifies (so batches are the ones the writer thread
-    /// would take), and otherwise gives the write session back as a leader does: to the writer thread when anything is
-    /// queued or the writer is complete, else idle.
-    /// </summary>
-    private async Task DrainAsync()
-    {
-        while (true)
-        {
-            var started = Stopwatch.GetTimestamp();
-            int completed;
-            try
-            {
-                completed = await RunBatchAsync(mayWait: true).ConfigureAwait(false);
-                if (completed > 0)
-                {
-                    Interlocked.Increment(ref _awaitedBatches);
-                }
-            }
-            catch (Exception ex)
-            {
-                // Only a bug gets here (RunBatchAsync fails requests, it does not throw): the callers must not wait forever.
-                FailAll(ex);
-                completed = 0;
-            }
-
-            EndCycle(completed, started);
-            bool wake;
+            var completed = RunBatch();
+            _batch.Clear();
+            var cycle = Stopwatch.GetTimestamp() - started;
             lock (_gate)
             {
-                if (!_completed && _queue.Count > 0 && NextBatchSendsWithCommit())
-                {
-                    while (_batch.Count < _failures.Length && _queue.TryDequeue(out var next))
-                    {
-                        _batch.Add(next);
-                    }
-
-                    Volatile.Write(ref _waiting, _queue.Count);
-                    continue;
-                }
-
-                wake = _queue.Count > 0 || _completed;
-                _leading = wake;
+                _cycleTicks = cycle;
             }
 
-            if (wake)
-            {
-                _handOff.Release();
-            }
-
-            return;
+            Linger(completed, cycle);
         }
-    }
-
-    /// <summary>
-    /// Gets a value indicating whether the batch the writer thread would take next (the queue's head, as many as a batch
-    /// holds) qualifies for <see cref="DrainAsync"/> as a whole, so that the chain's batches are the ones the writer
-    /// thread would run; under <see cref="_gate"/>.
-    /// </summary>
-    private bool NextBatchSendsWithCommit()
-    {
-        var taken = 0;
-        foreach (var operation in _queue)
-        {
-            if (taken++ == _failures.Length)
-            {
-                break;
-            }
-
-            if (!SendsWithCommit(operation))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>
@@ -617,14 +505,13 @@ internal sealed class StoreWriter : IDisposable
     }
 
     /// <summary>
-    /// <see cref="RunBatch"/> on a backend whose commit is a round trip (<see cref="DriverCapabilities.AsyncCommit"/>),
-    /// for a leader and for <see cref="DrainAsync"/>: the same steps, but the thread does not block in the commit's round
-    /// trip; what follows the commit runs where its reply arrives. A leader (<paramref name="mayWait"/> false) never
-    /// waits for another connection's lock.
+    /// <see cref="RunBatch"/> for a leader on a backend whose commit is a round trip (<see
+    /// cref="DriverCapabilities.AsyncCommit"/>): the same steps, but the caller's thread does not block in the commit's
+    /// round trip; what follows the commit runs where its reply arrives. Never waits for another connection's lock.
     /// </summary>
-    private async Task<int> RunBatchAsync(bool mayWait)
+    private async Task<int> RunBatchAsync()
     {
-        var run = StartBatch(mayWait, mayDefer: true, conflicts: 0);
+        var run = StartBatch(mayWait: false, mayDefer: true, conflicts: 0);
         if (run.ReadyToCommit)
         {
             try
@@ -638,7 +525,7 @@ internal sealed class StoreWriter : IDisposable
             }
         }
 
-        return EndBatch(ref run, mayWait);
+        return EndBatch(ref run, mayWait: false);
     }
 
     /// <summary>What a batch did up to its commit, for <see cref="EndBatch"/>.</summary>

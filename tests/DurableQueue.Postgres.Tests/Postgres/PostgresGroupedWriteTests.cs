@@ -85,7 +85,6 @@ public sealed class PostgresGroupedWriteTests
         var writer = t.Store.Writer;
         var retries = writer.DeferredRetries;
         var deferredCommits = writer.DeferredCommits;
-        var awaited = writer.AwaitedBatches;
 
         Task<IReadOnlyList<QueueMessage>>? receive = null;
         Task<IReadOnlyList<MessageReceipt>>? many = null;
@@ -104,8 +103,6 @@ public sealed class PostgresGroupedWriteTests
         Assert.Equal(1, commits);
         Assert.Equal(deferredCommits + 1, writer.DeferredCommits);
         Assert.Equal(retries, writer.DeferredRetries);
-        // The writer thread handed the batch to the chain that awaits its round trip (StoreWriter.DrainAsync).
-        Assert.Equal(awaited + 1, writer.AwaitedBatches);
         Assert.True(ids[0].Value < ids[1].Value);
         Assert.Empty(await many!);
         var received = Assert.Single(await receive!);
@@ -119,43 +116,6 @@ public sealed class PostgresGroupedWriteTests
         var rest = await q.ReceiveAsync(maxMessages: 10);
         Assert.Equal(["m3", "n1", "n2"], rest.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
         Assert.Equal([ids[0], ids[1]], rest.Skip(1).Select(m => m.Id));
-    }
-
-    [Fact]
-    public async Task QueuedBatch_WithAUnitOfWork_RunsWholeOnTheWriterThread()
-    {
-        await using var t = TestStore.Create();
-        var q = t.Store.GetQueue("q");
-        await q.EnqueueAsync("create");
-        var writer = t.Store.Writer;
-        var awaited = writer.AwaitedBatches;
-        Thread? holdThread = null;
-        Thread? unitThread = null;
-
-        var (ids, _, commits) = await InOneBatchAsync<MessageId>(
-            t,
-            () =>
-            [
-                q.EnqueueAsync("a").AsTask(),
-                t.Store.ExecuteAsync(_ =>
-                {
-                    unitThread = Thread.CurrentThread;
-                    return default(MessageId);
-                }).AsTask(),
-                q.EnqueueAsync("b").AsTask(),
-            ],
-            held: () => holdThread = Thread.CurrentThread);
-
-        // App code keeps to the writer thread, and the plain requests around it stay in its batch: one commit, none of
-        // it awaited on the thread pool.
-        Assert.Equal(1, commits);
-        Assert.Equal(awaited, writer.AwaitedBatches);
-        Assert.NotNull(holdThread);
-        Assert.Same(holdThread, unitThread);
-        Assert.False(unitThread!.IsThreadPoolThread);
-        Assert.True(ids[0].Value < ids[2].Value);
-        var received = await q.ReceiveAsync(maxMessages: 10);
-        Assert.Equal(["create", "a", "b"], received.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
     }
 
     [Fact]
@@ -438,15 +398,13 @@ public sealed class PostgresGroupedWriteTests
     /// Holds the writer thread with a unit of work, submits the requests (they queue behind it), lets it go, and returns
     /// their results with how many requests ran in groups and how many commits the requests took.
     /// </summary>
-    private static async Task<(T[] Results, long Grouped, long Commits)> InOneBatchAsync<T>(
-        TestStore t, Func<List<Task<T>>> submit, Action? held = null)
+    private static async Task<(T[] Results, long Grouped, long Commits)> InOneBatchAsync<T>(TestStore t, Func<List<Task<T>>> submit)
     {
         var writer = t.Store.Writer;
         using var release = new ManualResetEventSlim();
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var hold = t.Store.ExecuteAsync(_ =>
         {
-            held?.Invoke();
             running.SetResult();
             if (!release.Wait(TestStore.Guard))
             {
