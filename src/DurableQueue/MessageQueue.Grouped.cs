@@ -119,8 +119,11 @@ public sealed partial class MessageQueue
     private sealed record ReceiveItem(MessageQueue Queue, int MaxMessages, long VisibilityMs);
 
     /// <summary>
-    /// Receives of any queue of the store. They have no set-based statement; what they gain is to go with the COMMIT
-    /// when everything else in the batch does too (one round trip for the whole batch). Otherwise each runs on its own.
+    /// Receives of any queue of the store. When everything else in the batch goes with the COMMIT too (one round trip
+    /// for the whole batch), receives next to each other in the batch of one queue with one visibility timeout lease
+    /// with one statement: as many messages as they ask for together, dealt out in delivery order, the first receive
+    /// taking the head, as they would have leased one after the other. They share one lease token; each message's
+    /// receipt (its id and the token) is still its own. Otherwise each receive runs on its own.
     /// </summary>
     private sealed class ReceiveGroup : WriteGroup
     {
@@ -130,28 +133,58 @@ public sealed partial class MessageQueue
 
         public override void Run(WriteContext context, List<WriteOperation> batch, int start, int count)
         {
-            for (var i = start; i < start + count; i++)
+            var end = start + count;
+            if (!context.DeferToCommit)
             {
-                var operation = batch[i];
-                if (!context.DeferToCommit)
+                for (var i = start; i < end; i++)
                 {
-                    operation.Execute(context);
-                    continue;
+                    batch[i].Execute(context);
                 }
 
-                var item = (ReceiveItem)operation.GroupItem!;
+                return;
+            }
+
+            var first = start;
+            while (first < end)
+            {
+                var item = (ReceiveItem)batch[first].GroupItem!;
+                var last = first + 1;
+                var max = item.MaxMessages;
+                while (last < end && batch[last].GroupItem is ReceiveItem next && next.Queue == item.Queue &&
+                       next.VisibilityMs == item.VisibilityMs && max <= int.MaxValue - next.MaxMessages)
+                {
+                    max += next.MaxMessages;
+                    last++;
+                }
+
+                var operations = batch.GetRange(first, last - first);
                 var queue = item.Queue;
                 context.Commands.ReceiveAtCommit(
                     context,
                     queue.Name,
                     queue.QueueIdOf(context),
-                    item.MaxMessages,
+                    max,
                     item.VisibilityMs,
-                    (messages, next) =>
-                    {
-                        queue.NoteFinalLeases(context, messages);
-                        ((WriteOperation<(List<QueueMessage>, long?)>)operation).SetResult((messages, next));
-                    });
+                    (messages, nextVisibleAt) => DealOut(context, operations, messages, nextVisibleAt));
+                first = last;
+            }
+        }
+
+        /// <summary>
+        /// Gives each receive its share of the leased messages, in delivery order; a receive that got fewer than it asked
+        /// for learns when the queue's next message becomes ready.
+        /// </summary>
+        private static void DealOut(WriteContext context, List<WriteOperation> operations, List<QueueMessage> messages, long? nextVisibleAt)
+        {
+            var taken = 0;
+            foreach (var operation in operations)
+            {
+                var item = (ReceiveItem)operation.GroupItem!;
+                var share = Math.Min(item.MaxMessages, messages.Count - taken);
+                var mine = operations.Count == 1 ? messages : messages.GetRange(taken, share);
+                taken += share;
+                item.Queue.NoteFinalLeases(context, mine);
+                ((WriteOperation<(List<QueueMessage>, long?)>)operation).SetResult((mine, mine.Count < item.MaxMessages ? nextVisibleAt : null));
             }
         }
     }

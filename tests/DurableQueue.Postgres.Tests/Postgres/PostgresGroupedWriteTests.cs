@@ -119,6 +119,65 @@ public sealed class PostgresGroupedWriteTests
     }
 
     [Fact]
+    public async Task Receives_InOneBatch_LeaseWithOneStatement_AndAreDealtOutInDeliveryOrder()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        for (var i = 0; i < 5; i++)
+        {
+            await q.EnqueueAsync($"m{i}");
+        }
+
+        var writer = t.Store.Writer;
+        var deferredCommits = writer.DeferredCommits;
+        var (received, _, commits) = await InOneBatchAsync<IReadOnlyList<QueueMessage>>(t, () =>
+        [
+            q.ReceiveAsync(maxMessages: 2).AsTask(),
+            q.ReceiveAsync(maxMessages: 2).AsTask(),
+            q.ReceiveAsync(maxMessages: 3).AsTask(),
+        ]);
+
+        Assert.Equal(1, commits);
+        Assert.Equal(deferredCommits + 1, writer.DeferredCommits);
+        // The first receive takes the head, as it would have leased first; the last gets what is left.
+        string[][] expected = [["m0", "m1"], ["m2", "m3"], ["m4"]];
+        Assert.Equal(expected, received.Select(r => r.Select(m => Encoding.UTF8.GetString(m.Body.Span)).ToArray()));
+        var all = received.SelectMany(r => r).ToList();
+        Assert.All(all, m => Assert.Equal(1, m.Attempt));
+        // One statement leased them all: one lease token, and every receipt is its own by the message's id.
+        Assert.Single(all.Select(m => m.Receipt.Token).Distinct());
+        Assert.Equal(5, all.Select(m => m.Id).Distinct().Count());
+        Assert.Empty(await q.AckManyAsync(all.Select(m => m.Receipt)));
+        Assert.Equal(0, (await q.GetCountsAsync()).Total);
+    }
+
+    [Fact]
+    public async Task Receives_InOneBatch_WithOtherVisibilityTimeouts_LeaseApartWithTheirOwnTimeouts()
+    {
+        await using var t = TestStore.Create();
+        var q = t.Store.GetQueue("q");
+        for (var i = 0; i < 3; i++)
+        {
+            await q.EnqueueAsync($"m{i}");
+        }
+
+        var (received, _, commits) = await InOneBatchAsync<IReadOnlyList<QueueMessage>>(t, () =>
+        [
+            q.ReceiveAsync(visibilityTimeout: TimeSpan.FromSeconds(30)).AsTask(),
+            q.ReceiveAsync(visibilityTimeout: TimeSpan.FromSeconds(90)).AsTask(),
+            q.ReceiveAsync(visibilityTimeout: TimeSpan.FromSeconds(30)).AsTask(),
+        ]);
+
+        Assert.Equal(1, commits);
+        var (first, second, third) = (Assert.Single(received[0]), Assert.Single(received[1]), Assert.Single(received[2]));
+        Assert.Equal(["m0", "m1", "m2"], new[] { first, second, third }.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+        // Three leases (the middle one breaks the run), each until its own timeout from the batch's one clock reading.
+        Assert.Equal(3, new[] { first, second, third }.Select(m => m.Receipt.Token).Distinct().Count());
+        Assert.Equal(TimeSpan.FromSeconds(60), second.LeaseExpiresAt - first.LeaseExpiresAt);
+        Assert.Equal(first.LeaseExpiresAt, third.LeaseExpiresAt);
+    }
+
+    [Fact]
     public async Task Enqueues_InOneBatch_OneFailing_FailsAloneAndTheOthersCommit()
     {
         await using var t = TestStore.Create();
