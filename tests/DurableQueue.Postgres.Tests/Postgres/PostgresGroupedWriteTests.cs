@@ -74,11 +74,7 @@ public sealed class PostgresGroupedWriteTests
     public async Task MixedBatch_EnqueuesReceivesAndAcks_GoWholeWithTheCommit()
     {
         await using var t = TestStore.Create();
-        var q = t.Store.GetQueue("q");
-        for (var i = 0; i < 4; i++)
-        {
-            await q.EnqueueAsync($"m{i}");
-        }
+        var q = await QueueWithAsync(t, 4);
 
         var leased = await q.ReceiveAsync(maxMessages: 2);
         Assert.Equal(2, leased.Count);
@@ -122,11 +118,7 @@ public sealed class PostgresGroupedWriteTests
     public async Task Receives_InOneBatch_LeaseWithOneStatement_AndAreDealtOutInDeliveryOrder()
     {
         await using var t = TestStore.Create();
-        var q = t.Store.GetQueue("q");
-        for (var i = 0; i < 5; i++)
-        {
-            await q.EnqueueAsync($"m{i}");
-        }
+        var q = await QueueWithAsync(t, 5);
 
         var writer = t.Store.Writer;
         var deferredCommits = writer.DeferredCommits;
@@ -155,11 +147,7 @@ public sealed class PostgresGroupedWriteTests
     public async Task Receives_InOneBatch_WithOtherVisibilityTimeouts_LeaseApartWithTheirOwnTimeouts()
     {
         await using var t = TestStore.Create();
-        var q = t.Store.GetQueue("q");
-        for (var i = 0; i < 3; i++)
-        {
-            await q.EnqueueAsync($"m{i}");
-        }
+        var q = await QueueWithAsync(t, 3);
 
         var (received, _, commits) = await InOneBatchAsync<IReadOnlyList<QueueMessage>>(t, () =>
         [
@@ -282,11 +270,7 @@ public sealed class PostgresGroupedWriteTests
     public async Task Acks_InOneBatch_RunAsOneGroup()
     {
         await using var t = TestStore.Create();
-        var q = t.Store.GetQueue("q");
-        for (var i = 0; i < 6; i++)
-        {
-            await q.EnqueueAsync($"m{i}");
-        }
+        var q = await QueueWithAsync(t, 6);
 
         var received = await q.ReceiveAsync(maxMessages: 6);
         Assert.Equal(6, received.Count);
@@ -354,11 +338,7 @@ public sealed class PostgresGroupedWriteTests
     public async Task Acks_InOneBatch_AppSqlLaterInTheBatch_PlansWithTheServersSetting()
     {
         await using var t = TestStore.Create();
-        var q = t.Store.GetQueue("q");
-        for (var i = 0; i < 3; i++)
-        {
-            await q.EnqueueAsync($"m{i}");
-        }
+        var q = await QueueWithAsync(t, 3);
 
         var received = await q.ReceiveAsync(maxMessages: 3);
         Task<IReadOnlyList<MessageReceipt>>? many = null;
@@ -451,6 +431,18 @@ public sealed class PostgresGroupedWriteTests
             Assert.False(plan.Contains("Seq Scan on dq_messages", StringComparison.Ordinal), plan);
             Assert.False(plan.Contains("dq_messages_ready", StringComparison.Ordinal), plan);
         }
+    }
+
+    /// <summary>The queue "q" of the store with <paramref name="messages"/> messages "m0", "m1", ... enqueued in order.</summary>
+    private static async Task<MessageQueue> QueueWithAsync(TestStore t, int messages)
+    {
+        var q = t.Store.GetQueue("q");
+        for (var i = 0; i < messages; i++)
+        {
+            await q.EnqueueAsync($"m{i}");
+        }
+
+        return q;
     }
 
     /// <summary>
