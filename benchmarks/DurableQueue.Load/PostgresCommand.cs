@@ -56,12 +56,18 @@ public sealed class PostgresSettings : CommandSettings
     [DefaultValue(3)]
     public int Repeat { get; set; }
 
+    [CommandOption("--warmup")]
+    [Description("Runs of each kind before the measured ones, not counted: the first run of a process pays for the JIT compiler on both sides.")]
+    [DefaultValue(1)]
+    public int Warmup { get; set; }
+
     public override ValidationResult Validate() =>
         Size < 8 ? ValidationResult.Error("--size must be at least 8 (the enqueue timestamp).")
         : Producers < 1 || Consumers < 1 ? ValidationResult.Error("--producers and --consumers must be at least 1.")
         : Stores < 1 ? ValidationResult.Error("--stores must be at least 1.")
         : Messages < 1 || Single < 1 ? ValidationResult.Error("--messages and --single must be at least 1.")
         : Repeat < 1 ? ValidationResult.Error("--repeat must be at least 1.")
+        : Warmup < 0 ? ValidationResult.Error("--warmup must be 0 or more.")
         : ValidationResult.Success();
 }
 
@@ -89,11 +95,19 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
             var cpu = await PostgresCpu.FindAsync(connectionString);
             var results = new List<(string Kind, double PerSecond, LatencySummary Latency)>();
             var cpuPerMessage = new List<(double ClientUs, double? ServerUs)>();
-            for (var run = 0; run < settings.Repeat; run++)
+            for (var run = -settings.Warmup; run < settings.Repeat; run++)
             {
-                results.Add(await RawEndToEndAsync(raw, settings, cpu, cpuPerMessage));
-                results.Add(await QueueEndToEndAsync(connectionString, settings, cpu, cpuPerMessage));
-                results.AddRange(await SingleAsync(raw, connectionString, settings));
+                // A warm-up run does the same work into lists that are thrown away.
+                var warmup = run < 0;
+                if (warmup)
+                {
+                    AnsiConsole.MarkupLine("[grey]Warm-up run (not counted):[/]");
+                }
+
+                var (into, cpuInto) = warmup ? ([], []) : (results, cpuPerMessage);
+                into.Add(await RawEndToEndAsync(raw, settings, cpu, cpuInto));
+                into.Add(await QueueEndToEndAsync(connectionString, settings, cpu, cpuInto));
+                into.AddRange(await SingleAsync(raw, connectionString, settings));
             }
 
             Print(results, settings);
@@ -284,7 +298,7 @@ public sealed class PostgresCommand : AsyncCommand<PostgresSettings>
 
     private static void Print(List<(string Kind, double PerSecond, LatencySummary Latency)> results, PostgresSettings s)
     {
-        var table = new Table().Title($"PostgreSQL, {s.Producers} producers + {s.Consumers} consumers end to end ({s.Messages:N0} messages, {s.Stores} store(s)), 1 producer ({s.Single:N0}); medians of {s.Repeat} interleaved runs");
+        var table = new Table().Title($"PostgreSQL, {s.Producers} producers + {s.Consumers} consumers end to end ({s.Messages:N0} messages, {s.Stores} store(s)), 1 producer ({s.Single:N0}); medians of {s.Repeat} interleaved runs after {s.Warmup} warm-up run(s)");
         foreach (var column in new[] { "Kind", "Msgs/s", "p50 ms", "p99 ms", "Latency of" })
         {
             table.AddColumn(column);
