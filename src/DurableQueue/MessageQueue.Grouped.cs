@@ -149,9 +149,9 @@ public sealed partial class MessageQueue
             {
                 var item = (ReceiveItem)batch[first].GroupItem!;
                 var last = first + 1;
+                // At most MaxWriteBatch receives of MaxReceiveBatch messages each: far below int.MaxValue.
                 var max = item.MaxMessages;
-                while (last < end && batch[last].GroupItem is ReceiveItem next && next.Queue == item.Queue &&
-                       next.VisibilityMs == item.VisibilityMs && max <= int.MaxValue - next.MaxMessages)
+                while (last < end && batch[last].GroupItem is ReceiveItem next && next.Queue == item.Queue && next.VisibilityMs == item.VisibilityMs)
                 {
                     max += next.MaxMessages;
                     last++;
