@@ -1,3 +1,4 @@
+using DurableQueue.Internal;
 using DurableQueue.Storage;
 
 namespace DurableQueue;
@@ -121,9 +122,9 @@ public sealed partial class MessageQueue
     /// <summary>
     /// Receives of any queue of the store. When everything else in the batch goes with the COMMIT too (one round trip
     /// for the whole batch), receives next to each other in the batch of one queue with one visibility timeout lease
-    /// with one statement: as many messages as they ask for together, dealt out in delivery order, the first receive
-    /// taking the head, as they would have leased one after the other. They share one lease token; each message's
-    /// receipt (its id and the token) is still its own. Otherwise each receive runs on its own.
+    /// with one statement: as many messages as they ask for together, dealt out evenly (<see cref="EvenShares"/>) in
+    /// delivery order, the first receive taking the head. They share one lease token; each message's receipt (its id and
+    /// the token) is still its own. Otherwise each receive runs on its own.
     /// </summary>
     private sealed class ReceiveGroup : WriteGroup
     {
@@ -171,18 +172,19 @@ public sealed partial class MessageQueue
         }
 
         /// <summary>
-        /// Gives each receive its share of the leased messages, in delivery order; a receive that got fewer than it asked
-        /// for learns when the queue's next message becomes ready.
+        /// Gives each receive its share of the leased messages (<see cref="EvenShares"/>), in delivery order; a receive that
+        /// got fewer than it asked for learns when the queue's next message becomes ready.
         /// </summary>
         private static void DealOut(WriteContext context, List<WriteOperation> operations, List<QueueMessage> messages, long? nextVisibleAt)
         {
+            var shares = EvenShares.Of(operations.ConvertAll(o => ((ReceiveItem)o.GroupItem!).MaxMessages), messages.Count);
             var taken = 0;
-            foreach (var operation in operations)
+            for (var i = 0; i < operations.Count; i++)
             {
+                var operation = operations[i];
                 var item = (ReceiveItem)operation.GroupItem!;
-                var share = Math.Min(item.MaxMessages, messages.Count - taken);
-                var mine = operations.Count == 1 ? messages : messages.GetRange(taken, share);
-                taken += share;
+                var mine = operations.Count == 1 ? messages : messages.GetRange(taken, shares[i]);
+                taken += shares[i];
                 item.Queue.NoteFinalLeases(context, mine);
                 ((WriteOperation<(List<QueueMessage>, long?)>)operation).SetResult((mine, mine.Count < item.MaxMessages ? nextVisibleAt : null));
             }

@@ -131,7 +131,7 @@ public sealed class PostgresGroupedWriteTests
 
         Assert.Equal(1, commits);
         Assert.Equal(deferredCommits + 1, writer.DeferredCommits);
-        // The first receive takes the head, as it would have leased first; the last gets what is left.
+        // Split evenly in delivery order: the first receive takes the head, and the last gets one fewer.
         string[][] expected = [["m0", "m1"], ["m2", "m3"], ["m4"]];
         Assert.Equal(expected, received.Select(r => r.Select(m => Encoding.UTF8.GetString(m.Body.Span)).ToArray()));
         var all = received.SelectMany(r => r).ToList();
@@ -141,6 +141,27 @@ public sealed class PostgresGroupedWriteTests
         Assert.Equal(5, all.Select(m => m.Id).Distinct().Count());
         Assert.Empty(await q.AckManyAsync(all.Select(m => m.Receipt)));
         Assert.Equal(0, (await q.GetCountsAsync()).Total);
+    }
+
+    [Fact]
+    public async Task Receives_InOneBatch_AskingForMoreThanThereIs_ShareTheMessagesEvenly()
+    {
+        await using var t = TestStore.Create();
+        var q = await QueueWithAsync(t, 5);
+
+        var (received, _, commits) = await InOneBatchAsync<IReadOnlyList<QueueMessage>>(t, () =>
+        [
+            q.ReceiveAsync(maxMessages: 10).AsTask(),
+            q.ReceiveAsync(maxMessages: 10).AsTask(),
+            q.ReceiveAsync(maxMessages: 10).AsTask(),
+        ]);
+
+        Assert.Equal(1, commits);
+        // Waiting at the same moment, none goes back empty-handed while another holds more than it needs: two, two, one,
+        // each a run of the head in delivery order.
+        string[][] expected = [["m0", "m1"], ["m2", "m3"], ["m4"]];
+        Assert.Equal(expected, received.Select(r => r.Select(m => Encoding.UTF8.GetString(m.Body.Span)).ToArray()));
+        Assert.Empty(await q.AckManyAsync(received.SelectMany(r => r).Select(m => m.Receipt)));
     }
 
     [Fact]
