@@ -220,7 +220,7 @@ internal sealed class PostgresCommands : IMessageCommands
             // Sent with the COMMIT, which fails unless every receipt matched: all of them are acked, or none. The
             // settings (see PostgresSql.PreferIndexes) go first in that round trip, and the transaction's end takes
             // them away.
-            session.SendWithNext(_sql.PreferIndexes, aheadOfHeldBack: true);
+            session.PreferIndexesUntilCommit();
             session.ExecuteAtCommit(
                 _sql.AckManyAll,
                 [

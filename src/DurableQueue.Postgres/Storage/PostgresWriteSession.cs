@@ -46,6 +46,8 @@ internal sealed class PostgresWriteSession : IWriteSession
     // The connection broke during the open batch: the server rolled it back, and no later statement of it may run.
     private bool _batchLost;
     private bool _callerCodeRan;
+    // The batch's statements prefer indexes (PostgresSql.PreferIndexes): set where the batch is sent, at its commit.
+    private bool _preferIndexes;
     private bool _endedByCaller;
     private bool _inCallerCode;
 
@@ -305,6 +307,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         _pending.Clear();
         _notify.Clear();
         _atCommit.Clear();
+        _preferIndexes = false;
         _callerCodeRan = false;
         _endedByCaller = false;
         _batchLost = false;
@@ -366,22 +369,16 @@ internal sealed class PostgresWriteSession : IWriteSession
 
     /// <summary>
     /// Holds back statements without rows (settings, say) to send in front of the next statement, with the held-back
-    /// transaction control; they reach the server before any statement that follows, app code's included. With
-    /// <paramref name="aheadOfHeldBack"/> they go before the transaction control held back so far, which leaves a
-    /// savepoint that no statement follows free to be dropped unsent (see <see cref="ReleaseSavepoint"/>); only for a
-    /// batch that goes whole with its COMMIT, which commits or fails as one, so no savepoint scopes the statements.
+    /// transaction control; they reach the server before any statement that follows, app code's included.
     /// </summary>
-    public void SendWithNext(string[] statements, bool aheadOfHeldBack = false)
-    {
-        if (aheadOfHeldBack)
-        {
-            _pending.InsertRange(0, statements);
-        }
-        else
-        {
-            _pending.AddRange(statements);
-        }
-    }
+    public void SendWithNext(string[] statements) => _pending.AddRange(statements);
+
+    /// <summary>
+    /// Makes every statement of a batch that goes whole with its COMMIT prefer indexes (see
+    /// <see cref="PostgresSql.PreferIndexes"/>): the settings go first in that round trip, and the transaction's end
+    /// takes them away.
+    /// </summary>
+    public void PreferIndexesUntilCommit() => _preferIndexes = true;
 
     /// <summary>Registers a wake-up for the receivers of a queue in every process; sent with the COMMIT.</summary>
     public void NotifyOnCommit(string queueName) => _notify.Add(queueName);
@@ -422,13 +419,18 @@ internal sealed class PostgresWriteSession : IWriteSession
                 return;
             }
 
-            if (!mark && _pending.Count == 0 && _atCommit.Count == 1)
+            if (!mark && _pending.Count == 0 && _atCommit.Count > 0)
             {
-                await CommitOneStatementAsync(async).ConfigureAwait(false);
+                await CommitWithoutBeginAsync(async).ConfigureAwait(false);
                 return;
             }
 
             EnsureBegun();
+        }
+
+        if (_preferIndexes)
+        {
+            _pending.InsertRange(0, Sql.PreferIndexes);
         }
 
         var transaction = _transaction!;
@@ -580,21 +582,22 @@ internal sealed class PostgresWriteSession : IWriteSession
             _pending.Clear();
             _notify.Clear();
             _atCommit.Clear();
+            _preferIndexes = false;
         }
     }
 
     /// <summary>
-    /// Commits a batch whose one statement was held back for the commit, with no transaction begun: the statement runs
-    /// on its own and commits by itself (one statement, like a raw insert, instead of BEGIN, the statement and COMMIT).
-    /// The wake-ups follow it in the same round trip behind an error barrier, so they run in a transaction of their own,
-    /// and a failure of theirs does not undo the statement. The results are read as after a COMMIT; a failing statement
-    /// committed nothing and fails as a refused commit (<see cref="CommitRefused"/>); a broken connection leaves the
-    /// outcome unknown.
+    /// Commits a batch whose statements were all held back for the commit, with no transaction begun: they run as one
+    /// implicit transaction, which the server commits at the end of the last of them (a batch of one statement runs as
+    /// that statement alone, like a raw insert), instead of between BEGIN and COMMIT. The wake-ups follow behind an
+    /// error barrier, so they run in a transaction of their own; the row before them shows that the statements' commit
+    /// went through, so a failure of the wake-ups is not taken for a refused commit (which would run the writes again).
+    /// A failing statement committed nothing and fails as a refused commit (<see cref="CommitRefused"/>); a broken
+    /// connection leaves the outcome unknown.
     /// </summary>
-    private async ValueTask CommitOneStatementAsync(bool async)
+    private async ValueTask CommitWithoutBeginAsync(bool async)
     {
         _batchOpen = false;
-        var (statement, read) = _atCommit[0];
         var notifying = _notify.Count > 0;
         var committed = false;
         try
@@ -602,20 +605,45 @@ internal sealed class PostgresWriteSession : IWriteSession
             Interlocked.Increment(ref _roundTrips);
             SettleReader();
             using var batch = new NpgsqlBatch(Connection);
-            batch.BatchCommands.Add(statement);
+            if (_preferIndexes)
+            {
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.PreferIndexesInTransaction));
+            }
+
+            foreach (var (command, _) in _atCommit)
+            {
+                batch.BatchCommands.Add(command);
+            }
+
             if (notifying)
             {
-                statement.AppendErrorBarrier = true;
+                batch.BatchCommands[^1].AppendErrorBarrier = true;
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(CommittedSentinel));
                 AddNotifications(batch);
             }
 
             var reader = async ? await batch.ExecuteReaderAsync().ConfigureAwait(false) : batch.ExecuteReader();
             try
             {
-                read(reader);
+                if (_preferIndexes)
+                {
+                    // The settings' own row.
+                    await NextResultAsync(reader, async).ConfigureAwait(false);
+                }
+
+                for (var i = 0; i < _atCommit.Count; i++)
+                {
+                    if (i > 0)
+                    {
+                        await NextResultAsync(reader, async).ConfigureAwait(false);
+                    }
+
+                    _atCommit[i].Read(reader);
+                }
+
                 if (notifying)
                 {
-                    // Reaching the first wake-up's result means the statement's own commit (at the barrier) went through.
+                    // Reaching the row after the barrier means the statements' implicit commit went through.
                     committed = await NextResultAsync(reader, async).ConfigureAwait(false);
                 }
 
@@ -628,7 +656,7 @@ internal sealed class PostgresWriteSession : IWriteSession
                 await DisposeAsync(reader, async).ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (committed || (ex is NpgsqlException { BatchCommand: { } failed } && !ReferenceEquals(failed, statement)))
+        catch (Exception ex) when (committed)
         {
             Interlocked.Increment(ref _failedWakeUps);
             Trace.TraceWarning("DurableQueue: the batch committed, but its wake-ups failed: {0}", ex.Message);
@@ -647,6 +675,7 @@ internal sealed class PostgresWriteSession : IWriteSession
             _pending.Clear();
             _notify.Clear();
             _atCommit.Clear();
+            _preferIndexes = false;
         }
     }
 
@@ -682,6 +711,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         _pending.Clear();
         _notify.Clear();
         _atCommit.Clear();
+        _preferIndexes = false;
         if (transaction is null)
         {
             return;
@@ -810,6 +840,7 @@ internal sealed class PostgresWriteSession : IWriteSession
         _pending.Clear();
         _notify.Clear();
         _atCommit.Clear();
+        _preferIndexes = false;
         var connection = _connection;
         _connection = null;
         try

@@ -153,6 +153,41 @@ public sealed class PostgresErrorTests(PostgresClusterFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task WakeUpsFailingAtRunTimeAfterTheCommit_EachWriteCommitsOnce()
+    {
+        var admin = await fixture.DatabaseForAsync(GetType());
+        var schema = "q_" + Guid.NewGuid().ToString("N")[..8];
+        await using var store = QueueStore.OpenPostgres(
+            admin, new QueueStoreOptions { BusyTimeout = TimeSpan.FromMilliseconds(200) }, new PostgresStoreOptions { Schema = schema });
+        var queue = store.GetQueue("q");
+        var session = (DurableQueue.Postgres.Storage.PostgresWriteSession)store.Writer.Session;
+        await queue.EnqueueAsync("before");
+        var before = Assert.Single(await queue.ReceiveAsync());
+        var failedBefore = session.FailedWakeUps;
+
+        // Another connection holds the table of waiting receivers: the wake-up statement that follows each commit waits
+        // for it and fails at the store's lock timeout, after the write itself committed.
+        await using var holder = new NpgsqlConnection(admin);
+        await holder.OpenAsync();
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var command = new NpgsqlCommand($"LOCK TABLE {schema}.dq_waiters IN ACCESS EXCLUSIVE MODE", holder, hold))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        // Each goes whole with its commit: an enqueue, and an ack.
+        var lone = await queue.EnqueueAsync("lone");
+        var lost = await queue.AckManyAsync([before.Receipt]);
+        await hold.RollbackAsync();
+
+        // Taken for refused, a write would have run again: the enqueue twice, and the ack finding its message gone.
+        Assert.Empty(lost);
+        Assert.True(session.FailedWakeUps > failedBefore);
+        var received = Assert.Single(await queue.ReceiveAsync(maxMessages: 10));
+        Assert.Equal(lone, received.Id);
+    }
+
     private static async Task ExecuteAsync(string connectionString, string sql)
     {
         await using var connection = new NpgsqlConnection(connectionString);
