@@ -88,7 +88,7 @@ internal sealed class PostgresSql
         PlannerDefault = ["SET LOCAL enable_seqscan TO DEFAULT;", "SET LOCAL plan_cache_mode TO DEFAULT;"];
         // The same settings for a batch sent as one implicit transaction (no BEGIN), where SET LOCAL works but warns
         // that it is outside a transaction block; set_config(..., true) is the same setting, without the warning.
-        PreferIndexesInTransaction = "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true);";
+        PreferIndexesWithoutBegin = "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true);";
         // The same, sent with the COMMIT: it fails (division by zero, counted at run time) unless every receipt matched,
         // so that the COMMIT after it rolls back instead and the writer runs the acks one by one, which tells each
         // receipt's failure apart. $4 the number of receipts.
@@ -345,7 +345,7 @@ internal sealed class PostgresSql
     public string[] PlannerDefault { get; }
 
     /// <summary>Gets <see cref="PreferIndexes"/> as one statement (with one row) for a batch sent without BEGIN.</summary>
-    public string PreferIndexesInTransaction { get; }
+    public string PreferIndexesWithoutBegin { get; }
 
     public string LockLease { get; }
 

@@ -607,7 +607,7 @@ internal sealed class PostgresWriteSession : IWriteSession
             using var batch = new NpgsqlBatch(Connection);
             if (_preferIndexes)
             {
-                batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.PreferIndexesInTransaction));
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.PreferIndexesWithoutBegin));
             }
 
             foreach (var (command, _) in _atCommit)
