@@ -36,6 +36,7 @@ internal sealed class PostgresDriver : IStorageDriver
     // Per queue: the time stamp (TimeProvider.System) until which this store's row in dq_waiters needs no renewal.
     private readonly ConcurrentDictionary<string, long> _announced = new(StringComparer.Ordinal);
     private readonly TimeSpan _waiterLifetime;
+    private readonly PostgresWakeUps _wakeUps;
     private PostgresWriteSession? _session;
     private long _announcements;
     private long _failedAnnouncements;
@@ -54,6 +55,7 @@ internal sealed class PostgresDriver : IStorageDriver
         // A waiting receiver is woken at least once per safety poll; it renews the row when it is older than the renewal
         // age, so the row outlives that by two polls and a margin.
         _waiterLifetime = s_waiterRenewal + postgres.SafetyPollInterval + postgres.SafetyPollInterval + TimeSpan.FromSeconds(30);
+        _wakeUps = new PostgresWakeUps(dataSource, sql, _storeId, options.BusyTimeout);
     }
 
     public string Location { get; }
@@ -68,7 +70,8 @@ internal sealed class PostgresDriver : IStorageDriver
 
     public StorageKind Kind => StorageKind.Postgres;
 
-    public IWriteSession OpenWriteSession() => _session = new PostgresWriteSession(_dataSource, _sql, _commands, Location, _options, MapError, _storeId);
+    public IWriteSession OpenWriteSession() =>
+        _session = new PostgresWriteSession(_dataSource, _sql, _commands, Location, _options, MapError, _storeId, _wakeUps);
 
     /// <summary>Gets how many times the store wrote its waiting row for a queue (once per queue, then once per renewal).</summary>
     public long Announcements => Interlocked.Read(ref _announcements);
@@ -124,7 +127,8 @@ internal sealed class PostgresDriver : IStorageDriver
     }
 
     public IDisposable WatchForeignCommits(Action onForeignCommit) =>
-        new PostgresListener(_dataSource, _sql, _postgres.SafetyPollInterval, _ => onForeignCommit(), () => _session?.ProcessId ?? 0);
+        new PostgresListener(
+            _dataSource, _sql, _postgres.SafetyPollInterval, _ => onForeignCommit(), pid => pid == (_session?.ProcessId ?? 0) || pid == _wakeUps.ProcessId);
 
     /// <summary>
     /// Writes (or renews) this store's row in <c>dq_waiters</c> for the queue, on a pooled connection, committed at once:
@@ -213,7 +217,14 @@ internal sealed class PostgresDriver : IStorageDriver
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0 && _ownsDataSource)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // The wake-ups the last commits owe go out before the connections close.
+        _wakeUps.Dispose();
+        if (_ownsDataSource)
         {
             _dataSource.Dispose();
         }

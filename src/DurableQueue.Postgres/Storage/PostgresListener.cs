@@ -24,7 +24,7 @@ internal sealed class PostgresListener : IDisposable
     private readonly PostgresSql _sql;
     private readonly TimeSpan _safetyPoll;
     private readonly Action<string?> _wake;
-    private readonly Func<int> _ownProcessId;
+    private readonly Func<int, bool> _isOwnProcess;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -34,14 +34,14 @@ internal sealed class PostgresListener : IDisposable
     /// <param name="sql">The schema's statements (its channel).</param>
     /// <param name="safetyPoll">How often to wake the receivers without a notification.</param>
     /// <param name="wake">Called with the queue name of a notification, or null for "anything may have changed".</param>
-    /// <param name="ownProcessId">The server process id of the store's own writer connection, whose wake-ups are local already.</param>
-    public PostgresListener(NpgsqlDataSource dataSource, PostgresSql sql, TimeSpan safetyPoll, Action<string?> wake, Func<int> ownProcessId)
+    /// <param name="isOwnProcess">Whether a server process id is one of the store's own connections, whose wake-ups are local already.</param>
+    public PostgresListener(NpgsqlDataSource dataSource, PostgresSql sql, TimeSpan safetyPoll, Action<string?> wake, Func<int, bool> isOwnProcess)
     {
         _dataSource = dataSource;
         _sql = sql;
         _safetyPoll = safetyPoll;
         _wake = wake;
-        _ownProcessId = ownProcessId;
+        _isOwnProcess = isOwnProcess;
         _loop = Task.Run(RunAsync);
     }
 
@@ -113,7 +113,7 @@ internal sealed class PostgresListener : IDisposable
 
     private void OnNotification(object sender, NpgsqlNotificationEventArgs e)
     {
-        if (e.PID != _ownProcessId())
+        if (!_isOwnProcess(e.PID))
         {
             _wake(e.Payload);
         }

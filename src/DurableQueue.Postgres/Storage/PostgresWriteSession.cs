@@ -12,8 +12,8 @@ namespace DurableQueue.Postgres.Storage;
 /// The PostgreSQL writer's connection and the control of its batch transaction. Transaction control costs no round
 /// trips of its own: BEGIN is sent by Npgsql in front of the first statement, and SAVEPOINT / RELEASE are held back and
 /// sent in one batch with the next statement (or with the COMMIT), so a request of one statement is one round trip.
-/// The wake-ups the batch owes (NOTIFY) travel in the COMMIT's round trip, right after it in a transaction of their own,
-/// and the server runs them only if the COMMIT succeeded.
+/// The wake-ups the batch owes to receivers of other stores are sent after the commit landed, on a connection of their
+/// own (<see cref="PostgresWakeUps"/>); in an app's own transaction they go with its statements.
 /// </summary>
 /// <remarks>Used by the store's writer thread only; not thread-safe.</remarks>
 internal sealed class PostgresWriteSession : IWriteSession
@@ -33,6 +33,8 @@ internal sealed class PostgresWriteSession : IWriteSession
     private readonly Func<Exception, Exception> _map;
     private readonly NpgsqlConnection? _borrowed;
     private readonly Guid _writerId;
+    // Sends the wake-ups for other stores after each commit (null on a borrowed session: they go in the app's transaction).
+    private readonly PostgresWakeUps? _wakeUps;
     private readonly TimeProvider _clock = TimeProvider.System;
     private long _marker;
     private NpgsqlConnection? _connection;
@@ -58,11 +60,13 @@ internal sealed class PostgresWriteSession : IWriteSession
     /// <param name="options">The store options: durability and the lock wait.</param>
     /// <param name="map">Turns provider exceptions into the library's typed ones.</param>
     /// <param name="storeId">The store's id: its commit marker row, and the rows of its waiting receivers.</param>
+    /// <param name="wakeUps">Sends the wake-ups after each commit; without it they go in the commit's round trip.</param>
     public PostgresWriteSession(
         NpgsqlDataSource dataSource, PostgresSql sql, IMessageCommands commands, string location, QueueStoreOptions options, Func<Exception, Exception> map,
-        Guid? storeId = null)
+        Guid? storeId = null, PostgresWakeUps? wakeUps = null)
     {
         _dataSource = dataSource;
+        _wakeUps = wakeUps;
         _writerId = storeId ?? Guid.NewGuid();
         Sql = sql;
         Commands = commands;
@@ -438,9 +442,11 @@ internal sealed class PostgresWriteSession : IWriteSession
         _batchOpen = false;
         long? marker = null;
         var committed = false;
+        // The wake-ups go in this round trip only where no sender of its own sends them after the commit.
+        var notifying = _wakeUps is null && _notify.Count > 0;
         try
         {
-            if (!mark && _pending.Count == 0 && _notify.Count == 0 && _atCommit.Count == 0)
+            if (!mark && _pending.Count == 0 && !notifying && _atCommit.Count == 0)
             {
                 Interlocked.Increment(ref _roundTrips);
                 if (async)
@@ -452,6 +458,7 @@ internal sealed class PostgresWriteSession : IWriteSession
                     transaction.Commit();
                 }
 
+                OweWakeUps();
                 return;
             }
 
@@ -472,7 +479,6 @@ internal sealed class PostgresWriteSession : IWriteSession
             }
 
             batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT;"));
-            var notifying = _notify.Count > 0;
             if (notifying)
             {
                 // The wake-ups go after the COMMIT, in a transaction of their own that the server runs only if the
@@ -529,6 +535,7 @@ internal sealed class PostgresWriteSession : IWriteSession
             }
 
             transaction.Dispose();
+            OweWakeUps();
         }
         catch (Exception ex) when (committed)
         {
@@ -556,6 +563,7 @@ internal sealed class PostgresWriteSession : IWriteSession
             // A marked batch sent no statement with its COMMIT (the writer marks no batch that did): every result of
             // the batch was read before, and the commit landed.
             Trace.TraceWarning("DurableQueue: COMMIT reported {0} but the batch is in the database.", ex.Message);
+            OweWakeUps();
         }
         catch (Exception ex) when (PostgresErrors.IsUnreachable(ex))
         {
@@ -598,7 +606,7 @@ internal sealed class PostgresWriteSession : IWriteSession
     private async ValueTask CommitWithoutBeginAsync(bool async)
     {
         _batchOpen = false;
-        var notifying = _notify.Count > 0;
+        var notifying = _wakeUps is null && _notify.Count > 0;
         var committed = false;
         try
         {
@@ -655,6 +663,8 @@ internal sealed class PostgresWriteSession : IWriteSession
             {
                 await DisposeAsync(reader, async).ConfigureAwait(false);
             }
+
+            OweWakeUps();
         }
         catch (Exception ex) when (committed)
         {
@@ -900,7 +910,10 @@ internal sealed class PostgresWriteSession : IWriteSession
     public Guid StoreId => _writerId;
 
     /// <summary>Gets how many committed batches had their wake-ups after the COMMIT fail (receivers of other hosts then wait for their safety poll).</summary>
-    public long FailedWakeUps => Interlocked.Read(ref _failedWakeUps);
+    public long FailedWakeUps => Interlocked.Read(ref _failedWakeUps) + (_wakeUps?.Failed ?? 0);
+
+    /// <summary>Gets a task that completes when the wake-ups owed by the commits so far were sent (or failed).</summary>
+    public Task WakeUpsSentAsync() => _wakeUps?.SentAsync() ?? Task.CompletedTask;
 
     /// <summary>Gets how many statement batches (each one round trip) the session sent so far.</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
@@ -925,6 +938,15 @@ internal sealed class PostgresWriteSession : IWriteSession
 
         _pending.Clear();
         return batch;
+    }
+
+    /// <summary>Hands the queues this landed commit wrote to over to the sender of wake-ups, if the session has one.</summary>
+    private void OweWakeUps()
+    {
+        if (_wakeUps is not null && _notify.Count > 0)
+        {
+            _wakeUps.Owe(_notify);
+        }
     }
 
     private void AddNotifications(NpgsqlBatch batch)

@@ -140,6 +140,7 @@ public sealed class PostgresErrorTests(PostgresClusterFixture fixture)
             // A batch that goes whole with its COMMIT, and one that runs statement by statement (with the commit marker).
             var plain = await queue.EnqueueAsync("plain");
             var deduplicated = await queue.EnqueueAsync("deduplicated", new EnqueueOptions { DeduplicationKey = "k" });
+            await session.WakeUpsSentAsync();
 
             Assert.Equal(2, session.FailedWakeUps);
             var received = await queue.ReceiveAsync(maxMessages: 10);
@@ -179,6 +180,7 @@ public sealed class PostgresErrorTests(PostgresClusterFixture fixture)
         // Each goes whole with its commit: an enqueue, and an ack.
         var lone = await queue.EnqueueAsync("lone");
         var lost = await queue.AckManyAsync([before.Receipt]);
+        await session.WakeUpsSentAsync();
         await hold.RollbackAsync();
 
         // Taken for refused, a write would have run again: the enqueue twice, and the ack finding its message gone.

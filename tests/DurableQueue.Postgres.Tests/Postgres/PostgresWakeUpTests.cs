@@ -102,6 +102,48 @@ public sealed class PostgresWakeUpTests
     }
 
     [Fact]
+    public async Task Commit_TheCallerGoesOnBeforeTheWakeUpIsSent_AndAClosingStoreStillSendsIt()
+    {
+        await using var t = Create();
+        var notifications = new List<string>();
+        await using var listener = await ListenAsync(t, notifications);
+        // A receiver of the harness store waits on "q" (its row is written before it waits).
+        var waiting = t.Store.GetQueue("q").ReceiveAsync(waitTime: TimeSpan.FromMinutes(1)).AsTask();
+        await t.Clock.TimerCreatedAsync(TimeSpan.FromMinutes(1));
+
+        // Another store commits while the table of waiting rows is locked: the look after its commit waits for the
+        // lock, and its caller does not.
+        var closing = t.OpenSecond();
+        var session = (DurableQueue.Postgres.Storage.PostgresWriteSession)closing.Writer.Session;
+        await closing.GetQueue("other").EnqueueAsync("opens the writer's connection");
+        await session.WakeUpsSentAsync();
+        Task<MessageId> enqueue;
+        await using (var holder = t.OpenRaw())
+        {
+            await using var hold = await holder.BeginTransactionAsync();
+            await using (var command = new NpgsqlCommand("LOCK TABLE dq_waiters IN ACCESS EXCLUSIVE MODE;", holder, hold))
+            {
+                await command.ExecuteNonQueryAsync();
+            }
+
+            enqueue = closing.GetQueue("q").EnqueueAsync("last words").AsTask();
+            await enqueue.WaitAsync(TestStore.Guard);
+            Assert.False(session.WakeUpsSentAsync().IsCompleted);
+            await hold.RollbackAsync();
+        }
+
+        // The store closes at once: the wake-up its last commit owes still goes out first.
+        await closing.DisposeAsync();
+        await using (var ping = new NpgsqlCommand("SELECT 1;", listener))
+        {
+            await ping.ExecuteScalarAsync();
+        }
+
+        Assert.Equal(["q"], notifications);
+        Assert.Equal(await enqueue, Assert.Single(await waiting.WaitAsync(TestStore.Guard)).Id);
+    }
+
+    [Fact]
     public async Task Commit_TouchingSeveralQueues_NotifiesEachWatchedOneOnly()
     {
         await using var t = Create();
