@@ -6,8 +6,8 @@ using NpgsqlTypes;
 namespace DurableQueue.Postgres.Storage;
 
 /// <summary>
-/// Sends the wake-ups that a store's commits owe to receivers of other stores, on a connection of its own, once the
-/// commit is known to have landed: for each queue the commit wrote to, a <c>NOTIFY</c> if a receiver of another store
+/// Sends the wake-ups that a store's commits owe to receivers of other stores, on a pooled connection, once the commit
+/// is known to have landed: for each queue the commit wrote to, a <c>NOTIFY</c> if a receiver of another store
 /// waits on it (its row in <c>dq_waiters</c>). A receiver adds its row before its last look at the queue, and the look
 /// here reads the rows after the commit, so either the receiver's look saw the messages or this look sees its row.
 /// </summary>
@@ -161,10 +161,10 @@ internal sealed class PostgresWakeUps : IDisposable
 
         // What the last commits owe still goes out: receivers elsewhere should not wait for their safety poll because
         // this store closed.
-        if (!run.Wait(s_disposeWait))
+        if (!Wait(run))
         {
             _stop.Cancel();
-            run.Wait(s_disposeWait);
+            Wait(run);
         }
 
         lock (_gate)
@@ -174,7 +174,21 @@ internal sealed class PostgresWakeUps : IDisposable
         }
 
         _stop.Cancel();
-        run.Wait(s_disposeWait);
+        Wait(run);
         _stop.Dispose();
+    }
+
+    private static bool Wait(Task run)
+    {
+        try
+        {
+            return run.Wait(s_disposeWait);
+        }
+        catch (AggregateException ex)
+        {
+            // Only a bug gets here (a look's failures are caught and counted): closing goes on.
+            Trace.TraceError("DurableQueue: the wake-up sender failed: {0}", ex.InnerException?.Message);
+            return true;
+        }
     }
 }
