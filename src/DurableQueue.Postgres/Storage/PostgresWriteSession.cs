@@ -12,8 +12,9 @@ namespace DurableQueue.Postgres.Storage;
 /// The PostgreSQL writer's connection and the control of its batch transaction. Transaction control costs no round
 /// trips of its own: BEGIN is sent by Npgsql in front of the first statement, and SAVEPOINT / RELEASE are held back and
 /// sent in one batch with the next statement (or with the COMMIT), so a request of one statement is one round trip.
-/// The wake-ups the batch owes to receivers of other stores are sent after the commit landed, on a connection of their
-/// own (<see cref="PostgresWakeUps"/>); in an app's own transaction they go with its statements.
+/// The wake-ups the batch owes to receivers of other stores travel in the commit's round trip, in a transaction of their
+/// own after it; for a caller that awaits its own commit alone they are sent after the commit landed, by
+/// <see cref="PostgresWakeUps"/>; in an app's own transaction they go with its statements.
 /// </summary>
 /// <remarks>Used by the store's writer thread only; not thread-safe.</remarks>
 internal sealed class PostgresWriteSession : IWriteSession
@@ -442,8 +443,8 @@ internal sealed class PostgresWriteSession : IWriteSession
         _batchOpen = false;
         long? marker = null;
         var committed = false;
-        // The wake-ups go in this round trip only where no sender of its own sends them after the commit.
-        var notifying = _wakeUps is null && _notify.Count > 0;
+        var sendsWakeUpsLater = SendsWakeUpsLater(async);
+        var notifying = !sendsWakeUpsLater && _notify.Count > 0;
         try
         {
             if (!mark && _pending.Count == 0 && !notifying && _atCommit.Count == 0)
@@ -458,7 +459,7 @@ internal sealed class PostgresWriteSession : IWriteSession
                     transaction.Commit();
                 }
 
-                OweWakeUps();
+                OweWakeUps(sendsWakeUpsLater);
                 return;
             }
 
@@ -535,7 +536,7 @@ internal sealed class PostgresWriteSession : IWriteSession
             }
 
             transaction.Dispose();
-            OweWakeUps();
+            OweWakeUps(sendsWakeUpsLater);
         }
         catch (Exception ex) when (committed)
         {
@@ -563,7 +564,7 @@ internal sealed class PostgresWriteSession : IWriteSession
             // A marked batch sent no statement with its COMMIT (the writer marks no batch that did): every result of
             // the batch was read before, and the commit landed.
             Trace.TraceWarning("DurableQueue: COMMIT reported {0} but the batch is in the database.", ex.Message);
-            OweWakeUps();
+            OweWakeUps(sendsWakeUpsLater);
         }
         catch (Exception ex) when (PostgresErrors.IsUnreachable(ex))
         {
@@ -606,7 +607,8 @@ internal sealed class PostgresWriteSession : IWriteSession
     private async ValueTask CommitWithoutBeginAsync(bool async)
     {
         _batchOpen = false;
-        var notifying = _wakeUps is null && _notify.Count > 0;
+        var sendsWakeUpsLater = SendsWakeUpsLater(async);
+        var notifying = !sendsWakeUpsLater && _notify.Count > 0;
         var committed = false;
         try
         {
@@ -664,7 +666,7 @@ internal sealed class PostgresWriteSession : IWriteSession
                 await DisposeAsync(reader, async).ConfigureAwait(false);
             }
 
-            OweWakeUps();
+            OweWakeUps(sendsWakeUpsLater);
         }
         catch (Exception ex) when (committed)
         {
@@ -940,12 +942,21 @@ internal sealed class PostgresWriteSession : IWriteSession
         return batch;
     }
 
-    /// <summary>Hands the queues this landed commit wrote to over to the sender of wake-ups, if the session has one.</summary>
-    private void OweWakeUps()
+    /// <summary>
+    /// Gets whether the wake-ups of this commit go after it, by the sender of wake-ups, rather than in its round trip. A
+    /// caller that awaits its own commit alone (<paramref name="async"/>: a lone leader) is not held up by them: in the
+    /// round trip they cost a second flush of the server's reply and a second read of it. The writer thread's batches,
+    /// which carry the load, keep them in the round trip: there they cost one short statement, where the sender would
+    /// cost a round trip of its own per commit.
+    /// </summary>
+    private bool SendsWakeUpsLater(bool async) => async && _wakeUps is not null;
+
+    /// <summary>Hands the queues this landed commit wrote to over to the sender of wake-ups, when it sends them.</summary>
+    private void OweWakeUps(bool sendsWakeUpsLater)
     {
-        if (_wakeUps is not null && _notify.Count > 0)
+        if (sendsWakeUpsLater && _notify.Count > 0)
         {
-            _wakeUps.Owe(_notify);
+            _wakeUps!.Owe(_notify);
         }
     }
 

@@ -165,6 +165,40 @@ public sealed class PostgresGroupedWriteTests
     }
 
     [Fact]
+    public async Task Batch_OnTheWriterThread_ItsWakeUpsFailingAfterTheCommit_CommitsOnce()
+    {
+        await using var t = TestStore.Create(o => o.BusyTimeout = TimeSpan.FromMilliseconds(200));
+        var q = await QueueWithAsync(t, 1);
+        var before = Assert.Single(await q.ReceiveAsync());
+        var session = (DurableQueue.Postgres.Storage.PostgresWriteSession)t.Store.Writer.Session;
+        var failedBefore = session.FailedWakeUps;
+
+        // Another connection holds the table of waiting receivers: the wake-up look in the batch's round trip, after its
+        // commit, fails at the lock timeout.
+        await using var holder = t.OpenRaw();
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var command = new NpgsqlCommand("LOCK TABLE dq_waiters IN ACCESS EXCLUSIVE MODE;", holder, hold))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var (results, _, commits) = await InOneBatchAsync<object>(t, () =>
+        [
+            q.EnqueueAsync("one").AsTask().ContinueWith(object (e) => e.Result, TaskScheduler.Default),
+            q.EnqueueAsync("two").AsTask().ContinueWith(object (e) => e.Result, TaskScheduler.Default),
+            q.AckManyAsync([before.Receipt]).AsTask().ContinueWith(object (e) => e.Result, TaskScheduler.Default),
+        ]);
+        await hold.RollbackAsync();
+
+        // Taken for a refused commit, the batch would have run again: both enqueues twice, the ack finding its message gone.
+        Assert.Equal(1, commits);
+        Assert.Empty((IReadOnlyList<MessageReceipt>)results[2]);
+        Assert.Equal(failedBefore + 1, session.FailedWakeUps);
+        var received = await q.ReceiveAsync(maxMessages: 10);
+        Assert.Equal(["one", "two"], received.Select(m => Encoding.UTF8.GetString(m.Body.Span)));
+    }
+
+    [Fact]
     public async Task Receives_InOneBatch_WithOtherVisibilityTimeouts_LeaseApartWithTheirOwnTimeouts()
     {
         await using var t = TestStore.Create();
