@@ -134,16 +134,27 @@ internal sealed class PostgresWakeUps : IDisposable
             batch.BatchCommands.Add(new NpgsqlBatchCommand(_lockTimeout));
             foreach (var queue in queues)
             {
-                var command = new NpgsqlBatchCommand(_sql.NotifyIfWaiting);
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _sql.Channel, NpgsqlDbType = NpgsqlDbType.Text });
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = queue, NpgsqlDbType = NpgsqlDbType.Text });
-                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _storeId });
-                batch.BatchCommands.Add(command);
+                batch.BatchCommands.Add(NotifyIfWaiting(_sql, queue, _storeId));
             }
 
             await batch.ExecuteNonQueryAsync(_stop.Token).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Makes the statement that notifies <paramref name="queue"/> if a receiver of a store other than
+    /// <paramref name="storeId"/> waits on it (run after the commit that wrote to the queue).
+    /// </summary>
+    public static NpgsqlBatchCommand NotifyIfWaiting(PostgresSql sql, string queue, Guid storeId) =>
+        new(sql.NotifyIfWaiting)
+        {
+            Parameters =
+            {
+                new NpgsqlParameter<string> { TypedValue = sql.Channel, NpgsqlDbType = NpgsqlDbType.Text },
+                new NpgsqlParameter<string> { TypedValue = queue, NpgsqlDbType = NpgsqlDbType.Text },
+                new NpgsqlParameter<Guid> { TypedValue = storeId },
+            },
+        };
 
     /// <summary>Sends what is owed, waiting up to ten seconds for it; then no more.</summary>
     public void Dispose()

@@ -969,11 +969,7 @@ internal sealed class PostgresWriteSession : IWriteSession
             // look saw our messages or this read sees the receiver's row.
             foreach (var queue in _notify)
             {
-                var command = new NpgsqlBatchCommand(Sql.NotifyIfWaiting);
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Sql.Channel, NpgsqlDbType = NpgsqlDbType.Text });
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = queue, NpgsqlDbType = NpgsqlDbType.Text });
-                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _writerId });
-                batch.BatchCommands.Add(command);
+                batch.BatchCommands.Add(PostgresWakeUps.NotifyIfWaiting(Sql, queue, _writerId));
             }
 
             return;
