@@ -34,7 +34,6 @@ internal sealed class PostgresWakeUps : IDisposable
     private bool _running;
     private bool _disposed;
     private int _processId;
-    private long _looks;
     private long _failed;
 
     /// <param name="dataSource">Where to connect.</param>
@@ -50,9 +49,6 @@ internal sealed class PostgresWakeUps : IDisposable
         _lockTimeout = string.Create(
             CultureInfo.InvariantCulture, $"SELECT set_config('lock_timeout', '{(long)Math.Max(1, lockTimeout.TotalMilliseconds)}', true);");
     }
-
-    /// <summary>Gets how many looks ran (each for every queue owed when it started).</summary>
-    public long Looks => Interlocked.Read(ref _looks);
 
     /// <summary>Gets how many looks failed (their wake-ups were not sent).</summary>
     public long Failed => Interlocked.Read(ref _failed);
@@ -108,7 +104,6 @@ internal sealed class PostgresWakeUps : IDisposable
             try
             {
                 await LookAsync(_sending).ConfigureAwait(false);
-                Interlocked.Increment(ref _looks);
             }
             catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException or OperationCanceledException or InvalidOperationException)
             {
@@ -170,14 +165,9 @@ internal sealed class PostgresWakeUps : IDisposable
             run = _run;
         }
 
-        // What the last commits owe still goes out: receivers elsewhere should not wait for their safety poll because
-        // this store closed.
-        if (!Wait(run))
-        {
-            _stop.Cancel();
-            Wait(run);
-        }
-
+        // What the last commits owe still goes out (the writer is closed: nothing more is owed): receivers elsewhere
+        // should not wait for their safety poll because this store closed. A look still running after that is cut.
+        Wait(run);
         lock (_gate)
         {
             _disposed = true;
@@ -189,17 +179,16 @@ internal sealed class PostgresWakeUps : IDisposable
         _stop.Dispose();
     }
 
-    private static bool Wait(Task run)
+    private static void Wait(Task run)
     {
         try
         {
-            return run.Wait(s_disposeWait);
+            run.Wait(s_disposeWait);
         }
         catch (AggregateException ex)
         {
             // Only a bug gets here (a look's failures are caught and counted): closing goes on.
             Trace.TraceError("DurableQueue: the wake-up sender failed: {0}", ex.InnerException?.Message);
-            return true;
         }
     }
 }

@@ -167,8 +167,8 @@ public sealed class PostgresErrorTests(PostgresClusterFixture fixture)
         var before = Assert.Single(await queue.ReceiveAsync());
         var failedBefore = session.FailedWakeUps;
 
-        // Another connection holds the table of waiting receivers: the wake-up statement that follows each commit waits
-        // for it and fails at the store's lock timeout, after the write itself committed.
+        // Another connection holds the table of waiting receivers: the wake-up look after each commit (sent by the store's
+        // sender, as these callers lead alone) waits for it and fails at the store's lock timeout, after the write committed.
         await using var holder = new NpgsqlConnection(admin);
         await holder.OpenAsync();
         await using var hold = await holder.BeginTransactionAsync();
@@ -183,7 +183,8 @@ public sealed class PostgresErrorTests(PostgresClusterFixture fixture)
         await session.WakeUpsSentAsync();
         await hold.RollbackAsync();
 
-        // Taken for refused, a write would have run again: the enqueue twice, and the ack finding its message gone.
+        // Had a failed look been taken for a refused commit, a write would have run again: the enqueue twice, and the ack
+        // finding its message gone.
         Assert.Empty(lost);
         Assert.True(session.FailedWakeUps > failedBefore);
         var received = Assert.Single(await queue.ReceiveAsync(maxMessages: 10));
